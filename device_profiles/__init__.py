@@ -1,0 +1,3 @@
+"""Vendor profiles: one folder per vendor family, each with ``profile.py`` exposing ``PROFILE``,
+its ``samples/`` (real-format files with the expected parse beside each) and, for the lab,
+``simulator.py``."""

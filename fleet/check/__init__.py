@@ -1,0 +1,37 @@
+"""Checks: golden rules, emergency requirements and coverage, applied to each device."""
+
+from __future__ import annotations
+
+from fleet.check import emergency, rules
+from fleet.check.golden import Golden
+from fleet.model import DeviceResult, Finding
+
+
+def check_device(result: DeviceResult, golden: Golden, facts: dict[str, list[str]]) -> None:
+    """Fill ``result.findings``; a device not audited gets one ``coverage.<status>`` finding."""
+    if result.status != "audited" or result.state is None:
+        result.findings = [
+            Finding(
+                f"coverage.{result.status}",
+                "high",
+                result.id,
+                f"not audited ({result.status}): {result.error or 'no answer'}; its emergency "
+                "calling is unverified",
+                expected="audited",
+                actual=result.status,
+            )
+        ]
+        result.findings.sort(key=Finding.sort_key)
+        return
+    state = result.state
+    facts = {**facts, "model": [state.model or ""]}
+    found: list[Finding] = []
+    if result.role == "phone":
+        found += emergency.check_phone(state, golden.emergency)
+    for rule in golden.rules:
+        if rules.in_scope(rule.scope, facts):
+            f = rules.check_rule(rule, state)
+            if f is not None:
+                found.append(f)
+    found.sort(key=Finding.sort_key)
+    result.findings = found

@@ -1,0 +1,217 @@
+"""The `fleet` command: options in, one call out. No logic lives here."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fleet.errors import FleetError, InputError, StoreError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Audit IP phones and SBCs so that emergency calling never breaks silently.",
+)
+lab_app = typer.Typer(no_args_is_help=True, help="The simulated fleet on loopback.")
+store_app = typer.Typer(no_args_is_help=True, help="Snapshots in the store.")
+app.add_typer(lab_app, name="lab")
+app.add_typer(store_app, name="store")
+
+
+class Fmt(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class Sev(StrEnum):
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+    info = "info"
+
+
+StoreOpt = Annotated[Path, typer.Option("--store", help="SQLite store")]
+FmtOpt = Annotated[Fmt, typer.Option("--format", help="table or json")]
+OutOpt = Annotated[Path | None, typer.Option("--output", help="write the report here")]
+FailOpt = Annotated[Sev, typer.Option("--fail-on", help="exit 1 at or above this severity")]
+TagOpt = Annotated[str | None, typer.Option("--tag", help="label the snapshot")]
+GoldenOpt = Annotated[Path, typer.Option("--golden", help="golden template (YAML)")]
+
+
+def _run(fn, *args, **kwargs) -> int:  # type: ignore[no-untyped-def]
+    """Map fleet's errors to the SPEC exit codes: input problems exit 2 with their message."""
+    try:
+        return fn(*args, **kwargs)
+    except (InputError, StoreError) as e:
+        typer.echo(f"fleet: {e}", err=True)
+        return 2
+    except FleetError as e:
+        typer.echo(f"fleet: {e}", err=True)
+        return 2
+
+
+@app.command()
+def sweep(
+    inventory: Annotated[Path, typer.Argument(help="inventory YAML or CSV")],
+    golden: GoldenOpt,
+    store: StoreOpt = Path("fleet.db"),
+    fmt: FmtOpt = Fmt.table,
+    output: OutOpt = None,
+    fail_on: FailOpt = Sev.high,
+    concurrency: Annotated[int, typer.Option(min=1, max=5000)] = 200,
+    timeout: Annotated[float, typer.Option(help="seconds per device")] = 30.0,
+    select: Annotated[list[str] | None, typer.Option(help="e.g. site=lon,role=phone")] = None,
+    tag: TagOpt = None,
+) -> None:
+    """Crawl the devices, check them, store a snapshot, report."""
+    from fleet import commands
+
+    raise typer.Exit(
+        _run(
+            commands.sweep,
+            inventory,
+            golden,
+            store=store,
+            fmt=fmt.value,
+            output=output,
+            fail_on=fail_on.value,
+            concurrency=concurrency,
+            timeout=timeout,
+            select=select,
+            tag=tag,
+        )
+    )
+
+
+@app.command()
+def audit(
+    paths: Annotated[list[Path], typer.Argument(help="configuration files or folders")],
+    golden: GoldenOpt,
+    inventory: Annotated[Path | None, typer.Option(help="maps file ids to sites/roles")] = None,
+    store: StoreOpt = Path("fleet.db"),
+    fmt: FmtOpt = Fmt.table,
+    output: OutOpt = None,
+    fail_on: FailOpt = Sev.high,
+    tag: TagOpt = None,
+) -> None:
+    """The same checks on configuration files, with no network; stores a snapshot."""
+    from fleet import commands
+
+    raise typer.Exit(
+        _run(
+            commands.audit,
+            paths,
+            golden,
+            inventory=inventory,
+            store=store,
+            fmt=fmt.value,
+            output=output,
+            fail_on=fail_on.value,
+            tag=tag,
+        )
+    )
+
+
+@app.command()
+def report(
+    snapshot: Annotated[
+        str | None, typer.Argument(help="snapshot id or tag (default: last)")
+    ] = None,
+    store: StoreOpt = Path("fleet.db"),
+    fmt: FmtOpt = Fmt.table,
+    output: OutOpt = None,
+    fail_on: FailOpt = Sev.high,
+) -> None:
+    """Render a stored snapshot."""
+    from fleet import commands
+
+    raise typer.Exit(
+        _run(
+            commands.report_cmd,
+            snapshot,
+            store=store,
+            fmt=fmt.value,
+            output=output,
+            fail_on=fail_on.value,
+        )
+    )
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="inventory or golden files")],
+) -> None:
+    """Check inventory or golden files without touching devices."""
+    from fleet import commands
+
+    raise typer.Exit(_run(commands.validate, files))
+
+
+@app.command("profiles")
+def profiles_cmd(
+    policies: Annotated[bool, typer.Option("--policies", help="list policy packs")] = False,
+) -> None:
+    """List device profiles (and policy packs)."""
+    from fleet import commands
+
+    raise typer.Exit(_run(commands.list_profiles, policies))
+
+
+@app.command()
+def demo(
+    phones: Annotated[int, typer.Option(min=6, max=2000)] = 24,
+    store: Annotated[Path | None, typer.Option("--store")] = None,
+    fmt: FmtOpt = Fmt.table,
+) -> None:
+    """Start the built-in simulated fleet, sweep it, print the report."""
+    from fleet import commands
+
+    raise typer.Exit(_run(commands.demo, phones, store=store, fmt=fmt.value))
+
+
+@lab_app.command("serve")
+def lab_serve(
+    phones: Annotated[int, typer.Option(min=1, max=20000)] = 30,
+    out: Annotated[Path, typer.Option(help="folder for inventory.yaml and golden.yaml")] = Path(
+        "lab"
+    ),
+    faults: Annotated[bool, typer.Option(help="seed the known faults")] = True,
+) -> None:
+    """Run the simulated fleet on loopback until stopped; writes its inventory and golden."""
+    from fleet import commands
+
+    raise typer.Exit(_run(commands.lab_serve, phones, out, faults))
+
+
+@store_app.command("list")
+def store_list(store: StoreOpt = Path("fleet.db")) -> None:
+    """Snapshots in the store."""
+    from fleet import commands
+
+    raise typer.Exit(_run(commands.store_list, store))
+
+
+@store_app.command("prune")
+def store_prune(
+    keep: Annotated[int, typer.Option(min=1)], store: StoreOpt = Path("fleet.db")
+) -> None:
+    """Drop all but the newest N snapshots."""
+    from fleet import commands
+
+    raise typer.Exit(_run(commands.store_prune, store, keep))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Collection: the async crawler and its transports."""

@@ -1,0 +1,196 @@
+"""One function per CLI command: load inputs, run the engine, store, report, exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from fleet import inventory as inventory_mod
+from fleet import pipeline, profiles, report
+from fleet.audit import audit as run_audit
+from fleet.check import golden as golden_mod
+from fleet.check import policies
+from fleet.collect.crawler import CrawlOptions
+from fleet.errors import InputError
+from fleet.model import SEVERITY_RANK, Snapshot
+from fleet.store import Store
+
+
+def exit_code(snap: Snapshot, fail_on: str) -> int:
+    limit = SEVERITY_RANK[fail_on]
+    bad = any(SEVERITY_RANK[f.severity] <= limit for r in snap.results for f in r.findings)
+    return 1 if bad else 0
+
+
+def emit(snap: Snapshot, fmt: str, output: Path | None) -> None:
+    if output is not None:
+        output.write_text(report.render(snap, fmt, color=False), encoding="utf-8")
+        print(f"report written to {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(report.render(snap, fmt))
+
+
+def sweep(
+    inventory: Path,
+    golden: Path,
+    *,
+    store: Path,
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+    concurrency: int,
+    timeout: float,
+    select: list[str] | None,
+    tag: str | None,
+) -> int:
+    inv = inventory_mod.load(inventory)
+    gold = golden_mod.load(golden)
+    hosts = inv.select(select)
+    if not hosts:
+        raise InputError("matches no host in the inventory", file=str(inventory), field="--select")
+    with Store(store) as st:  # opened first: a bad store fails before any device is touched
+        opts = CrawlOptions(concurrency=concurrency, device_timeout=timeout)
+        snap = asyncio.run(pipeline.sweep(hosts, gold, opts, tag=tag))
+        st.save(snap)
+    emit(snap, fmt, output)
+    return exit_code(snap, fail_on)
+
+
+def audit(
+    paths: list[Path],
+    golden: Path,
+    *,
+    inventory: Path | None,
+    store: Path,
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+    tag: str | None,
+) -> int:
+    gold = golden_mod.load(golden)
+    inv = inventory_mod.load(inventory) if inventory else None
+    with Store(store) as st:
+        snap = run_audit(paths, gold, inv, tag)
+        if not snap.results:
+            raise InputError("no configuration file found", file=" ".join(map(str, paths)))
+        st.save(snap)
+    emit(snap, fmt, output)
+    return exit_code(snap, fail_on)
+
+
+def report_cmd(
+    snapshot: str | None, *, store: Path, fmt: str, output: Path | None, fail_on: str
+) -> int:
+    if not store.exists():
+        raise InputError("no such store", file=str(store), field="--store")
+    with Store(store) as st:
+        snap = st.load(st.resolve(snapshot))
+    emit(snap, fmt, output)
+    return exit_code(snap, fail_on)
+
+
+def validate(files: list[Path]) -> int:
+    for f in files:
+        head = f.read_text(encoding="utf-8", errors="replace")[:4096] if f.is_file() else ""
+        if "fleet_golden" in head:
+            g = golden_mod.load(f)
+            print(
+                f"{f}: golden template {g.name!r}: {len(g.rules)} rules, emergency numbers "
+                f"{', '.join(g.emergency.numbers) or 'none'}"
+            )
+        else:
+            inv = inventory_mod.load(f)
+            print(f"{f}: inventory with {len(inv.hosts)} hosts")
+    return 0
+
+
+def list_profiles(show_policies: bool) -> int:
+    for p in profiles.registry().values():
+        print(
+            f"{p.name:<12} {p.role:<6} {p.vendor:<10} {p.transport}"
+            + (f"  dial plan: {p.dialplan_syntax}" if p.dialplan_syntax else "")
+        )
+    if show_policies:
+        print()
+        for name in policies.names():
+            pack = policies.load(name)
+            print(f"{name:<4} {', '.join(pack.numbers):<10} {pack.title}\n     {pack.citation}")
+    return 0
+
+
+def store_list(store: Path) -> int:
+    if not store.exists():
+        raise InputError("no such store", file=str(store), field="--store")
+    with Store(store) as st:
+        for s in st.snapshots():
+            f = s["summary"]["findings"]
+            print(
+                f"{s['id']:>5}  {s['finished_at']}  {s['kind']:<6} {s['tag'] or '-':<16} "
+                f"{s['summary']['devices']:>6} devices  {f['critical']} critical, "
+                f"{f['high']} high"
+            )
+    return 0
+
+
+def store_prune(store: Path, keep: int) -> int:
+    with Store(store) as st:
+        print(f"dropped {st.prune(keep)} snapshot(s)")
+    return 0
+
+
+def demo(phones: int, *, store: Path | None, fmt: str) -> int:
+    from fleet.lab import fleet as labfleet
+
+    lab = labfleet.build(phones)
+    with tempfile.TemporaryDirectory(prefix="fleet-demo-") as tmp:
+        inv_path, golden_path = labfleet.write_files(lab, Path(tmp))
+        inv = inventory_mod.load(inv_path)
+        gold = golden_mod.load(golden_path)
+        store_path = store or Path(tmp, "demo.db")
+        faults = ", ".join(
+            f"{p.id}: {p.extra['_fault']}" for p in lab.phones if "_fault" in p.extra
+        )
+        print(
+            f"fleet demo: {len(lab.phones)} simulated phones (Poly, Yealink, Cisco MPP) on "
+            f"127.10.0.0/16, golden {gold.name!r} ({', '.join(gold.packs)}); seeded faults: "
+            f"{faults}\n",
+            file=sys.stderr,
+        )
+
+        async def run() -> Snapshot:
+            async with labfleet.running(lab):
+                return await pipeline.sweep(inv.hosts, gold, CrawlOptions(device_timeout=10))
+
+        snap = asyncio.run(run())
+        with Store(store_path) as st:
+            st.save(snap)
+        emit(snap, fmt, None)
+    return 0
+
+
+def lab_serve(phones: int, out: Path, faults: bool) -> int:
+    from fleet.lab import fleet as labfleet
+
+    lab = labfleet.build(phones, faults=faults)
+    inv_path, golden_path = labfleet.write_files(lab, out)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with labfleet.running(lab):
+            print(
+                f"serving {len(lab.phones)} phones on 127.10.0.0/16; try:\n"
+                f"  fleet sweep {inv_path} --golden {golden_path}\n(Ctrl-C stops)",
+                flush=True,
+            )
+            await stop.wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0

@@ -1,0 +1,87 @@
+"""Every error fleet raises on purpose derives from :class:`FleetError`.
+
+FleetError
+├── InputError              bad input from the user: exit 2; names file, line and field
+│   ├── InventoryError      inventory YAML/CSV
+│   ├── GoldenError         golden template
+│   └── ConfigFileError     a configuration file given to `fleet audit`
+├── DeviceError             one device could not be audited; the sweep goes on (status "error")
+│   ├── Unreachable         no answer, refused, timed out (status "unreachable")
+│   ├── AuthFailed          credentials refused (status "auth-failed")
+│   └── ProtocolError       the device answered, but not in its vendor's format
+│       └── ResponseTooLarge  a body over the size cap
+├── StoreError              the SQLite store could not be read or written
+│   └── StoreBusy           another run holds the store
+└── DialPlanError           a dial plan that cannot be compiled
+"""
+
+from __future__ import annotations
+
+
+class FleetError(Exception):
+    """Root of fleet's own errors."""
+
+
+class InputError(FleetError):
+    """Bad user input; the CLI exits 2 with this message."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.file, self.line, self.field, self.reason = file, line, field, message
+        where = file or ""
+        if file and line:
+            where = f"{file}:{line}"
+        parts = [p for p in (where, field) if p]
+        super().__init__(": ".join([*parts, message]))
+
+
+class InventoryError(InputError):
+    """The inventory is malformed."""
+
+
+class GoldenError(InputError):
+    """The golden template is malformed."""
+
+
+class ConfigFileError(InputError):
+    """A configuration file could not be read or recognised."""
+
+
+class DeviceError(FleetError):
+    """One device failed; the sweep reports it and goes on."""
+
+    status = "error"
+
+
+class Unreachable(DeviceError):
+    status = "unreachable"
+
+
+class AuthFailed(DeviceError):
+    status = "auth-failed"
+
+
+class ProtocolError(DeviceError):
+    """The device answered with something its vendor's format does not allow."""
+
+
+class ResponseTooLarge(ProtocolError):
+    pass
+
+
+class StoreError(FleetError):
+    pass
+
+
+class StoreBusy(StoreError):
+    pass
+
+
+class DialPlanError(FleetError):
+    pass

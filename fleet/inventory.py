@@ -1,0 +1,391 @@
+"""Inventories: hosts, groups and defaults merged; secret references; selection.
+
+Layering: defaults < each group in the host's ``groups`` (in order) < the host itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from fleet import profiles, yamlsrc
+from fleet.collect.http import TlsOptions
+from fleet.errors import InventoryError
+
+ROLES = ("phone", "sbc", "other")
+SECRET_REF = re.compile(r"^\$\{(env|file):([^}]+)\}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CredentialsIn(_Strict):
+    username: str | None = None
+    password: str | None = None
+
+
+class TlsIn(_Strict):
+    verify: bool | None = None
+    ca: str | None = None
+
+
+class CommonIn(_Strict):
+    site: str | None = None
+    role: str | None = None
+    profile: str | None = None
+    credentials: CredentialsIn | None = None
+    tls: TlsIn | None = None
+    tags: list[str] | None = None
+    timeout: float | None = None
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, v: str | None) -> str | None:
+        if v is not None and v not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        return v
+
+
+class HostIn(CommonIn):
+    address: str
+    groups: list[str] = []
+
+
+class InventoryIn(_Strict):
+    defaults: CommonIn = CommonIn()
+    groups: dict[str, CommonIn] = {}
+    hosts: dict[str, HostIn] | str = {}
+
+
+@dataclass(slots=True)
+class Secret:
+    """A resolved secret; its repr never shows the value."""
+
+    value: str = field(repr=False)
+    ref: str = ""
+
+    def __str__(self) -> str:
+        return "********"
+
+
+@dataclass(slots=True)
+class Host:
+    id: str
+    address: str
+    scheme: str
+    hostname: str
+    port: int
+    profile: str
+    role: str
+    site: str | None
+    groups: list[str]
+    tags: list[str]
+    username: str | None
+    password: Secret | None
+    tls: TlsOptions
+    timeout: float | None = None
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
+        return f"{self.scheme}://{host}:{self.port}"
+
+    def facts(self) -> dict[str, list[str]]:
+        """What --select and rule scopes match on."""
+        return {
+            "id": [self.id],
+            "site": [self.site or ""],
+            "role": [self.role],
+            "profile": [self.profile],
+            "group": list(self.groups),
+            "tag": list(self.tags),
+            "address": [self.hostname],
+        }
+
+
+@dataclass(slots=True)
+class Inventory:
+    file: str
+    hosts: list[Host]
+
+    def select(self, exprs: list[str] | None) -> list[Host]:
+        if not exprs:
+            return list(self.hosts)
+        sel = [parse_select(e) for e in exprs]
+        return [h for h in self.hosts if any(matches(h.facts(), terms) for terms in sel)]
+
+    def by_address(self) -> dict[str, Host]:
+        return {h.hostname: h for h in self.hosts}
+
+
+SELECT_KEYS = ("id", "site", "role", "profile", "group", "tag", "address")
+
+
+def parse_select(expr: str) -> list[tuple[str, bool, str]]:
+    """``site=lon,role=phone,profile!=yealink`` → AND of terms; values are shell globs."""
+    terms = []
+    for raw in expr.split(","):
+        raw = raw.strip()
+        if not raw:
+            continue
+        m = re.fullmatch(r"([a-z]+)\s*(!=|=)\s*(.+)", raw)
+        if not m or m.group(1) not in SELECT_KEYS:
+            raise InventoryError(
+                f"bad --select term {raw!r}: use KEY=GLOB or KEY!=GLOB with KEY one of "
+                + ", ".join(SELECT_KEYS),
+                field="--select",
+            )
+        terms.append((m.group(1), m.group(2) == "=", m.group(3).strip()))
+    return terms
+
+
+def matches(facts: dict[str, list[str]], terms: list[tuple[str, bool, str]]) -> bool:
+    for key, positive, pattern in terms:
+        hit = any(fnmatch.fnmatchcase(v, pattern) for v in facts.get(key, []))
+        if hit != positive:
+            return False
+    return True
+
+
+def load(path: str | Path) -> Inventory:
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        hosts = _csv_hosts(path)
+        doc = yamlsrc.Located(str(path), {"hosts": hosts}, {})
+        return _resolve(doc, InventoryIn(hosts=hosts), path.parent, csv_file=str(path))
+    doc = yamlsrc.load(path, InventoryError)
+    if not isinstance(doc.data, dict):
+        raise InventoryError("an inventory is a mapping with hosts:", file=str(path), line=1)
+    try:
+        model = InventoryIn.model_validate(doc.data)
+    except ValidationError as e:
+        raise yamlsrc.pydantic_error(doc, e, InventoryError, allowed=_ALLOWED) from None
+    csv_file = None
+    if isinstance(model.hosts, str):
+        csv_path = (path.parent / model.hosts).resolve()
+        csv_file = str(csv_path)
+        model.hosts = {k: HostIn.model_validate(v) for k, v in _csv_hosts(csv_path).items()}
+    return _resolve(doc, model, path.parent, csv_file)
+
+
+_ALLOWED = {
+    "hosts": [],
+    "groups": [],
+    "credentials": list(CredentialsIn.model_fields),
+    "tls": list(TlsIn.model_fields),
+    "defaults": list(CommonIn.model_fields),
+}
+
+
+def _csv_hosts(path: Path) -> dict[str, dict[str, Any]]:
+    """CSV with the inventory's column names: id, address, profile, role, site, groups
+    (``;``-separated), tags, username, password, tls_verify, tls_ca."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InventoryError(f"cannot read: {e.strerror}", file=str(path)) from e
+    rows = csv.DictReader(text.splitlines())
+    known = {
+        "id",
+        "name",
+        "address",
+        "profile",
+        "role",
+        "site",
+        "groups",
+        "tags",
+        "username",
+        "password",
+        "tls_verify",
+        "tls_ca",
+        "timeout",
+    }
+    unknown = [c for c in rows.fieldnames or [] if c not in known]
+    if unknown:
+        raise InventoryError(
+            f"unknown column (allowed: {', '.join(sorted(known))})",
+            file=str(path),
+            line=1,
+            field=unknown[0],
+        )
+    hosts: dict[str, dict[str, Any]] = {}
+    for lineno, row in enumerate(rows, start=2):
+        hid = (row.get("id") or row.get("name") or "").strip()
+        if not hid:
+            raise InventoryError(
+                "required field is missing", file=str(path), line=lineno, field="id"
+            )
+        if not (row.get("address") or "").strip():
+            raise InventoryError(
+                "required field is missing", file=str(path), line=lineno, field="address"
+            )
+        h: dict[str, Any] = {"address": row["address"].strip()}
+        for k in ("profile", "role", "site"):
+            if (row.get(k) or "").strip():
+                h[k] = row[k].strip()
+        for k in ("groups", "tags"):
+            if (row.get(k) or "").strip():
+                h[k] = [g.strip() for g in row[k].split(";") if g.strip()]
+        creds = {k: row[k] for k in ("username", "password") if (row.get(k) or "").strip()}
+        if creds:
+            h["credentials"] = creds
+        tls = {}
+        if (row.get("tls_verify") or "").strip():
+            tls["verify"] = row["tls_verify"].strip().lower() in ("1", "true", "yes")
+        if (row.get("tls_ca") or "").strip():
+            tls["ca"] = row["tls_ca"].strip()
+        if tls:
+            h["tls"] = tls
+        if hid in hosts:
+            raise InventoryError("duplicate host id", file=str(path), line=lineno, field="id")
+        hosts[hid] = h
+    return hosts
+
+
+def _resolve(
+    doc: yamlsrc.Located, model: InventoryIn, base: Path, csv_file: str | None = None
+) -> Inventory:
+    assert isinstance(model.hosts, dict)
+    secrets = _SecretCache(base)
+    out: list[Host] = []
+    known_profiles = profiles.registry()
+    for hid, h in model.hosts.items():
+
+        def fail(msg: str, fld: str, _hid: str = hid) -> InventoryError:
+            return _error(doc, csv_file, _hid, (*where_of(_hid), *fld.split(".")), msg)
+
+        layers: list[tuple[tuple[str, ...], CommonIn]] = [(("defaults",), model.defaults)]
+        for g in h.groups:
+            if g not in model.groups:
+                raise fail(f"unknown group {g!r}", "groups")
+            layers.append((("groups", g), model.groups[g]))
+        layers.append((where_of(hid), h))
+        merged: dict[str, Any] = {}
+        origin: dict[str, tuple[str, ...]] = {}
+        for lw, layer in layers:
+            for k in ("site", "role", "profile", "timeout"):
+                v = getattr(layer, k)
+                if v is not None:
+                    merged[k], origin[k] = v, lw
+            if layer.tags:
+                merged.setdefault("tags", [])
+                merged["tags"] += [t for t in layer.tags if t not in merged["tags"]]
+            for sub in ("credentials", "tls"):
+                part = getattr(layer, sub)
+                if part is not None:
+                    for k, v in part.model_dump(exclude_none=True).items():
+                        merged[f"{sub}.{k}"], origin[f"{sub}.{k}"] = v, lw
+        pname = merged.get("profile")
+        if not pname:
+            raise fail(
+                "no profile for this host (set profile: on the host, a group or defaults)",
+                "profile",
+            )
+        if pname not in known_profiles:
+            raise _error(
+                doc,
+                csv_file,
+                hid,
+                (*origin["profile"], "profile"),
+                f"unknown profile {pname!r} (known: {', '.join(known_profiles)})",
+            )
+        prof = known_profiles[pname]
+        try:
+            scheme, hostname, port = _split_address(h.address, prof.default_scheme)
+        except ValueError as e:
+            raise fail(str(e), "address") from None
+        password = None
+        if "credentials.password" in merged:
+            pw_path = (*origin["credentials.password"], "credentials", "password")
+            password = secrets.resolve(
+                merged["credentials.password"],
+                lambda msg, p=pw_path, i=hid: _error(doc, csv_file, i, p, msg),
+            )
+        ca = merged.get("tls.ca")
+        if ca:
+            ca = str((base / ca).resolve())
+            if not Path(ca).is_file():
+                raise fail(f"CA file not found: {ca}", "tls.ca")
+        out.append(
+            Host(
+                id=hid,
+                address=h.address,
+                scheme=scheme,
+                hostname=hostname,
+                port=port,
+                profile=pname,
+                role=merged.get("role") or prof.role,
+                site=merged.get("site"),
+                groups=list(h.groups),
+                tags=merged.get("tags", []),
+                username=merged.get("credentials.username") or prof.default_username,
+                password=password,
+                tls=TlsOptions(verify=merged.get("tls.verify", True), ca=ca),
+                timeout=merged.get("timeout"),
+            )
+        )
+    return Inventory(csv_file or doc.file, out)
+
+
+def where_of(hid: str) -> tuple[str, ...]:
+    return ("hosts", hid)
+
+
+def _error(
+    doc: yamlsrc.Located, csv_file: str | None, hid: str, path: tuple[str, ...], msg: str
+) -> InventoryError:
+    if csv_file:
+        return InventoryError(msg, file=csv_file, field=f"{hid}.{path[-1]}")
+    return InventoryError(msg, file=doc.file, line=doc.line_of(path), field=yamlsrc.dotted(path))
+
+
+def _split_address(address: str, default_scheme: str) -> tuple[str, str, int]:
+    m = re.fullmatch(
+        r"(?:(?P<scheme>https?|ssh)://)?(?P<host>\[[0-9a-fA-F:.]+\]|[^:/\s\[\]]+)"
+        r"(?::(?P<port>\d{1,5}))?/?",
+        address.strip(),
+    )
+    if not m:
+        raise ValueError(f"cannot read address {address!r}: use host, host:port or a URL")
+    scheme = m.group("scheme") or default_scheme
+    port = (
+        int(m.group("port")) if m.group("port") else {"http": 80, "https": 443, "ssh": 22}[scheme]
+    )
+    if not 0 < port < 65536:
+        raise ValueError(f"port out of range in {address!r}")
+    return scheme, m.group("host").strip("[]"), port
+
+
+class _SecretCache:
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.cache: dict[str, Secret] = {}
+
+    def resolve(self, value: str, error: Any) -> Secret:
+        if value in self.cache:
+            return self.cache[value]
+        m = SECRET_REF.match(value.strip())
+        if not m:
+            if "${" in value:
+                raise error("bad secret reference: use ${env:NAME} or ${file:PATH}")
+            secret = Secret(value, "literal")
+        elif m.group(1) == "env":
+            if m.group(2) not in os.environ:
+                raise error(f"environment variable {m.group(2)} is not set")
+            secret = Secret(os.environ[m.group(2)], value)
+        else:
+            p = (self.base / os.path.expanduser(m.group(2))).resolve()
+            try:
+                secret = Secret(p.read_text(encoding="utf-8").rstrip("\r\n"), value)
+            except OSError as e:
+                raise error(f"cannot read secret file {p}: {e.strerror}") from None
+        self.cache[value] = secret
+        return secret

@@ -1,0 +1,193 @@
+"""The vendor-neutral shape every profile turns its vendor's configuration into.
+
+Dataclasses with slots: a sweep builds thousands of these, and they are plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Collected:
+    """What a profile read from a device or from files, before normalising.
+
+    ``params`` are the vendor's own parameter names and values, flat, as the device holds
+    them (redacted by the engine before anything is stored). ``identity`` holds what the
+    device reports apart from its configuration (model, firmware, mac) when it does.
+    """
+
+    params: dict[str, str]
+    identity: dict[str, str] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DialPlan:
+    """A dial plan as the phone holds it, with the syntax its engine evaluates it in.
+
+    ``options`` carries the companion parameters the engine needs (timers, no-match handling,
+    Yealink dial-now/replace/block-out rules), keyed by the vendor's parameter names.
+    """
+
+    syntax: str
+    text: str
+    source: str
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class EmergencyEntry:
+    """One number the phone treats as an emergency number, and where it sends it."""
+
+    number: str
+    route: str | None
+    source: str
+    route_source: str = ""
+
+
+@dataclass(slots=True)
+class Line:
+    index: int
+    registrar: str | None = None
+    outbound_proxy: str | None = None
+    transport: str | None = None
+    user: str | None = None
+    dialplan: DialPlan | None = None
+    # Emergency numbers as this line applies them. Where the vendor has no separate emergency
+    # route, the profile fills ``route`` with the line's outbound proxy or registrar.
+    emergency: list[EmergencyEntry] = field(default_factory=list)
+    enabled: bool = True
+
+
+@dataclass(slots=True)
+class DeviceState:
+    vendor: str
+    profile: str
+    model: str | None = None
+    firmware: str | None = None
+    mac: str | None = None
+    lines: list[Line] = field(default_factory=list)
+    provisioning_server: str | None = None
+    location_source: str | None = None
+    raw: dict[str, str] = field(default_factory=dict)
+
+    def normalised(self) -> dict[str, Any]:
+        """The normalised keys golden rules may name (SPEC: Golden template)."""
+        first = next((ln for ln in self.lines if ln.enabled), None)
+        numbers: list[str] = []
+        routes: list[str] = []
+        for ln in self.lines:
+            for e in ln.emergency:
+                if e.number not in numbers:
+                    numbers.append(e.number)
+                if e.route and e.route not in routes:
+                    routes.append(e.route)
+        return {
+            "vendor": self.vendor,
+            "firmware": self.firmware,
+            "model": self.model,
+            "mac": self.mac,
+            "sip.registrar": first.registrar if first else None,
+            "sip.outbound_proxy": first.outbound_proxy if first else None,
+            "sip.transport": first.transport if first else None,
+            "provisioning.server": self.provisioning_server,
+            "dialplan": first.dialplan.text if first and first.dialplan else None,
+            "emergency.numbers": ",".join(numbers) if numbers else None,
+            "emergency.route": ",".join(routes) if routes else None,
+            "emergency.location": self.location_source,
+            "lines": str(sum(1 for ln in self.lines if ln.enabled)),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DeviceState:
+        lines = []
+        for ln in d.get("lines", []):
+            ln = dict(ln)
+            dp = ln.pop("dialplan", None)
+            em = ln.pop("emergency", [])
+            lines.append(
+                Line(
+                    **ln,
+                    dialplan=DialPlan(**dp) if dp else None,
+                    emergency=[EmergencyEntry(**e) for e in em],
+                )
+            )
+        rest = {k: v for k, v in d.items() if k != "lines"}
+        return cls(**rest, lines=lines)
+
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+@dataclass(slots=True)
+class Finding:
+    rule: str
+    severity: str
+    subject: str
+    message: str
+    expected: str | None = None
+    actual: str | None = None
+    evidence: list[str] = field(default_factory=list)
+
+    def sort_key(self) -> tuple[int, int, str, str]:
+        emergency_first = 0 if self.rule.startswith("emergency.") else 1
+        return (SEVERITY_RANK[self.severity], emergency_first, self.rule, self.subject)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class DeviceResult:
+    """One inventory host at the end of a sweep or audit."""
+
+    id: str
+    site: str | None
+    role: str
+    profile: str
+    address: str | None
+    status: str  # audited | unreachable | auth-failed | error
+    state: DeviceState | None = None
+    error: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    attempts: int = 0
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """One sweep or audit: every device's result, as stored and reported."""
+
+    kind: str  # sweep | audit
+    started_at: str
+    finished_at: str
+    golden: str | None
+    results: list[DeviceResult]
+    tag: str | None = None
+    id: int | None = None
+    duration_s: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        counts = dict.fromkeys(SEVERITIES, 0)
+        for r in self.results:
+            for f in r.findings:
+                counts[f.severity] += 1
+        status = [r.status for r in self.results]
+        return {
+            "devices": len(self.results),
+            "audited": status.count("audited"),
+            "unreachable": status.count("unreachable"),
+            "auth_failed": status.count("auth-failed"),
+            "errors": status.count("error"),
+            "findings": counts,
+        }
+
+    def worst(self) -> str | None:
+        ranks = [SEVERITY_RANK[f.severity] for r in self.results for f in r.findings]
+        return SEVERITIES[min(ranks)] if ranks else None

@@ -1,0 +1,17 @@
+"""Report formats: one module per output format."""
+
+from __future__ import annotations
+
+from fleet.model import Snapshot
+
+FORMATS = ("table", "json")
+
+
+def render(snap: Snapshot, fmt: str, *, color: bool | None = None) -> str:
+    if fmt == "json":
+        from fleet.report.json_report import render as r
+
+        return r(snap)
+    from fleet.report.table import render as t
+
+    return t(snap, color=color)

@@ -1,0 +1,253 @@
+"""The SQLite snapshot store: one transaction per snapshot, WAL, a schema version that
+upgrades itself. Raw configurations are kept redacted so checks can be re-run offline."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from fleet.errors import StoreBusy, StoreError
+from fleet.model import DeviceResult, DeviceState, Finding, Snapshot
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS snapshots(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL, tag TEXT, golden TEXT,
+  started_at TEXT NOT NULL, finished_at TEXT NOT NULL, duration_s REAL,
+  summary TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS snapshots_tag ON snapshots(tag);
+CREATE TABLE IF NOT EXISTS devices(
+  snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+  device_id TEXT NOT NULL, site TEXT, role TEXT, profile TEXT, address TEXT,
+  status TEXT NOT NULL, error TEXT, model TEXT, firmware TEXT, mac TEXT,
+  state TEXT, raw TEXT, elapsed_s REAL,
+  PRIMARY KEY(snapshot_id, device_id));
+CREATE TABLE IF NOT EXISTS findings(
+  snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+  device_id TEXT NOT NULL, rule TEXT NOT NULL, severity TEXT NOT NULL, subject TEXT,
+  message TEXT, expected TEXT, actual TEXT, evidence TEXT);
+CREATE INDEX IF NOT EXISTS findings_snap ON findings(snapshot_id, device_id);
+"""
+
+
+class Store:
+    def __init__(self, path: str | Path, timeout: float = 30.0) -> None:
+        self.path = str(path)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.OperationalError as e:
+            raise _store_error(self.path, e) from e
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path}: not a fleet store ({e})") from e
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: store schema {version} is newer than this fleet ({SCHEMA_VERSION})"
+            )
+        if version < SCHEMA_VERSION:
+            with self._tx():
+                for stmt in SCHEMA.split(";"):
+                    if stmt.strip():
+                        self.db.execute(stmt)
+                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def save(self, snap: Snapshot) -> int:
+        """Write the whole snapshot in one transaction; returns its id."""
+        try:
+            with self._tx():
+                cur = self.db.execute(
+                    "INSERT INTO snapshots(kind, tag, golden, started_at, finished_at,"
+                    " duration_s, summary) VALUES (?,?,?,?,?,?,?)",
+                    (
+                        snap.kind,
+                        snap.tag,
+                        snap.golden,
+                        snap.started_at,
+                        snap.finished_at,
+                        snap.duration_s,
+                        json.dumps(snap.summary()),
+                    ),
+                )
+                sid = int(cur.lastrowid or 0)
+                self.db.executemany(
+                    "INSERT INTO devices VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [_device_row(sid, r) for r in snap.results],
+                )
+                self.db.executemany(
+                    "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?)",
+                    [
+                        (
+                            sid,
+                            r.id,
+                            f.rule,
+                            f.severity,
+                            f.subject,
+                            f.message,
+                            f.expected,
+                            f.actual,
+                            json.dumps(f.evidence),
+                        )
+                        for r in snap.results
+                        for f in r.findings
+                    ],
+                )
+        except sqlite3.OperationalError as e:
+            raise _store_error(self.path, e) from e
+        snap.id = sid
+        return sid
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT id, kind, tag, golden, started_at, finished_at, duration_s, summary"
+            " FROM snapshots ORDER BY id"
+        ).fetchall()
+        return [
+            {
+                "id": r[0],
+                "kind": r[1],
+                "tag": r[2],
+                "golden": r[3],
+                "started_at": r[4],
+                "finished_at": r[5],
+                "duration_s": r[6],
+                "summary": json.loads(r[7]),
+            }
+            for r in rows
+        ]
+
+    def resolve(self, ref: str | None) -> int:
+        """A snapshot id from ``ref``: an id, a tag (newest with it), or None for the last."""
+        if ref is None:
+            row = self.db.execute("SELECT max(id) FROM snapshots").fetchone()
+        elif ref.isdigit():
+            row = self.db.execute("SELECT id FROM snapshots WHERE id=?", (int(ref),)).fetchone()
+        else:
+            row = self.db.execute("SELECT max(id) FROM snapshots WHERE tag=?", (ref,)).fetchone()
+        if not row or row[0] is None:
+            raise StoreError(
+                f"{self.path}: no snapshot {ref!r}"
+                if ref
+                else f"{self.path}: the store holds no snapshot yet"
+            )
+        return int(row[0])
+
+    def load(self, snapshot_id: int) -> Snapshot:
+        meta = self.db.execute(
+            "SELECT kind, tag, golden, started_at, finished_at, duration_s FROM snapshots"
+            " WHERE id=?",
+            (snapshot_id,),
+        ).fetchone()
+        if meta is None:
+            raise StoreError(f"{self.path}: no snapshot {snapshot_id}")
+        findings: dict[str, list[Finding]] = {}
+        for row in self.db.execute(
+            "SELECT device_id, rule, severity, subject, message, expected, actual, evidence"
+            " FROM findings WHERE snapshot_id=? ORDER BY rowid",
+            (snapshot_id,),
+        ):
+            findings.setdefault(row[0], []).append(
+                Finding(row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]))
+            )
+        results = []
+        for row in self.db.execute(
+            "SELECT device_id, site, role, profile, address, status, error, state, raw,"
+            " elapsed_s FROM devices WHERE snapshot_id=? ORDER BY device_id",
+            (snapshot_id,),
+        ):
+            state = None
+            if row[7]:
+                state = DeviceState.from_dict(json.loads(row[7]))
+                state.raw = json.loads(row[8] or "{}")
+            results.append(
+                DeviceResult(
+                    id=row[0],
+                    site=row[1],
+                    role=row[2],
+                    profile=row[3],
+                    address=row[4],
+                    status=row[5],
+                    error=row[6],
+                    state=state,
+                    findings=findings.get(row[0], []),
+                    elapsed_s=row[9] or 0.0,
+                )
+            )
+        return Snapshot(
+            kind=meta[0],
+            tag=meta[1],
+            golden=meta[2],
+            started_at=meta[3],
+            finished_at=meta[4],
+            duration_s=meta[5] or 0.0,
+            results=results,
+            id=snapshot_id,
+        )
+
+    def prune(self, keep: int) -> int:
+        ids = [r[0] for r in self.db.execute("SELECT id FROM snapshots ORDER BY id DESC")]
+        drop = ids[keep:]
+        with self._tx():
+            for sid in drop:
+                self.db.execute("DELETE FROM snapshots WHERE id=?", (sid,))
+        return len(drop)
+
+
+def _device_row(sid: int, r: DeviceResult) -> tuple[Any, ...]:
+    st = r.state
+    state_json = raw_json = None
+    if st is not None:
+        d = st.to_dict()
+        raw_json = json.dumps(d.pop("raw"), sort_keys=True)
+        state_json = json.dumps(d)
+    return (
+        sid,
+        r.id,
+        r.site,
+        r.role,
+        r.profile,
+        r.address,
+        r.status,
+        r.error,
+        st.model if st else None,
+        st.firmware if st else None,
+        st.mac if st else None,
+        state_json,
+        raw_json,
+        r.elapsed_s,
+    )
+
+
+def _store_error(path: str, e: sqlite3.OperationalError) -> StoreError:
+    if "locked" in str(e) or "busy" in str(e):
+        return StoreBusy(f"{path}: another fleet run is writing this store; try again")
+    return StoreError(f"{path}: {e}")

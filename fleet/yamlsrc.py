@@ -1,0 +1,122 @@
+"""YAML with line numbers, so a bad value can be reported as file:line: field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fleet.errors import InputError
+
+Path_ = tuple[str | int, ...]
+
+
+class Located:
+    """Parsed YAML plus the line of every key path in it."""
+
+    def __init__(self, file: str, data: Any, lines: dict[Path_, int]) -> None:
+        self.file, self.data, self.lines = file, data, lines
+
+    def line_of(self, path: Path_) -> int | None:
+        """The line of ``path``, or of its nearest ancestor that has one."""
+        p = tuple(path)
+        while p:
+            if p in self.lines:
+                return self.lines[p]
+            p = p[:-1]
+        return self.lines.get((), None)
+
+
+def load(path: str | Path, error: type[InputError] = InputError) -> Located:
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise error(f"cannot read: {e.strerror}", file=file) from e
+    except UnicodeDecodeError as e:
+        raise error("not UTF-8 text", file=file) from e
+    return loads(text, file, error)
+
+
+def loads(text: str, file: str, error: type[InputError] = InputError) -> Located:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(e, "problem", None) or str(e)
+        raise error(f"malformed YAML: {problem}", file=file, line=line) from e
+    lines: dict[Path_, int] = {}
+    if node is None:
+        return Located(file, None, lines)
+    lines[()] = node.start_mark.line + 1
+    data = _build(node, (), lines, file, error)
+    return Located(file, data, lines)
+
+
+def _build(
+    node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str, error: type[InputError]
+) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for k, v in node.value:
+            if not isinstance(k, yaml.ScalarNode):
+                raise error(
+                    "a key must be a plain value",
+                    file=file,
+                    line=k.start_mark.line + 1,
+                    field=_dotted(path),
+                )
+            key = str(k.value)
+            sub = (*path, key)
+            if key in out:
+                raise error(
+                    "duplicate key", file=file, line=k.start_mark.line + 1, field=_dotted(sub)
+                )
+            lines[sub] = k.start_mark.line + 1
+            out[key] = _build(v, sub, lines, file, error)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for i, v in enumerate(node.value):
+            lines[(*path, i)] = v.start_mark.line + 1
+            items.append(_build(v, (*path, i), lines, file, error))
+        return items
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.YAMLError as e:
+        raise error(str(e), file=file, line=node.start_mark.line + 1, field=_dotted(path)) from e
+    finally:
+        loader.dispose()
+
+
+def _dotted(path: Path_) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def pydantic_error(
+    located: Located,
+    exc: Any,
+    error: type[InputError],
+    prefix: Path_ = (),
+    allowed: dict[str, list[str]] | None = None,
+) -> InputError:
+    """The first pydantic validation error as an InputError with file, line and field."""
+    err = exc.errors()[0]
+    loc = tuple(p for p in (*prefix, *err["loc"]) if not str(p).startswith("function-"))
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+        if allowed and str(loc[-2] if len(loc) > 1 else "") in allowed:
+            msg += f" (allowed: {', '.join(allowed[str(loc[-2])])})"
+    elif err["type"] == "missing":
+        msg = "required field is missing"
+    return error(msg, file=located.file, line=located.line_of(loc), field=_dotted(loc))
+
+
+dotted = _dotted

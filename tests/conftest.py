@@ -1,0 +1,55 @@
+"""Shared fixtures: the simulated fleet running on loopback in a thread of its own, so tests
+sweep it over real sockets exactly as a user's `fleet sweep` would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fleet.lab import fleet as labfleet
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class LabThread:
+    def __init__(self, lab: labfleet.LabFleet) -> None:
+        self.lab = lab
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> labfleet.LabFleet:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(labfleet.start(self.lab), self.loop).result(60)
+        return self.lab
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(labfleet.stop(self.lab), self.loop).result(60)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[labfleet.LabFleet, Path,
+                                                                      Path]]:
+    """A 30-phone lab with the seeded faults; yields (fleet, inventory path, golden path)."""
+    fleet = labfleet.build(30)
+    folder = tmp_path_factory.mktemp("lab")
+    inv, golden = labfleet.write_files(fleet, folder)
+    with LabThread(fleet):
+        yield fleet, inv, golden
+
+
+def run_fleet(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+              timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """The real `fleet` command in a child process (as a user or cron runs it)."""
+    return subprocess.run(
+        [sys.executable, "-m", "fleet", *args], capture_output=True, text=True,
+        cwd=cwd or ROOT, env={**os.environ, **(env or {})}, timeout=timeout,
+    )
