@@ -83,7 +83,9 @@ def audit(
     started, t0 = now(), time.monotonic()
     files = gather(paths)
     included = {
-        (f.path.parent / name).resolve() for f in files for name in f.profile.includes(f.text)
+        (f.path.parent / name).resolve()
+        for f in files
+        for name in f.profile.includes(f.path.name, f.text)
     }
     by_id = {h.id: h for h in inventory.hosts} if inventory else {}
     results = []

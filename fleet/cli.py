@@ -181,11 +181,12 @@ def lab_serve(
         "lab"
     ),
     faults: Annotated[bool, typer.Option(help="seed the known faults")] = True,
+    profile: Annotated[list[str] | None, typer.Option(help="only these phone profiles")] = None,
 ) -> None:
     """Run the simulated fleet on loopback until stopped; writes its inventory and golden."""
     from fleet import commands
 
-    raise typer.Exit(_run(commands.lab_serve, phones, out, faults))
+    raise typer.Exit(_run(commands.lab_serve, phones, out, faults, profile))
 
 
 @store_app.command("list")

@@ -7,7 +7,9 @@ import contextlib
 import signal
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fleet import inventory as inventory_mod
 from fleet import pipeline, profiles, report
@@ -18,6 +20,9 @@ from fleet.collect.crawler import CrawlOptions
 from fleet.errors import InputError
 from fleet.model import SEVERITY_RANK, Snapshot
 from fleet.store import Store
+
+if TYPE_CHECKING:
+    from fleet.lab.fleet import LabFleet
 
 
 def exit_code(snap: Snapshot, fail_on: str) -> int:
@@ -145,7 +150,7 @@ def store_prune(store: Path, keep: int) -> int:
 def demo(phones: int, *, store: Path | None, fmt: str) -> int:
     from fleet.lab import fleet as labfleet
 
-    lab = labfleet.build(phones)
+    lab = _free_lab(phones)
     with tempfile.TemporaryDirectory(prefix="fleet-demo-") as tmp:
         inv_path, golden_path = labfleet.write_files(lab, Path(tmp))
         inv = inventory_mod.load(inv_path)
@@ -162,20 +167,55 @@ def demo(phones: int, *, store: Path | None, fmt: str) -> int:
         )
 
         async def run() -> Snapshot:
-            async with labfleet.running(lab):
+            try:
                 return await pipeline.sweep(inv.hosts, gold, CrawlOptions(device_timeout=10))
+            finally:
+                await labfleet.stop(lab)
 
-        snap = asyncio.run(run())
+        snap = _on_lab_loop(lab, run)
         with Store(store_path) as st:
             st.save(snap)
         emit(snap, fmt, None)
     return 0
 
 
-def lab_serve(phones: int, out: Path, faults: bool) -> int:
+def _free_lab(phones: int) -> LabFleet:
+    """The demo's fleet on the first 127.x net with no other lab on it."""
     from fleet.lab import fleet as labfleet
 
-    lab = labfleet.build(phones, faults=faults)
+    return labfleet.build(phones, net=next(_free_nets()))
+
+
+def _free_nets() -> Iterator[int]:
+    import socket
+
+    for net in range(10, 60):
+        with socket.socket() as s:
+            try:
+                s.bind((f"127.{net}.0.1", 8080))
+            except OSError:
+                continue
+        yield net
+
+
+def _on_lab_loop(lab: LabFleet, body: Callable[[], Awaitable[Snapshot]]) -> Snapshot:
+    from fleet.lab import fleet as labfleet
+
+    async def run() -> Snapshot:
+        await labfleet.start(lab)
+        return await body()
+
+    return asyncio.run(run())
+
+
+def lab_serve(phones: int, out: Path, faults: bool, only: list[str] | None = None) -> int:
+    from fleet.lab import fleet as labfleet
+
+    names = only or list(labfleet.PHONE_PROFILES)
+    for n in names:
+        if n not in profiles.registry() or profiles.get(n).simulator is None:
+            raise InputError(f"no simulated {n!r} phone", field="--profile")
+    lab = labfleet.build(phones, faults=faults, profile_names=names)
     inv_path, golden_path = labfleet.write_files(lab, out)
 
     async def run() -> None:

@@ -42,9 +42,9 @@ class Profile:
     detect: Callable[[str], bool] = lambda text: False
     # parse_files(name, text, read_sibling) -> Collected; read_sibling(name) -> text | None
     parse_files: Callable[[str, str, Callable[[str], str | None]], Collected] | None = None
-    # includes(text) -> names of other files this one pulls in (so audit does not count them
-    # as devices of their own)
-    includes: Callable[[str], list[str]] = lambda text: []
+    # includes(name, text) -> names of other files this one pulls in (so audit does not count
+    # them as devices of their own)
+    includes: Callable[[str, str], list[str]] = lambda name, text: []
     to_state: Callable[[Collected], DeviceState] | None = None
     secret_keys: re.Pattern[str] = field(default_factory=lambda: re.compile(r"(?!x)x"))
     dialplan_syntax: str | None = None

@@ -9,10 +9,13 @@ from fleet.profiles import Profile
 
 MASK = "********"
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]*:)([^\s@/]+)@")
+# Cisco profile rules carry secrets as options: "[--key abc --uid u --pwd p ]https://..."
+_RULE_OPTION = re.compile(r"(?i)(--(?:key|pwd|password)\s+)([^\s\]]+)")
 
 
 def redact_text(text: str) -> str:
-    return _URL_USERINFO.sub(rf"\1{MASK}@", text)
+    text = _URL_USERINFO.sub(rf"\1{MASK}@", text)
+    return _RULE_OPTION.sub(rf"\1{MASK}", text)
 
 
 def redact_params(params: dict[str, str], profile: Profile) -> dict[str, str]:
@@ -20,7 +23,7 @@ def redact_params(params: dict[str, str], profile: Profile) -> dict[str, str]:
     for k, v in params.items():
         if v and profile.is_secret(k):
             out[k] = MASK
-        elif "://" in v:
+        elif "://" in v or "--" in v:
             out[k] = redact_text(v)
         else:
             out[k] = v

@@ -106,17 +106,47 @@ def pydantic_error(
     prefix: Path_ = (),
     allowed: dict[str, list[str]] | None = None,
 ) -> InputError:
-    """The first pydantic validation error as an InputError with file, line and field."""
-    err = exc.errors()[0]
-    loc = tuple(p for p in (*prefix, *err["loc"]) if not str(p).startswith("function-"))
-    msg = err["msg"]
+    """The most specific pydantic validation error as an InputError with file, line, field."""
+    best = None
+    for err in exc.errors():
+        loc = _in_document(located.data, (*prefix, *err["loc"]))
+        # longest path first; on a tie a misspelt key explains a "missing" one
+        if (
+            best is None
+            or len(loc) > len(best[0])
+            or (
+                len(loc) == len(best[0])
+                and err["type"] == "extra_forbidden"
+                and best[1]["type"] != "extra_forbidden"
+            )
+        ):
+            best = (loc, err)
+    assert best is not None
+    loc, err = best
+    msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
-        if allowed and str(loc[-2] if len(loc) > 1 else "") in allowed:
+        if allowed and len(loc) > 1 and str(loc[-2]) in allowed:
             msg += f" (allowed: {', '.join(allowed[str(loc[-2])])})"
     elif err["type"] == "missing":
         msg = "required field is missing"
     return error(msg, file=located.file, line=located.line_of(loc), field=_dotted(loc))
+
+
+def _in_document(data: Any, loc: tuple[Any, ...]) -> Path_:
+    """``loc`` without the parts pydantic adds (union branches, validator names)."""
+    out: list[str | int] = []
+    node = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)
+        ):
+            node = node[part]
+            out.append(part)
+        elif last and isinstance(node, dict) and isinstance(part, str):
+            out.append(part)  # a missing field: named, though not in the file
+    return tuple(out)
 
 
 dotted = _dotted

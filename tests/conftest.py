@@ -36,8 +36,7 @@ class LabThread:
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[labfleet.LabFleet, Path,
-                                                                      Path]]:
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[labfleet.LabFleet, Path, Path]]:
     """A 30-phone lab with the seeded faults; yields (fleet, inventory path, golden path)."""
     fleet = labfleet.build(30)
     folder = tmp_path_factory.mktemp("lab")
@@ -46,10 +45,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[labfleet.Lab
         yield fleet, inv, golden
 
 
-def run_fleet(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-              timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def run_fleet(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     """The real `fleet` command in a child process (as a user or cron runs it)."""
     return subprocess.run(
-        [sys.executable, "-m", "fleet", *args], capture_output=True, text=True,
-        cwd=cwd or ROOT, env={**os.environ, **(env or {})}, timeout=timeout,
+        [sys.executable, "-m", "fleet", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
     )

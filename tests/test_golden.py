@@ -15,7 +15,10 @@ def write(tmp_path, text):
 
 
 def test_packs_merge_with_the_golden_section(tmp_path):
-    g = golden.load(write(tmp_path, """\
+    g = golden.load(
+        write(
+            tmp_path,
+            """\
 fleet_golden: 1
 name: multi
 policy: [uk, us]
@@ -24,7 +27,9 @@ emergency:
   phone_route: sbc1.example.net
 rules:
   - {id: proxy, key: sip.outbound_proxy, equals: sbc1.example.net, severity: high}
-"""))
+""",
+        )
+    )
     assert g.emergency.numbers == ["999", "112", "911", "101"]
     assert g.emergency.location_required  # RAY BAUM'S Act via the us pack
     assert g.emergency.prefixes == ["9"]
@@ -36,17 +41,34 @@ rules:
 @pytest.mark.parametrize(
     ("body", "line", "field", "message"),
     [
-        ("rules:\n  - {id: r1, key: firmware, matches: '6.4.[', severity: high}\n", 5,
-         "rules[0].matches", "bad regular expression"),
+        (
+            "rules:\n  - {id: r1, key: firmware, matches: '6.4.[', severity: high}\n",
+            5,
+            "rules[0].matches",
+            "bad regular expression",
+        ),
         ("policy: [uk, mars]\n", 4, "policy", "unknown policy pack 'mars'"),
-        ("rules:\n  - {id: r1, key: firmware, equals: x, one_of: [y]}\n", 5, "rules[0]",
-         "exactly one of"),
-        ("rules:\n  - {id: r1, key: firmware, equals: x, severity: urgent}\n", 5,
-         "rules[0].severity", "Input should be"),
+        (
+            "rules:\n  - {id: r1, key: firmware, equals: x, one_of: [y]}\n",
+            5,
+            "rules[0]",
+            "exactly one of",
+        ),
+        (
+            "rules:\n  - {id: r1, key: firmware, equals: x, severity: urgent}\n",
+            5,
+            "rules[0].severity",
+            "Input should be",
+        ),
         ("emergency:\n  numbers: ['99a']\n", 5, "emergency.numbers", "not a dialable"),
         ("emergency:\n  numbrs: ['999']\n", 5, "emergency.numbrs", "unknown key"),
-        ("rules:\n  - {id: a, key: model, present: true}\n  - {id: a, key: mac, present: true}\n",
-         6, "rules[1].id", "duplicate rule id"),
+        (
+            "rules:\n  - {id: a, key: model, present: true}\n"
+            "  - {id: a, key: mac, present: true}\n",
+            6,
+            "rules[1].id",
+            "duplicate rule id",
+        ),
     ],
 )
 def test_bad_golden_names_file_line_and_field(tmp_path, body, line, field, message):

@@ -63,35 +63,66 @@ def test_select_filters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_csv_hosts(tmp_path: Path):
-    p = write(tmp_path, "id,address,profile,site,groups,username,password\n"
-              "ph1,10.0.0.1,polycom,lon,,Polycom,literal\n"
-              "ph2,10.0.0.2:8080,yealink,man,,admin,literal\n", "hosts.csv")
+    p = write(
+        tmp_path,
+        "id,address,profile,site,groups,username,password\n"
+        "ph1,10.0.0.1,polycom,lon,,Polycom,literal\n"
+        "ph2,10.0.0.2:8080,yealink,man,,admin,literal\n",
+        "hosts.csv",
+    )
     inv = inventory.load(p)
-    assert [(h.id, h.site, h.port) for h in inv.hosts] == [("ph1", "lon", 80),
-                                                            ("ph2", "man", 8080)]
+    assert [(h.id, h.site, h.port) for h in inv.hosts] == [("ph1", "lon", 80), ("ph2", "man", 8080)]
 
 
 @pytest.mark.parametrize(
     ("text", "line", "field", "message"),
     [
-        ("hosts:\n  a:\n    address: 1.2.3.4\n    profile: polycomm\n", 4,
-         "hosts.a.profile", "unknown profile 'polycomm'"),
-        ("hosts:\n  a:\n    adress: 1.2.3.4\n    profile: polycom\n", 3, "hosts.a.adress",
-         "unknown key"),
+        (
+            "hosts:\n  a:\n    address: 1.2.3.4\n    profile: polycomm\n",
+            4,
+            "hosts.a.profile",
+            "unknown profile 'polycomm'",
+        ),
+        (
+            "hosts:\n  a:\n    adress: 1.2.3.4\n    profile: polycom\n",
+            3,
+            "hosts.a.adress",
+            "unknown key",
+        ),
         ("hosts:\n  a:\n    profile: polycom\n", 2, "hosts.a.address", "required field"),
         ("hosts:\n  a: {address: 1.2.3.4, profile: polycom\n", None, None, "malformed YAML"),
-        ("hosts:\n  a:\n    address: 1.2.3.4\n    profile: polycom\n    credentials:\n"
-         "      password: ${env:FLEET_SURELY_UNSET_VAR}\n", 6, "hosts.a.credentials.password",
-         "FLEET_SURELY_UNSET_VAR is not set"),
-        ("hosts:\n  a:\n    address: 1.2.3.4\n    profile: polycom\n    credentials:\n"
-         "      password: ${file:/nonexistent/pw}\n", 6, "hosts.a.credentials.password",
-         "cannot read secret file"),
-        ("groups:\n  g: {role: fone}\nhosts:\n  a: {address: 1.2.3.4, profile: polycom}\n", 2,
-         "groups.g.role", "role must be one of"),
-        ("hosts:\n  a: {address: 1.2.3.4, profile: polycom, groups: [nope]}\n", 2,
-         "hosts.a.groups", "unknown group 'nope'"),
-        ("hosts:\n  a: {address: 1.2.3.4, profile: polycom}\n  a: {address: 1.2.3.5}\n", 3,
-         "hosts.a", "duplicate key"),
+        (
+            "hosts:\n  a:\n    address: 1.2.3.4\n    profile: polycom\n    credentials:\n"
+            "      password: ${env:FLEET_SURELY_UNSET_VAR}\n",
+            6,
+            "hosts.a.credentials.password",
+            "FLEET_SURELY_UNSET_VAR is not set",
+        ),
+        (
+            "hosts:\n  a:\n    address: 1.2.3.4\n    profile: polycom\n    credentials:\n"
+            "      password: ${file:/nonexistent/pw}\n",
+            6,
+            "hosts.a.credentials.password",
+            "cannot read secret file",
+        ),
+        (
+            "groups:\n  g: {role: fone}\nhosts:\n  a: {address: 1.2.3.4, profile: polycom}\n",
+            2,
+            "groups.g.role",
+            "role must be one of",
+        ),
+        (
+            "hosts:\n  a: {address: 1.2.3.4, profile: polycom, groups: [nope]}\n",
+            2,
+            "hosts.a.groups",
+            "unknown group 'nope'",
+        ),
+        (
+            "hosts:\n  a: {address: 1.2.3.4, profile: polycom}\n  a: {address: 1.2.3.5}\n",
+            3,
+            "hosts.a",
+            "duplicate key",
+        ),
     ],
 )
 def test_bad_input_names_file_line_and_field(tmp_path, text, line, field, message):
@@ -110,7 +141,8 @@ def test_bad_input_names_file_line_and_field(tmp_path, text, line, field, messag
 
 
 def test_profile_error_points_at_the_group_that_set_it(tmp_path):
-    p = write(tmp_path, "groups:\n  g:\n    profile: snomm\nhosts:\n  a: {address: h, groups: [g]}\n")
+    text = "groups:\n  g:\n    profile: snomm\nhosts:\n  a: {address: h, groups: [g]}\n"
+    p = write(tmp_path, text)
     with pytest.raises(InventoryError) as ei:
         inventory.load(p)
     assert (ei.value.line, ei.value.field) == (3, "groups.g.profile")

@@ -18,8 +18,9 @@ from tests.conftest import LabThread, run_fleet
 def swept(lab, tmp_path_factory):
     fleet, inv, golden = lab
     db = tmp_path_factory.mktemp("store") / "fleet.db"
-    proc = run_fleet("sweep", str(inv), "--golden", str(golden), "--format", "json",
-                     "--store", str(db))
+    proc = run_fleet(
+        "sweep", str(inv), "--golden", str(golden), "--format", "json", "--store", str(db)
+    )
     return fleet, proc, json.loads(proc.stdout or "{}"), db
 
 
@@ -39,11 +40,23 @@ def test_sweep_reports_per_spec_and_exits_1(swept):
     s = report["summary"]
     assert s["devices"] == len(fleet.phones) == 30
     assert s["audited"] == 27 and s["unreachable"] == 1
-    assert {d["status"] for d in report["devices"]} == {"audited", "unreachable", "auth-failed",
-                                                        "error"}
+    assert {d["status"] for d in report["devices"]} == {
+        "audited",
+        "unreachable",
+        "auth-failed",
+        "error",
+    }
     for d in report["devices"]:
-        assert set(d) >= {"id", "site", "role", "profile", "model", "firmware", "status",
-                          "findings"}
+        assert set(d) >= {
+            "id",
+            "site",
+            "role",
+            "profile",
+            "model",
+            "firmware",
+            "status",
+            "findings",
+        }
     # emergency findings come first, critical first
     sev = [f["severity"] for d in report["devices"] for f in d["findings"]][:3]
     assert sev == ["critical"] * 3
@@ -52,13 +65,13 @@ def test_sweep_reports_per_spec_and_exits_1(swept):
 def test_each_seeded_fault_is_found_with_the_right_rule_and_subject(swept):
     fleet, _, report, _ = swept
     lost = _device(report, _faulty(fleet, "lost-112").id)
-    assert [(f["rule"], f["subject"]) for f in lost["findings"]
-            if f["rule"].startswith("emergency")] == [("emergency.route", "112")]
+    assert [
+        (f["rule"], f["subject"]) for f in lost["findings"] if f["rule"].startswith("emergency")
+    ] == [("emergency.route", "112")]
     default = _device(report, _faulty(fleet, "default-911").id)
     got = {(f["rule"], f["subject"]) for f in default["findings"]}
     assert got >= {("emergency.route", "999"), ("emergency.route", "112")}
-    assert all("911" in f["actual"] for f in default["findings"]
-               if f["rule"] == "emergency.route")
+    assert all("911" in f["actual"] for f in default["findings"] if f["rule"] == "emergency.route")
     moved = _device(report, _faulty(fleet, "decommissioned-route").id)
     routes = [f for f in moved["findings"] if f["rule"] == "emergency.route"]
     assert {f["subject"] for f in routes} == {"999", "112"}
@@ -91,8 +104,8 @@ def test_no_secret_reaches_the_store_or_the_report(swept):
         assert s not in proc.stdout and s not in proc.stderr
 
 
-def test_snapshot_is_stored_and_reports_again(swept, tmp_path):
-    fleet, proc, report, db = swept
+def test_snapshot_is_stored_and_reports_again(swept):
+    _, _, report, db = swept
     listing = run_fleet("store", "list", "--store", str(db))
     assert listing.returncode == 0 and " sweep " in listing.stdout
     again = run_fleet("report", "--store", str(db), "--format", "json")
@@ -104,8 +117,16 @@ def test_snapshot_is_stored_and_reports_again(swept, tmp_path):
 
 def test_table_output_and_select(lab, tmp_path):
     fleet, inv, golden = lab
-    proc = run_fleet("sweep", str(inv), "--golden", str(golden), "--store",
-                     str(tmp_path / "f.db"), "--select", "site=man,profile=cisco_mpp")
+    proc = run_fleet(
+        "sweep",
+        str(inv),
+        "--golden",
+        str(golden),
+        "--store",
+        str(tmp_path / "f.db"),
+        "--select",
+        "site=man,profile=cisco_mpp",
+    )
     man_cisco = [p for p in fleet.phones if p.site == "man" and p.profile == "cisco_mpp"]
     assert man_cisco
     for p in man_cisco:
@@ -116,13 +137,23 @@ def test_table_output_and_select(lab, tmp_path):
 
 
 def test_devices_that_misbehave_are_reported_and_the_sweep_goes_on(tmp_path):
-    fleet = labfleet.build(9, faults=False)
+    fleet = labfleet.build(9, faults=False, net=11)
     for p, fault in zip(fleet.phones[:3], ("garbage", "huge", "slow"), strict=True):
         labfleet.apply_fault(p, fault)
     inv, golden = labfleet.write_files(fleet, tmp_path)
     with LabThread(fleet):
-        proc = run_fleet("sweep", str(inv), "--golden", str(golden), "--format", "json",
-                         "--store", str(tmp_path / "f.db"), "--timeout", "3")
+        proc = run_fleet(
+            "sweep",
+            str(inv),
+            "--golden",
+            str(golden),
+            "--format",
+            "json",
+            "--store",
+            str(tmp_path / "f.db"),
+            "--timeout",
+            "3",
+        )
     report = json.loads(proc.stdout)
     got = {d["id"]: d for d in report["devices"]}
     garbage, huge, slow = (got[p.id] for p in fleet.phones[:3])

@@ -8,6 +8,7 @@ and one SSLContext is shared by every connection with the same TLS settings.
 from __future__ import annotations
 
 import json as jsonlib
+import os
 import ssl
 from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass, field
@@ -224,6 +225,13 @@ async def _read_capped(chunks: AsyncGenerator[bytes, None] | Any, cap: int, url:
     return bytes(buf)
 
 
-def _why(e: Exception) -> str:
+def _why(e: BaseException) -> str:
+    # httpx words a refused connection "All connection attempts failed"; the OS error under
+    # it says what an operator needs to know.
+    inner: BaseException | None = e
+    while inner is not None:
+        if isinstance(inner, OSError) and inner.errno:
+            return os.strerror(inner.errno).lower()
+        inner = inner.__cause__ or inner.__context__
     text = str(e) or type(e).__name__
     return text.splitlines()[0][:200]

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from fleet import profiles
+from fleet.errors import FleetError
 from fleet.lab.httpd import DeviceServer
 from fleet.lab.spec import LabDevice, LabPhone
 from fleet.lab.tls import server_context
@@ -46,8 +47,8 @@ class LabFleet:
         return next(p for p in self.phones if p.id == device_id)
 
 
-def _address(i: int) -> str:
-    return f"127.10.{i // 250}.{i % 250 + 1}"
+def _address(i: int, net: int) -> str:
+    return f"127.{net}.{i // 250}.{i % 250 + 1}"
 
 
 def _secret(kind: str, i: int) -> str:
@@ -60,8 +61,10 @@ def build(
     faults: bool = True,
     profile_names: Sequence[str] = PHONE_PROFILES,
     extra_faults: Sequence[tuple[str, str]] = (),
+    net: int = 10,
 ) -> LabFleet:
-    """A deterministic fleet of ``phones`` phones cycling over sites and profiles."""
+    """A deterministic fleet of ``phones`` phones cycling over sites and profiles, on
+    127.<net>.0.0/16 (labs on different nets can run side by side)."""
     sims = {n: profiles.get(n).simulator for n in profile_names}
     counters = {n: itertools.count() for n in profile_names}
     specs: list[LabPhone] = []
@@ -76,7 +79,7 @@ def build(
             id=f"{site}-{pname.replace('_', '')}-{i + 1:04d}",
             profile=pname,
             site=site,
-            address=_address(i),
+            address=_address(i, net),
             port=PORT,
             model=model,
             firmware=firmware,
@@ -127,6 +130,22 @@ def apply_fault(spec: LabPhone, fault: str) -> None:
 
 
 async def start(fleet: LabFleet) -> None:
+    """Start every device's server; a taken address stops them all and raises LabBusy."""
+    try:
+        await _start(fleet)
+    except OSError as e:
+        await stop(fleet)
+        raise LabBusy(
+            f"cannot start the lab: {e.strerror or e} (another lab on the same "
+            "127.x net? choose another with --net)"
+        ) from e
+
+
+class LabBusy(FleetError):
+    pass
+
+
+async def _start(fleet: LabFleet) -> None:
     https = [p.address for p in fleet.phones if p.scheme == "https"]
     ssl_ctx = server_context(https) if https else None
     for spec in fleet.phones:

@@ -52,7 +52,7 @@ def render(snap: Snapshot, *, color: bool | None = None) -> str:
         )
     console.print(table)
     findings = [(r, f) for r in snap.results for f in r.findings]
-    findings.sort(key=lambda rf: (rf[1].sort_key(), rf[0].id))
+    findings.sort(key=lambda rf: (*rf[1].sort_key()[:2], rf[0].id, *rf[1].sort_key()[2:]))
     if findings:
         console.print(Text("Findings, worst first", style="bold"))
     for r, f in findings:

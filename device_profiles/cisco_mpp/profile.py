@@ -1,0 +1,258 @@
+"""Cisco MPP (68xx/78xx/88xx, 3PCC firmware) and SPA phones: the flat profile.
+
+The phone's whole configuration is one flat list of elements named after its web page fields
+(``Proxy_1_`` is "Proxy" on the Ext 1 tab). ``GET /admin/spacfg.xml`` returns it together with
+the Info/Product_Information status elements; provisioning files carry the same elements inside
+``<flat-profile>`` (optionally wrapped, e.g. ``<device><flat-profile>`` in MPP per-MAC cfg.xml).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from fleet.collect.http import HttpHost
+from fleet.errors import (
+    ConfigFileError,
+    DeviceError,
+    ProtocolError,
+    ResponseTooLarge,
+    Unreachable,
+)
+from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Line
+from fleet.profiles import Profile
+
+SPACFG = "/admin/spacfg.xml"
+HTTPS_HINT = (
+    "Cisco MPP firmware 12.0(3) and later serve the admin pages over HTTPS only: "
+    "use https:// in this phone's inventory address"
+)
+MAYBE_HTTPS_HINT = (
+    "if this phone was updated to Cisco MPP firmware 12.0(3) or later, its admin pages are "
+    "HTTPS only: use https:// in its inventory address"
+)
+# Status elements spacfg.xml carries in group "Info/Product_Information".
+IDENTITY = {"model": "Product_Name", "firmware": "Software_Version", "mac": "MAC_Address"}
+# Regional-tab timers the dial-plan engine needs, and per-Ext companions of the dial plan.
+GLOBAL_DIALPLAN_OPTIONS = ("Interdigit_Long_Timer", "Interdigit_Short_Timer")
+LINE_DIALPLAN_OPTIONS = ("Enable_IP_Dialing", "Caller_ID_Map")
+LINE_KEY = re.compile(r"^(?:Line_Enable|Proxy|User_ID|Dial_Plan|Emergency_Number)_(\d+)_$")
+MAC_IN_NAME = re.compile(r"(?i)(?<![0-9a-f])([0-9a-f]{12})(?![0-9a-f])")
+RULE_OPTIONS = re.compile(r"^\s*(?:\([^)]*\)\s*\?\s*)?(?:\[[^\]]*\]\s*)?")
+
+
+def _yes(value: str | None, default: bool = False) -> bool:
+    if value is None or not value.strip():
+        return default
+    return value.strip().lower() in ("yes", "true", "1", "on", "enabled")
+
+
+def _flat_profile(root: Element) -> Element | None:
+    if root.tag == "flat-profile":
+        return root
+    return root.find(".//flat-profile")
+
+
+def _params(root: Element) -> dict[str, str]:
+    # A repeated element overrides the earlier one, as the phone applies a profile top-down.
+    return {el.tag: (el.text or "").strip() for el in root if isinstance(el.tag, str)}
+
+
+def _parse_xml(text: str) -> Element:
+    return fromstring(text.encode("utf-8"))
+
+
+def parse_spacfg(body: bytes, url: str) -> dict[str, str]:
+    """The params of a /admin/spacfg.xml answer; anything else is a ProtocolError."""
+    try:
+        root = fromstring(body)
+    except (ParseError, DefusedXmlException, ValueError) as e:
+        # Never echo the body: it is the phone's whole configuration, passwords included.
+        raise ProtocolError(f"{url}: answer is not the phone's XML flat profile ({e})") from e
+    flat = _flat_profile(root)
+    if flat is None:
+        raise ProtocolError(f"{url}: XML answer without a <flat-profile> element")
+    return _params(flat)
+
+
+def _identity(params: dict[str, str]) -> dict[str, str]:
+    return {k: params[p] for k, p in IDENTITY.items() if params.get(p)}
+
+
+async def fetch(host: HttpHost, wanted: Sequence[str]) -> Collected:
+    # spacfg.xml is the whole profile, so every name in ``wanted`` is already in it.
+    plain_http = host.base_url.lower().startswith("http://")
+    try:
+        reply = await host.request("GET", SPACFG, ok=(200, 301, 302, 303, 307, 308, 403, 404))
+    except ProtocolError as e:
+        # An HTTPS-only phone's port drops a plain-HTTP request without an HTTP answer.
+        if plain_http and not isinstance(e, ResponseTooLarge):
+            raise ProtocolError(f"{e}; {MAYBE_HTTPS_HINT}") from e
+        raise
+    except Unreachable as e:
+        if plain_http:
+            raise Unreachable(f"{e}; {MAYBE_HTTPS_HINT}") from e
+        raise
+    if 300 <= reply.status < 400:
+        location = reply.headers.get("location", "")
+        if location.lower().startswith("https://"):
+            raise DeviceError(f"{reply.url}: redirected to HTTPS; {HTTPS_HINT}")
+        raise DeviceError(
+            f"{reply.url}: HTTP {reply.status} redirect to {location!r} instead of the "
+            "flat profile; check the phone's web server settings"
+        )
+    if reply.status in (403, 404):
+        raise DeviceError(
+            f"{reply.url}: HTTP {reply.status}: the phone does not serve its configuration; "
+            "enable the web server's admin access (Voice > System: Enable Web Server / "
+            "Web Admin access) or audit its provisioning files instead"
+        )
+    params = parse_spacfg(reply.body, reply.url)
+    return Collected(params=params, identity=_identity(params), sources=[reply.url])
+
+
+def detect(text: str) -> bool:
+    return "<flat-profile" in text
+
+
+def parse_files(name: str, text: str, read_sibling: Callable[[str], str | None]) -> Collected:
+    try:
+        root = _parse_xml(text)
+    except ParseError as e:
+        line = e.position[0] if getattr(e, "position", None) else None
+        raise ConfigFileError(f"not well-formed XML ({e})", file=name, line=line) from e
+    except (DefusedXmlException, ValueError) as e:
+        raise ConfigFileError(f"refused XML ({type(e).__name__})", file=name) from e
+    flat = _flat_profile(root)
+    if flat is None:
+        raise ConfigFileError("no <flat-profile> element", file=name)
+    params = _params(flat)
+    identity = _identity(params)
+    # Per-MAC files ($MA.xml, CP-8851-3PCC/<mac>.cfg) are named after the phone they configure.
+    m = MAC_IN_NAME.search(name.rsplit("/", 1)[-1])
+    if "mac" not in identity and m:
+        identity["mac"] = m.group(1)
+    return Collected(params=params, identity=identity, sources=[name])
+
+
+def includes(name: str, text: str) -> list[str]:
+    # Profile rules name the next profile with run-time macros ($MA, $PSN), not a file here.
+    return []
+
+
+def _line_indexes(params: dict[str, str]) -> list[int]:
+    return sorted({int(m.group(1)) for k in params if (m := LINE_KEY.match(k))})
+
+
+def _dialplan(params: dict[str, str], n: int) -> DialPlan | None:
+    key = f"Dial_Plan_{n}_"
+    if key not in params:
+        return None
+    options = {k: params[k] for k in GLOBAL_DIALPLAN_OPTIONS if k in params}
+    for base in LINE_DIALPLAN_OPTIONS:
+        if f"{base}_{n}_" in params:
+            options[base] = params[f"{base}_{n}_"]
+    return DialPlan(syntax="cisco", text=params[key], source=key, options=options)
+
+
+def _emergency(
+    params: dict[str, str], n: int, registrar: str | None, proxy: str | None
+) -> list[EmergencyEntry]:
+    # MPP has no separate emergency route: the call goes where every call on the line goes.
+    route, route_source = (proxy, f"Outbound_Proxy_{n}_") if proxy else (registrar, f"Proxy_{n}_")
+    key = f"Emergency_Number_{n}_"
+    numbers = [x.strip() for x in params.get(key, "").split(",") if x.strip()]
+    return [EmergencyEntry(num, route, key, route_source) for num in numbers]
+
+
+def _line(params: dict[str, str], n: int) -> Line | None:
+    registrar = params.get(f"Proxy_{n}_") or None
+    user = params.get(f"User_ID_{n}_") or None
+    if registrar is None and user is None:
+        return None
+    enabled = _yes(params.get(f"Line_Enable_{n}_"), default=True)
+    proxy = params.get(f"Outbound_Proxy_{n}_") or None
+    if not _yes(params.get(f"Use_Outbound_Proxy_{n}_")):
+        proxy = None  # configured but unused: the phone sends straight to Proxy_N_
+    transport = params.get(f"SIP_Transport_{n}_") or None
+    return Line(
+        index=n,
+        registrar=registrar,
+        outbound_proxy=proxy,
+        transport=transport.lower() if transport else None,
+        user=user,
+        dialplan=_dialplan(params, n),
+        emergency=_emergency(params, n, registrar, proxy) if enabled else [],
+        enabled=enabled,
+    )
+
+
+def provisioning_server(rule: str | None) -> str | None:
+    """The server and folder a Profile_Rule fetches from, without options or file name."""
+    words = RULE_OPTIONS.sub("", rule or "").split()
+    if not words:
+        return None
+    url = words[0]
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url  # relative: the phone adds the server DHCP option 66/150 gives it
+    host, _, path = rest.partition("/")
+    folder, _, last = path.rpartition("/")
+    if "." in last or "$" in last:
+        path = folder
+    return f"{scheme}://{host}/{path}" if path else f"{scheme}://{host}"
+
+
+def _location_source(params: dict[str, str], lines: list[Line]) -> str | None:
+    """What gives emergency calls a location: the Ext tab's E911 Geolocation section."""
+    for ln in lines:
+        n = ln.index
+        enable = params.get(f"E911_Enable_{n}_")
+        if not ln.enabled or (enable is not None and not _yes(enable)):
+            continue
+        held = params.get(f"Primary_Request_URL_{n}_") or params.get(f"Company_UUID_{n}_")
+        source = params.get(f"Location_Source_{n}_") if enable is not None else None
+        if source or held:
+            return source or "HELD"
+    return None
+
+
+def to_state(c: Collected) -> DeviceState:
+    p = c.params
+    ident = {**_identity(p), **c.identity}
+    mac = re.sub(r"[^0-9a-f]", "", ident.get("mac", "").lower()) or None
+    lines = [ln for n in _line_indexes(p) if (ln := _line(p, n)) is not None]
+    return DeviceState(
+        vendor="Cisco",
+        profile="cisco_mpp",
+        model=ident.get("model"),
+        firmware=ident.get("firmware"),
+        mac=mac if mac and len(mac) == 12 else None,
+        lines=lines,
+        provisioning_server=provisioning_server(p.get("Profile_Rule") or p.get("Profile_Rule_B")),
+        location_source=_location_source(p, lines),
+        raw=dict(p),
+    )
+
+
+PROFILE = Profile(
+    name="cisco_mpp",
+    vendor="Cisco",
+    role="phone",
+    transport="http",
+    default_scheme="https",
+    default_username="admin",
+    fetch=fetch,
+    detect=detect,
+    parse_files=parse_files,
+    includes=includes,
+    to_state=to_state,
+    # Password_N_ (line), Admin_Password / Admin_Passwd, User_Password, and GPP secrets;
+    # the generic pattern in fleet.profiles covers most, this names the vendor's own.
+    secret_keys=re.compile(r"(?i)(^Password_\d+_$|passw|secret|^Auth_Resync_Secret$)"),
+    dialplan_syntax="cisco",
+)

@@ -1,0 +1,180 @@
+"""The lab's Cisco MPP phone: answers GET /admin/spacfg.xml as the phone's web server does."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+from device_profiles.cisco_mpp.profile import PROFILE
+from fleet.lab.spec import LabDevice, LabPhone, LabRequest, LabResponse
+from fleet.model import Collected
+
+# Load names as the phone shows them in Software_Version (sipNNxx.M-m-pMPPbbbb-r).
+MODELS: list[tuple[str, str]] = [
+    ("CP-8851-3PCC", "sip88xx.12-0-4MPP0001-14"),
+    ("CP-7841-3PCC", "sip78xx.11-3-7MPP0001-10"),
+    ("CP-6851-3PCC", "sip68xx.12-0-3MPP0001-9"),
+    ("CP-8861-3PCC", "sip88xx.11-3-1MPP-678"),
+]
+OUI = "00562b"  # Cisco; seen in an MPP User-Agent "Cisco-CP-7832-3PCC/11.0.1 (00562b043615)"
+ADMIN_USER = "admin"
+AUTH = "digest"
+
+SAMPLE = Path(__file__).parent / "samples" / "spacfg-cp7841.xml"
+HTTPS_ONLY_FROM = (12, 0, 3)
+VERSION = re.compile(r"(\d+)-(\d+)-(\d+)")
+# Status elements: reported by the phone, never written by a profile.
+STATUS = ("Product_Name", "Serial_Number", "Software_Version", "Hardware_Version", "MAC_Address")
+GROUPS = (
+    (
+        re.compile(r"^(Product_Name|Serial_Number|Software_Version|Hardware_Version|MAC_Address)$"),
+        "Info/Product_Information",
+    ),
+    (
+        re.compile(
+            r"^(Proxy|Outbound_Proxy|Use_Outbound_Proxy|Use_OB_Proxy_In_Dialog|Register)_(\d+)_$"
+        ),
+        "Ext_{n}/Proxy_and_Registration",
+    ),
+    (
+        re.compile(r"^(Display_Name|User_ID|Password|Auth_ID)_(\d+)_$"),
+        "Ext_{n}/Subscriber_Information",
+    ),
+    (
+        re.compile(r"^(Dial_Plan|Caller_ID_Map|Enable_IP_Dialing|Emergency_Number)_(\d+)_$"),
+        "Ext_{n}/Dial_Plan",
+    ),
+    (re.compile(r"^(SIP_Transport|SIP_Port)_(\d+)_$"), "Ext_{n}/SIP_Settings"),
+    (re.compile(r"^(Line_Enable)_(\d+)_$"), "Ext_{n}/General"),
+    (
+        re.compile(
+            r"^(E911_Enable|Location_Source|Company_UUID|Primary_Request_URL|"
+            r"Secondary_Request_URL)_(\d+)_$"
+        ),
+        "Ext_{n}/E911_Geolocation_Configuration",
+    ),
+    (
+        re.compile(r"^(Profile_Rule.*|Resync_.*|Provision_Enable)$"),
+        "Provisioning/Configuration_Profile",
+    ),
+    (re.compile(r"^(Upgrade_.*)$"), "Provisioning/Firmware_Upgrade"),
+    (re.compile(r"^(Interdigit_.*)$"), "Regional/Control_Timer_Values__sec_"),
+)
+LOGIN_PAGE = (
+    "<!DOCTYPE html><html><head><title>Cisco IP Phone</title></head>"
+    "<body><form method=post action=/login><input name=user><input type=password name=pwd>"
+    "</form></body></html>"
+)
+
+
+def firmware_version(firmware: str) -> tuple[int, int, int] | None:
+    m = VERSION.search(firmware)
+    return (int(m[1]), int(m[2]), int(m[3])) if m else None
+
+
+def https_only(firmware: str) -> bool:
+    v = firmware_version(firmware)
+    return v is not None and v >= HTTPS_ONLY_FROM
+
+
+def scheme(spec: LabPhone) -> str:
+    return "https" if https_only(spec.firmware) else "http"
+
+
+def uk_dial_plan(numbers: list[str]) -> str:
+    """Every emergency number dials at once, alone or after the 9 outside-line prefix.
+
+    ``999S0`` beside ``<9:>999S0`` is no prefix trap: S0 makes the short timer of a complete
+    pattern zero, so 999 goes the moment it is complete even though 9999 could still match.
+    Dialling 9+999 therefore sends 999 after the third digit; the fourth 9 falls into the call.
+    """
+    emergency = [p for n in numbers for p in (f"{n}S0", f"<9:>{n}S0")]
+    rest = [
+        "101S0",
+        "111S0",
+        "118xxx",
+        "[2-8]xxx",
+        "0[1-9]xxxxxxxxxS0",
+        "<9:>0[1-9]xxxxxxxxxS0",
+        "00xxxxxxxxxx.",
+        "<9:>00xxxxxxxxxx.",
+    ]
+    return "(" + "|".join([*emergency, *rest]) + ")"
+
+
+def render(spec: LabPhone) -> Collected:
+    base = PROFILE.parse_files(SAMPLE.name, SAMPLE.read_text(), lambda _: None)
+    p = dict(base.params)
+    p.update(
+        {
+            "Product_Name": spec.model,
+            "Software_Version": spec.firmware,
+            "MAC_Address": spec.mac.upper(),
+            "Enable_Protocol": "Https" if https_only(spec.firmware) else "Http",
+            "Profile_Rule": f"{spec.provisioning_server}/$MA.xml",
+            "Line_Enable_1_": "Yes",
+            "Proxy_1_": spec.registrar,
+            "Outbound_Proxy_1_": spec.outbound_proxy,
+            "Use_Outbound_Proxy_1_": "Yes" if spec.outbound_proxy else "No",
+            "User_ID_1_": spec.sip_user,
+            "Display_Name_1_": spec.sip_user,
+            "Password_1_": spec.sip_password,
+            "Dial_Plan_1_": uk_dial_plan(spec.emergency_numbers),
+            "Emergency_Number_1_": ",".join(spec.emergency_numbers),
+            # MPP has no emergency route of its own: spec.emergency_route cannot be expressed.
+        }
+    )
+    p.update({k: v for k, v in spec.extra.items() if not k.startswith("_")})
+    identity = {"model": spec.model, "firmware": spec.firmware, "mac": spec.mac}
+    return Collected(params=p, identity=identity, sources=[f"lab:{spec.id}"])
+
+
+def _group(name: str) -> str | None:
+    for rx, group in GROUPS:
+        m = rx.match(name)
+        if m:
+            return group.format(n=m.group(2)) if "{n}" in group else group
+    return None
+
+
+def to_xml(params: dict[str, str], *, status: bool) -> str:
+    """The flat profile; with ``status`` the way spacfg.xml shows it (group= on each element)."""
+    out = ["<flat-profile>"]
+    for name, value in params.items():
+        if not status and name in STATUS:
+            continue
+        group = _group(name) if status else None
+        attrs = (f" group={quoteattr(group)}" if group else "") + ' ua="na"'
+        out.append(f"<{name}{attrs}>{escape(value)}</{name}>" if value else f"<{name}{attrs}/>")
+    out.append("</flat-profile>")
+    return "\n".join(out) + "\n"
+
+
+def handle(dev: LabDevice, req: LabRequest) -> LabResponse:
+    spec, params = dev.spec, dev.config.params
+    if spec.scheme == "http" and https_only(spec.firmware):
+        # 12.0(3)+ keeps its admin pages on HTTPS; plain HTTP only points there.
+        where = f"https://{spec.address}{req.path}"
+        return LabResponse(302, "", "text/html", headers=[("Location", where)])
+    if req.method != "GET":
+        return LabResponse(405, "Method Not Allowed", headers=[("Allow", "GET")])
+    if req.path == "/admin/spacfg.xml":
+        if spec.extra.get("_spacfg") == "login-page":
+            return LabResponse(200, LOGIN_PAGE, "text/html")
+        if params.get("Enable_Web_Admin_Access", "Yes").lower() == "no":
+            return LabResponse(403, "<html><body>403 Forbidden</body></html>", "text/html")
+        return LabResponse(200, to_xml(params, status=True), "text/xml")
+    if req.path in ("/", "/admin", "/admin/"):
+        return LabResponse(200, f"<html><title>{escape(spec.model)}</title></html>", "text/html")
+    return LabResponse(404, "<html><body>404 Not Found</body></html>", "text/html")
+
+
+def export_files(dev: LabDevice) -> dict[str, str]:
+    """The per-MAC cfg.xml a provisioning server would hold for this phone."""
+    body = to_xml(dev.config.params, status=False)
+    return {
+        f"{dev.spec.mac}.xml": '<?xml version="1.0" encoding="UTF-8"?>\n<device>\n'
+        + body
+        + "</device>\n"
+    }

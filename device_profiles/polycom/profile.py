@@ -1,0 +1,413 @@
+"""Poly / Polycom UC Software (VVX, Trio, Edge E): the REST API and the XML provisioning files.
+
+Parameter names, file layout and API shapes are cited in README.md beside this file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from itertools import chain
+from pathlib import PurePosixPath
+from typing import Any
+
+from defusedxml import ElementTree
+from defusedxml.common import DefusedXmlException
+
+from fleet.collect.http import HttpHost, HttpReply
+from fleet.errors import ConfigFileError, DeviceError, ProtocolError
+from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Line
+from fleet.profiles import Profile
+
+SYNTAX = "mgcp"
+# Index ranges read over the REST API and evaluated in files (README: "Index ranges").
+LINES = range(1, 13)  # reg.1..12: the line count of a VVX 4xx/Trio; more is very rare
+EMERGENCY = range(1, 4)  # dialplan.routing.emergency.1..3; each value may list several numbers
+EMERGENCY_SERVERS = range(1, 3)  # .X.server.1..2 (failover order)
+ROUTING_SERVERS = range(1, 3)  # dialplan.routing.server.1..2
+LINE_EMERGENCY = range(1, 3)  # dialplan.N.routing.emergency.1..2 (what templates carry)
+BATCH = 20  # config/get takes at most 20 names a call (README: "Batching")
+
+DEVICE_INFO = ("/api/v1/mgmt/device/info", "/api/v2/mgmt/device/info")
+CONFIG_GET = "/api/v1/mgmt/config/get"
+REST_DISABLED = (
+    'REST API disabled on the phone (HTTP 404 on {path}): set apps.restapi.enabled="1" '
+    "in its provisioning files (or Settings > Applications > REST API in the web UI) and "
+    "let it reboot"
+)
+API_STATUS = {
+    "4000": "invalid input parameters",
+    "4001": "device busy: retry later",
+    "4003": "operation not allowed",
+    "4009": "input size limit exceeded",
+    "5000": "failed to process request",
+    "5500": "internal server error: reboot the phone",
+}
+# Values of reg.N.server.S.transport and friends, in vendor-neutral words.
+TRANSPORTS = {
+    "udponly": "udp",
+    "tcponly": "tcp",
+    "tcppreferred": "tcp",
+    "tls": "tls",
+    "dnsnaptr": "dnsnaptr",
+}
+DIALPLAN_OPTIONS = (
+    "dialplan.digitmap.timeOut",
+    "dialplan.impossibleMatchHandling",
+    "dialplan.removeEndOfDial",
+    "dialplan.applyToUserDial",
+    "dialplan.applyToUserSend",
+)
+GLOBAL_PARAMS: tuple[str, ...] = (
+    "dialplan.digitmap",
+    *DIALPLAN_OPTIONS,
+    "device.prov.serverName",
+    "device.prov.serverType",
+    "dialplan.routing.emergency.preferredSource",
+    "dialplan.routing.emergency.outboundIdentity",
+    *chain.from_iterable(
+        (
+            f"dialplan.routing.emergency.{x}.value",
+            *(f"dialplan.routing.emergency.{x}.server.{y}" for y in EMERGENCY_SERVERS),
+        )
+        for x in EMERGENCY
+    ),
+    *chain.from_iterable(
+        (f"dialplan.routing.server.{s}.{k}" for k in ("address", "port", "transport"))
+        for s in ROUTING_SERVERS
+    ),
+    *(f"voIpProt.server.1.{k}" for k in ("address", "port", "transport")),
+    *(f"voIpProt.SIP.outboundProxy.{k}" for k in ("address", "port", "transport")),
+)
+SECRET_KEYS = re.compile(r"(?i)(password|passwd|\.key$|\.psk|secret)")
+_MAC_RE = re.compile(r"^([0-9a-fA-F]{12})(?:[-_.]|$)")
+_DETECT_ROOT = re.compile(
+    r"<(polycomConfig|APPLICATION|PHONE_CONFIG|WEB_CONFIG|OVERRIDES|sip|phone1)\b"
+)
+_DETECT_ATTR = re.compile(r"\b(?:reg|voIpProt|dialplan|device|apps|tcpIpApp)\.[\w.]+\s*=\s*\"")
+_CONFIG_FILES = re.compile(r"\bCONFIG_FILES\s*=\s*\"([^\"]*)\"")
+
+
+def line_params(n: int) -> list[str]:
+    """What a configured line needs besides reg.N.address, which the first call reads."""
+    return [
+        *(f"reg.{n}.server.1.{k}" for k in ("address", "port", "transport")),
+        *(f"reg.{n}.outboundProxy.{k}" for k in ("address", "port", "transport")),
+        f"reg.{n}.auth.userId",
+        f"dialplan.{n}.digitmap",
+        f"dialplan.{n}.digitmap.timeOut",
+        f"dialplan.{n}.impossibleMatchHandling",
+        f"dialplan.{n}.removeEndOfDial",
+        *chain.from_iterable(
+            (
+                f"dialplan.{n}.routing.emergency.{x}.value",
+                f"dialplan.{n}.routing.emergency.{x}.server.1",
+            )
+            for x in LINE_EMERGENCY
+        ),
+        *(f"dialplan.{n}.routing.server.1.{k}" for k in ("address", "port")),
+    ]
+
+
+# ---------------------------------------------------------------- REST API
+
+
+async def fetch(host: HttpHost, wanted: Sequence[str]) -> Collected:
+    """device/info, then config/get in batches of 20: line addresses first, then details."""
+    identity, info_path = await _device_info(host)
+    addresses = [f"reg.{n}.address" for n in LINES]
+    first = [*addresses, *GLOBAL_PARAMS][:BATCH]
+    params = await _config_get(host, first)
+    configured = [n for n in LINES if params.get(f"reg.{n}.address", "").strip()]
+    rest = [*GLOBAL_PARAMS[BATCH - len(addresses) :]]
+    rest += [p for n in configured for p in line_params(n)]
+    rest += [w for w in dict.fromkeys(wanted) if w not in params and w not in rest]
+    for i in range(0, len(rest), BATCH):
+        params.update(await _config_get(host, rest[i : i + BATCH]))
+    return Collected(
+        params=params, identity=identity, sources=[f"GET {info_path}", f"POST {CONFIG_GET}"]
+    )
+
+
+async def _device_info(host: HttpHost) -> tuple[dict[str, str], str]:
+    # v1 answers on UCS 5.x-7.x; some newer builds only carry v2, so fall back before
+    # concluding that the API is off.
+    for path in DEVICE_INFO:
+        reply = await host.request("GET", path, ok=(200, 404))
+        if reply.status == 200:
+            return _identity(_api_data(reply)), path
+    raise DeviceError(REST_DISABLED.format(path=DEVICE_INFO[0]))
+
+
+def _identity(data: Any) -> dict[str, str]:
+    if not isinstance(data, dict):
+        raise ProtocolError("device/info: 'data' is not an object")
+    fields = {k.lower(): v for k, v in data.items()}
+    out: dict[str, str] = {}
+    if isinstance(fields.get("modelnumber"), str):
+        out["model"] = fields["modelnumber"].strip()
+    fw = fields.get("firmwarerelease")
+    if not isinstance(fw, str) and isinstance(fields.get("firmware"), dict):
+        fw = fields["firmware"].get("Application")  # v2: "7.2.2.1094 28-Feb-22 15:29"
+    if isinstance(fw, str) and fw.strip():
+        out["firmware"] = fw.split()[0]
+    mac = _norm_mac(str(fields.get("macaddress", "")))
+    if mac:
+        out["mac"] = mac
+    return out
+
+
+async def _config_get(host: HttpHost, names: list[str]) -> dict[str, str]:
+    reply = await host.request("POST", CONFIG_GET, json={"data": names}, ok=(200, 400, 404, 500))
+    if reply.status == 404:
+        raise DeviceError(REST_DISABLED.format(path=CONFIG_GET))
+    data = _api_data(reply)
+    if not isinstance(data, dict):
+        raise ProtocolError(f"{reply.url}: 'data' is not an object of parameters")
+    out: dict[str, str] = {}
+    for name, item in data.items():
+        value = item.get("Value") if isinstance(item, dict) else item
+        out[str(name)] = "" if value is None else str(value)
+    return out
+
+
+def _api_data(reply: HttpReply) -> Any:
+    body = reply.json()
+    if not isinstance(body, dict) or "Status" not in body:
+        raise ProtocolError(f"{reply.url}: answer has no 'Status' (not the Poly REST API)")
+    status = str(body["Status"])
+    if status != "2000":
+        why = API_STATUS.get(status, "see the Poly REST API reference")
+        raise DeviceError(f"{reply.url}: the phone answered Status {status} ({why})")
+    return body.get("data")
+
+
+# ---------------------------------------------------------------- files
+
+
+def detect(text: str) -> bool:
+    head = text.lstrip("\ufeff \t\r\n")[:8192]
+    if not head.startswith("<"):
+        return False
+    root = _DETECT_ROOT.search(head)
+    if root and root.group(1) == "APPLICATION":
+        return "CONFIG_FILES" in head
+    return bool(root and _DETECT_ATTR.search(head))
+
+
+def includes(name: str, text: str) -> list[str]:
+    m = _CONFIG_FILES.search(text)
+    if not m:
+        return []
+    mac = _mac_from_name(name)
+    overrides = [f"{mac}-phone.cfg", f"{mac}-web.cfg"] if mac else []
+    return [*overrides, *_file_list(m.group(1), mac)]
+
+
+def parse_files(name: str, text: str, read_sibling: Callable[[str], str | None]) -> Collected:
+    root = _xml(name, text)
+    mac = _mac_from_name(name)
+    identity = {"mac": mac} if mac else {}
+    if root.tag != "APPLICATION":
+        return Collected(params=_attributes(root), identity=identity, sources=[name])
+    # Precedence, highest first: the phone-UI and web-UI override files, then CONFIG_FILES
+    # left to right: the first file that sets a parameter wins.
+    order = [f"{mac}-phone.cfg", f"{mac}-web.cfg"] if mac else []
+    listed = _file_list(root.get("CONFIG_FILES", ""), mac)
+    params: dict[str, str] = {}
+    sources = [name]
+    for fname in [*order, *listed]:
+        sibling = read_sibling(fname)
+        if sibling is None:
+            if fname in listed:
+                sources.append(f"{fname} (missing)")
+            continue
+        for k, v in _attributes(_xml(fname, sibling)).items():
+            params.setdefault(k, v)
+        sources.append(fname)
+    return Collected(params=params, identity=identity, sources=sources)
+
+
+def _xml(name: str, text: str) -> Any:
+    try:
+        return ElementTree.fromstring(text.lstrip("\ufeff"))
+    except ElementTree.ParseError as e:
+        line = getattr(e, "position", (None, None))[0]
+        raise ConfigFileError(f"not well-formed XML ({e})", file=name, line=line) from e
+    except DefusedXmlException as e:
+        raise ConfigFileError(f"refused XML construct ({type(e).__name__})", file=name) from e
+
+
+def _attributes(root: Any) -> dict[str, str]:
+    """Every parameter attribute at any depth; within one file the first occurrence wins."""
+    out: dict[str, str] = {}
+    for el in root.iter():
+        for k, v in el.attrib.items():
+            if "." in k and not k.startswith("{"):
+                out.setdefault(k, v)
+    return out
+
+
+def _file_list(value: str, mac: str | None) -> list[str]:
+    names = []
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if mac:
+            item = item.replace("[PHONE_MAC_ADDRESS]", mac)
+        names.append(PurePosixPath(item.split("://", 1)[-1]).name)
+    return names
+
+
+def _mac_from_name(name: str) -> str | None:
+    m = _MAC_RE.match(PurePosixPath(name).name)
+    return _norm_mac(m.group(1)) if m and m.group(1) != "000000000000" else None
+
+
+def _norm_mac(text: str) -> str | None:
+    mac = re.sub(r"[^0-9a-fA-F]", "", text).lower()
+    return mac if len(mac) == 12 else None
+
+
+# ---------------------------------------------------------------- normalising
+
+
+def to_state(c: Collected) -> DeviceState:
+    p = c.params
+    return DeviceState(
+        vendor="Poly",
+        profile="polycom",
+        model=c.identity.get("model"),
+        firmware=c.identity.get("firmware"),
+        mac=c.identity.get("mac"),
+        lines=[_line(p, n) for n in LINES if _get(p, f"reg.{n}.address")],
+        provisioning_server=_prov_server(p),
+        location_source=_location(p),
+        raw=dict(p),
+    )
+
+
+def _get(p: dict[str, str], key: str) -> str:
+    return (p.get(key) or "").strip()
+
+
+def _hostport(p: dict[str, str], prefix: str) -> tuple[str | None, str]:
+    host = _get(p, f"{prefix}.address")
+    if not host:
+        return None, ""
+    port = _get(p, f"{prefix}.port")
+    return (f"{host}:{port}" if port and port != "0" else host), f"{prefix}.address"
+
+
+def _line(p: dict[str, str], n: int) -> Line:
+    address = _get(p, f"reg.{n}.address")
+    user = address.removeprefix("sip:").split("@", 1)[0]
+    registrar, reg_src = _registrar(p, n, address)
+    proxy, proxy_src = _hostport(p, f"reg.{n}.outboundProxy")
+    if not proxy:
+        proxy, proxy_src = _hostport(p, "voIpProt.SIP.outboundProxy")
+    fallback = (proxy, proxy_src) if proxy else (registrar, reg_src)
+    transport = _get(p, f"reg.{n}.server.1.transport") or _get(p, "voIpProt.server.1.transport")
+    return Line(
+        index=n,
+        registrar=registrar,
+        outbound_proxy=proxy,
+        transport=TRANSPORTS.get(transport.lower(), transport.lower()) or None,
+        user=user or _get(p, f"reg.{n}.auth.userId") or None,
+        dialplan=_dialplan(p, n),
+        emergency=_emergency(p, n, fallback),
+    )
+
+
+def _registrar(p: dict[str, str], n: int, address: str) -> tuple[str | None, str]:
+    for prefix in (f"reg.{n}.server.1", "voIpProt.server.1"):
+        value, src = _hostport(p, prefix)
+        if value:
+            return value, src
+    if "@" in address:  # a full address names the domain the line registers with
+        return address.split("@", 1)[1], f"reg.{n}.address"
+    return None, ""
+
+
+def _dialplan(p: dict[str, str], n: int) -> DialPlan:
+    # A per-line digit map replaces the global one, with its companions; when it is empty
+    # the global map and the global companions apply (admin guide, dialplan.x.*).
+    own = _get(p, f"dialplan.{n}.digitmap")
+    options: dict[str, str] = {}
+    for key in DIALPLAN_OPTIONS:
+        line_key = key.replace("dialplan.", f"dialplan.{n}.", 1)
+        value = (_get(p, line_key) if own else "") or _get(p, key)
+        if value:
+            options[key] = value
+    source = f"dialplan.{n}.digitmap" if own else "dialplan.digitmap"
+    return DialPlan(SYNTAX, own or _get(p, "dialplan.digitmap"), source, options)
+
+
+def _emergency(p: dict[str, str], n: int, fallback: tuple[str | None, str]) -> list[EmergencyEntry]:
+    entries: list[EmergencyEntry] = []
+    seen: set[str] = set()
+    for x in EMERGENCY:
+        line_key = f"dialplan.{n}.routing.emergency.{x}"
+        own = x in LINE_EMERGENCY and _get(p, f"{line_key}.value")
+        base = line_key if own else f"dialplan.routing.emergency.{x}"
+        value = _get(p, f"{base}.value")
+        if not value:
+            continue
+        route, route_src = _emergency_route(p, n, base, bool(own))
+        if not route:
+            route, route_src = fallback
+        for number in (v.strip() for v in value.split(",")):
+            if number and number not in seen:
+                seen.add(number)
+                entries.append(EmergencyEntry(number, route, f"{base}.value", route_src))
+    return entries
+
+
+def _emergency_route(
+    p: dict[str, str], n: int, base: str, per_line: bool
+) -> tuple[str | None, str]:
+    """The first configured server the entry names; the index points into routing.server."""
+    for y in EMERGENCY_SERVERS:
+        index = _get(p, f"{base}.server.{y}")
+        if not index.isdigit() or index == "0":
+            continue
+        prefixes = [f"dialplan.{n}.routing.server.{index}"] if per_line else []
+        for prefix in [*prefixes, f"dialplan.routing.server.{index}"]:
+            value, src = _hostport(p, prefix)
+            if value:
+                return value, src
+    return None, ""
+
+
+def _prov_server(p: dict[str, str]) -> str | None:
+    # In files, device.* values apply only with device.set="1" and the parameter's own
+    # .set="1"; the REST API answers the value in force, without the companions.
+    for flag in ("device.set", "device.prov.serverName.set"):
+        if flag in p and _get(p, flag) != "1":
+            return None
+    return _get(p, "device.prov.serverName") or None
+
+
+def _location(p: dict[str, str]) -> str | None:
+    source = _get(p, "dialplan.routing.emergency.preferredSource")
+    if source:
+        return source
+    return "custom" if _get(p, "dialplan.routing.emergency.outboundIdentity") else None
+
+
+PROFILE = Profile(
+    name="polycom",
+    vendor="Poly",
+    role="phone",
+    transport="http",
+    default_scheme="http",
+    default_username="Polycom",
+    fetch=fetch,
+    detect=detect,
+    parse_files=parse_files,
+    includes=includes,
+    to_state=to_state,
+    secret_keys=SECRET_KEYS,
+    dialplan_syntax=SYNTAX,
+)

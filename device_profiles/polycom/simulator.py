@@ -1,0 +1,217 @@
+"""The lab's Poly phone: UC Software's REST API (device/info v1/v2, config/get) over Digest.
+
+Choices where the vendor documentation is silent are listed in README.md ("Simulator").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import NamedTuple
+from xml.sax.saxutils import quoteattr
+
+from device_profiles.polycom.profile import BATCH, EMERGENCY, parse_files
+from fleet.lab.spec import LabDevice, LabPhone, LabRequest, LabResponse
+from fleet.model import Collected
+
+MODELS: list[tuple[str, str]] = [
+    ("VVX 450", "6.4.3.1234"),
+    ("VVX 411", "5.9.7.3480"),
+    ("Trio 8800", "7.2.2.1094"),
+    ("Edge E450", "8.1.0.1284"),
+    ("VVX 450", "6.4.5.0522"),
+]
+OUI = "0004f2"
+ADMIN_USER = "Polycom"
+AUTH = "digest"
+
+SAMPLE = Path(__file__).parent / "samples" / "master" / "0004f2a1b2c3.cfg"
+# The UK plan every lab phone gets: each emergency number dials the moment it is complete,
+# and the outside-line prefix 9 is stripped (R9RR...). 9999 needs no rewrite: its first three
+# digits already complete "999", which is what 9999 must send.
+UK_PLAN = ("[2-8]xxx", "0[1-9]xxxxxxxxx", "R9RR0[1-9]xxxxxxxxx")
+UK_INTERNATIONAL = "00xxxxxxxxxx.T"
+_EMERGENCY_KEY = re.compile(r"^dialplan\.routing\.emergency\.\d+\.")
+NOT_FOUND = LabResponse(404, "<html><body><h1>404 Not Found</h1></body></html>", "text/html")
+
+
+def scheme(spec: LabPhone) -> str:
+    return "http"
+
+
+def uk_digitmap(numbers: list[str]) -> str:
+    prefixed = [f"R9RR{n}" for n in numbers if not n.startswith("9")]
+    return "|".join([*numbers, *UK_PLAN, *prefixed, UK_INTERNATIONAL])
+
+
+@cache
+def _sample_params() -> tuple[tuple[str, str], ...]:
+    def sibling(name: str) -> str | None:
+        p = SAMPLE.parent / name
+        return p.read_text() if p.is_file() else None
+
+    return tuple(parse_files(SAMPLE.name, SAMPLE.read_text(), sibling).params.items())
+
+
+def _split(hostport: str) -> tuple[str, str]:
+    host, _, port = hostport.rpartition(":")
+    return (host, port) if host and port.isdigit() else (hostport, "")
+
+
+def render(spec: LabPhone) -> Collected:
+    p = dict(_sample_params())
+    for key in [k for k in p if _EMERGENCY_KEY.match(k)]:
+        del p[key]
+    reg_host, reg_port = _split(spec.registrar)
+    proxy_host, proxy_port = _split(spec.outbound_proxy)
+    route_host, route_port = _split(spec.emergency_route)
+    plan = uk_digitmap(spec.emergency_numbers)
+    p.update(
+        {
+            "reg.1.address": spec.sip_user,
+            "reg.1.label": spec.sip_user,
+            "reg.1.displayName": spec.sip_user,
+            "reg.1.auth.userId": spec.sip_user,
+            "reg.1.auth.password": spec.sip_password,
+            "reg.1.server.1.address": reg_host,
+            "reg.1.server.1.port": reg_port,
+            "reg.1.outboundProxy.address": proxy_host,
+            "reg.1.outboundProxy.port": proxy_port,
+            "dialplan.digitmap": plan,
+            "dialplan.digitmap.timeOut": "|".join("3" for _ in plan.split("|")),
+            "dialplan.routing.server.1.address": route_host,
+            "dialplan.routing.server.1.port": route_port,
+            "device.prov.serverName": spec.provisioning_server,
+            "device.prov.serverName.set": "1",
+            "device.set": "1",
+        }
+    )
+    for x, number in zip(EMERGENCY, spec.emergency_numbers, strict=False):
+        p[f"dialplan.routing.emergency.{x}.value"] = number
+        p[f"dialplan.routing.emergency.{x}.description"] = number
+        p[f"dialplan.routing.emergency.{x}.server.1"] = "1"
+    p.update({k: v for k, v in spec.extra.items() if not k.startswith("_")})
+    identity = {"model": spec.model, "firmware": spec.firmware, "mac": spec.mac}
+    return Collected(params=p, identity=identity, sources=["lab"])
+
+
+# ---------------------------------------------------------------- HTTP
+
+
+def handle(dev: LabDevice, req: LabRequest) -> LabResponse:
+    if not req.path.startswith("/api/"):
+        return NOT_FOUND
+    if dev.config.params.get("apps.restapi.enabled", "0") != "1":
+        return NOT_FOUND
+    route = _ROUTES.get(req.path)
+    if route is None or not route.exists(dev.spec.firmware):
+        return NOT_FOUND
+    if req.method != route.method:
+        return LabResponse(405, "Method Not Allowed", headers=[("Allow", route.method)])
+    return route.answer(dev, req)
+
+
+def _major(firmware: str) -> int:
+    head = firmware.split(".", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def _v1_info(dev: LabDevice, req: LabRequest) -> LabResponse:
+    s = dev.spec
+    return LabResponse.json(
+        {
+            "Status": "2000",
+            "data": {
+                "ModelNumber": s.model,
+                "DeviceType": "hardwareEndpoint",
+                "UpTimeSinceLastReboot": "2 Days 3:14:07",
+                "FirmwareRelease": s.firmware,
+                "DeviceVendor": "Polycom",
+                "MACAddress": s.mac,
+                "IPV4Address": s.address,
+                "IPV6Address": "::",
+                "AttachedHardware": {},
+            },
+        }
+    )
+
+
+def _v2_info(dev: LabDevice, req: LabRequest) -> LabResponse:
+    s = dev.spec
+    return LabResponse.json(
+        {
+            "Status": "2000",
+            "data": {
+                "DeviceType": "HardwareEndpoint",
+                "DeviceVendor": "Polycom",
+                "ModelNumber": s.model,
+                "MACAddress": s.mac,
+                "IPAddress": s.address,
+                "IPStack": "IPv4 Only",
+                "Firmware": {
+                    "Application": f"{s.firmware} 28-Feb-25 15:29",
+                    "Updater": s.firmware,
+                    "BootBlock": "3.0.6.0002 (65290-001)",
+                },
+                "AttachedHardware": {},
+                "ReadyToUse": "True",
+            },
+        }
+    )
+
+
+def _config_get(dev: LabDevice, req: LabRequest) -> LabResponse:
+    forced = dev.spec.extra.get("_config_get_status")
+    if forced:
+        return LabResponse.json({"Status": forced}, status=200)
+    try:
+        names = json.loads(req.body or b"null")["data"]
+    except (ValueError, TypeError, KeyError):
+        return LabResponse.json({"Status": "4000"}, status=400)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return LabResponse.json({"Status": "4000"}, status=400)
+    if len(names) > BATCH:
+        return LabResponse.json({"Status": "4009"}, status=400)
+    params = dev.config.params
+    data = {
+        n: {"Value": params[n], "Source": "config"}
+        if n in params
+        else {"Value": "", "Source": "default"}
+        for n in names
+    }
+    return LabResponse.json({"Status": "2000", "data": data})
+
+
+class _Route(NamedTuple):
+    method: str
+    exists: Callable[[str], bool]  # on this firmware version
+    answer: Callable[[LabDevice, LabRequest], LabResponse]
+
+
+# v1 device/info up to UCS 7.x and v2 from 6.x on: README ("Simulator") says why.
+_ROUTES = {
+    "/api/v1/mgmt/device/info": _Route("GET", lambda fw: _major(fw) < 8, _v1_info),
+    "/api/v2/mgmt/device/info": _Route("GET", lambda fw: _major(fw) >= 6, _v2_info),
+    "/api/v1/mgmt/config/get": _Route("POST", lambda fw: True, _config_get),
+}
+
+
+# ---------------------------------------------------------------- files
+
+
+def export_files(dev: LabDevice) -> dict[str, str]:
+    """A per-phone master file naming one flat polycomConfig file, as a server holds them."""
+    mac = dev.spec.mac
+    body = "\n".join(f"  {k}={quoteattr(v)}" for k, v in sorted(dev.config.params.items()))
+    master = (
+        '<?xml version="1.0" standalone="yes"?>\n'
+        f'<APPLICATION APP_FILE_PATH="sip.ld" CONFIG_FILES="{mac}-fleet.cfg" MISC_FILES="" '
+        'LOG_FILE_DIRECTORY="" OVERRIDES_DIRECTORY="" CONTACTS_DIRECTORY=""/>\n'
+    )
+    config = (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<polycomConfig\n{body}\n/>\n'
+    )
+    return {f"{mac}.cfg": master, f"{mac}-fleet.cfg": config}

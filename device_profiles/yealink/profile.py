@@ -1,0 +1,185 @@
+"""Yealink SIP-T4x/T5x desk phones: provisioning files and the phone's web interface.
+
+Parameter names and defaults: Yealink SIP-T2/T4/T5 Series Administrator Guide (V84/V86),
+"Emergency Dialplan and Enhanced 911" and "Dial Plan" chapters. See README.md for sources.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from device_profiles.yealink import cfgfile, web
+from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Line
+from fleet.profiles import Profile
+
+# Documented defaults of the parameters to_state reads (admin guide): an absent
+# dialplan.emergency.1.value means the phone dials 911 as an emergency number.
+DEFAULTS = {
+    "dialplan.emergency.enable": "1",
+    "dialplan.emergency.1.value": "911",
+    "dialplan.emergency.asserted_id_source": "ELIN",
+    "dialplan.digitmap.enable": "0",
+}
+TRANSPORTS = {"0": "udp", "1": "tcp", "2": "tls", "3": "dns-naptr"}
+LOCK_LIST = "phone_setting.emergency.number"
+_ACCOUNT = re.compile(r"^account\.(\d+)\.")
+_EMERGENCY_VALUE = re.compile(r"^dialplan\.emergency\.(\d+)\.value$")
+# Rule families whose entries carry a line_id (0 or blank = every line).
+_RULE = re.compile(r"^dialplan\.(dialnow|replace|block_out)\.[a-z_]+\.(\d+)$")
+_CLASSIC_ONLY = ("dialnow", "replace")  # ignored while the digit map is on (admin guide)
+
+
+def _getter(params: dict[str, str]) -> Callable[[str], str]:
+    def val(key: str) -> str:
+        return params[key].strip() if key in params else DEFAULTS.get(key, "")
+
+    return val
+
+
+def _hostport(
+    val: Callable[[str], str], host_keys: tuple[str, ...], port_keys: tuple[str, ...]
+) -> tuple[str | None, str]:
+    for hk, pk in zip(host_keys, port_keys, strict=True):
+        host = val(hk)
+        if host:
+            port = val(pk)
+            return (f"{host}:{port}" if port and port != "0" else host), hk
+    return None, ""
+
+
+def _line_ids(value: str) -> set[int] | None:
+    """None means every line."""
+    ids = {int(p) for p in re.split(r"[,\s]+", value) if p.isdigit()}
+    return None if not ids or 0 in ids else ids
+
+
+def _dialplan(params: dict[str, str], n: int) -> DialPlan:
+    val = _getter(params)
+    acct = f"account.{n}.dialplan.digitmap."
+    digitmap = (val(acct + "enable") or val("dialplan.digitmap.enable")) == "1"
+    options: dict[str, str] = {"mode": "digitmap" if digitmap else "classic"}
+    for key, value in params.items():
+        if value == "" or not (key.startswith("dialplan.") or key.startswith(acct)):
+            continue
+        if key.startswith("dialplan.emergency."):  # emergency entries carry these
+            continue
+        m = _RULE.match(key)
+        if m:
+            family, idx = m.groups()
+            if digitmap and family in _CLASSIC_ONLY:
+                continue
+            ids = _line_ids(val(f"dialplan.{family}.line_id.{idx}"))
+            if ids is not None and n not in ids:
+                continue
+        options[key] = value
+    if val("phone_setting.dialnow_delay"):
+        options["phone_setting.dialnow_delay"] = val("phone_setting.dialnow_delay")
+    if digitmap:
+        source = acct + "string" if val(acct + "string") else "dialplan.digitmap.string"
+        return DialPlan("yealink", val(source), source, options)
+    rules = sorted(
+        (int(k.rsplit(".", 1)[1]), v)
+        for k, v in options.items()
+        if k.startswith("dialplan.dialnow.rule.")
+    )
+    return DialPlan("yealink", "|".join(v for _, v in rules), "dialplan.dialnow.rule", options)
+
+
+def _emergency_numbers(params: dict[str, str]) -> list[tuple[str, str]]:
+    val = _getter(params)
+    found: list[tuple[str, str]] = []
+    if val("dialplan.emergency.enable") != "0":
+        idx = {1} | {int(m.group(1)) for k in params if (m := _EMERGENCY_VALUE.match(k))}
+        for i in sorted(idx):
+            key = f"dialplan.emergency.{i}.value"
+            if val(key):
+                found.append((val(key), key))
+    for number in re.split(r"[,\s]+", val(LOCK_LIST)):
+        if number and number not in {f[0] for f in found}:
+            found.append((number, LOCK_LIST))
+    return found
+
+
+def _line(params: dict[str, str], n: int, numbers: list[tuple[str, str]]) -> Line | None:
+    val = _getter(params)
+    a = f"account.{n}."
+    registrar, reg_key = _hostport(
+        val,
+        (a + "sip_server.1.address", a + "sip_server_host"),
+        (a + "sip_server.1.port", a + "sip_server_port"),
+    )
+    user = val(a + "user_name") or None
+    if registrar is None and user is None:
+        return None
+    proxy, proxy_key = None, ""
+    if val(a + "outbound_proxy_enable") == "1":
+        proxy, proxy_key = _hostport(
+            val,
+            (a + "outbound_proxy.1.address", a + "outbound_host"),
+            (a + "outbound_proxy.1.port", a + "outbound_port"),
+        )
+    enabled = val(a + "enable") == "1"
+    transport = val(a + "sip_server.1.transport_type") or val(a + "transport")
+    # With account information configured the phone sends emergency calls through the SIP
+    # server first; the dialplan.emergency.server.X entries are only its fallback.
+    route, route_key = (proxy, proxy_key) if proxy else (registrar, reg_key)
+    emergency = (
+        [EmergencyEntry(num, route, src, route_key) for num, src in numbers] if enabled else []
+    )
+    return Line(
+        index=n,
+        registrar=registrar,
+        outbound_proxy=proxy,
+        transport=TRANSPORTS.get(transport, transport or None),
+        user=user,
+        dialplan=_dialplan(params, n),
+        emergency=emergency,
+        enabled=enabled,
+    )
+
+
+def _provisioning(url: str) -> str | None:
+    # Credentials never leave the profile: drop user:pass@ from the URL.
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.\-]*://)[^/@]*@", r"\1", url) or None
+
+
+def to_state(c: Collected) -> DeviceState:
+    params = c.params
+    val = _getter(params)
+    numbers = _emergency_numbers(params)
+    accounts = sorted({int(m.group(1)) for k in params if (m := _ACCOUNT.match(k))})
+    lines = [ln for n in accounts if (ln := _line(params, n, numbers)) is not None]
+    location = val("dialplan.emergency.asserted_id_source").upper() or None
+    return DeviceState(
+        vendor="Yealink",
+        profile="yealink",
+        model=c.identity.get("model"),
+        firmware=c.identity.get("firmware"),
+        mac=c.identity.get("mac"),
+        lines=lines,
+        provisioning_server=_provisioning(val("static.auto_provision.server.url")),
+        location_source=location if val("dialplan.emergency.enable") != "0" else None,
+        raw=dict(params),
+    )
+
+
+PROFILE = Profile(
+    name="yealink",
+    vendor="Yealink",
+    role="phone",
+    transport="http",
+    default_scheme="http",
+    default_username="admin",
+    fetch=web.fetch,
+    detect=cfgfile.detect,
+    parse_files=cfgfile.parse_files,
+    # A MAC file is read on top of the folder's model-wide common file (y0000000000xx.cfg).
+    includes=lambda name, text: list(cfgfile.COMMON_FILES) if cfgfile.mac_of(name) else [],
+    to_state=to_state,
+    secret_keys=re.compile(
+        r"(?i)(\.password$|^static\.auto_provision\.server\.password$|user_password|aes_key"
+        r"|\.pwd$)"
+    ),
+    dialplan_syntax="yealink",
+)

@@ -1,0 +1,225 @@
+"""The Poly profile against its lab simulator, and its file parser on its own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from device_profiles.polycom import simulator
+from device_profiles.polycom.profile import PROFILE
+from fleet.collect.http import HttpHost, HttpPool, TlsOptions
+from fleet.errors import AuthFailed, ConfigFileError, DeviceError
+from fleet.lab import fleet as labfleet
+from fleet.lab.spec import LabPhone
+from fleet.model import Collected, DeviceState
+
+
+def _host(pool: HttpPool, spec: LabPhone, password: str | None = None) -> HttpHost:
+    return HttpHost(
+        pool,
+        f"{spec.scheme}://{spec.address}:{spec.port}",
+        spec.admin_user,
+        spec.admin_password if password is None else password,
+        TlsOptions(verify=False),
+    )
+
+
+def _run(
+    lab: labfleet.LabFleet, body: Callable[[HttpPool, labfleet.LabFleet], Awaitable[Any]]
+) -> Any:
+    async def main() -> Any:
+        async with labfleet.running(lab), HttpPool() as pool:
+            return await body(pool, lab)
+
+    return asyncio.run(main())
+
+
+def _fetch_all(lab: labfleet.LabFleet, wanted: list[str]) -> dict[str, Collected]:
+    async def body(pool: HttpPool, lab: labfleet.LabFleet) -> dict[str, Collected]:
+        return {s.id: await PROFILE.fetch(_host(pool, s), wanted) for s in lab.phones}
+
+    return _run(lab, body)
+
+
+def _failure(lab: labfleet.LabFleet, spec: LabPhone, password: str | None = None) -> DeviceError:
+    async def body(pool: HttpPool, lab: labfleet.LabFleet) -> DeviceError:
+        with pytest.raises(DeviceError) as info:
+            await PROFILE.fetch(_host(pool, spec, password), [])
+        return info.value
+
+    return _run(lab, body)
+
+
+def test_fetch_reports_what_each_phone_holds() -> None:
+    lab = labfleet.build(phones=6, profile_names=["polycom"], faults=False, net=71)
+    got = _fetch_all(lab, ["reg.1.label"])
+    assert {s.firmware.split(".")[0] for s in lab.phones} >= {"5", "6", "7", "8"}
+    for spec in lab.phones:
+        c = got[spec.id]
+        state = PROFILE.to_state(c)
+        assert (state.model, state.firmware, state.mac) == (spec.model, spec.firmware, spec.mac)
+        [line] = state.lines
+        assert line.registrar == spec.registrar
+        assert line.outbound_proxy == spec.outbound_proxy
+        assert line.user == spec.sip_user
+        assert [e.number for e in line.emergency] == spec.emergency_numbers
+        assert {e.route for e in line.emergency} == {spec.emergency_route}
+        assert {e.route_source for e in line.emergency} == {"dialplan.routing.server.1.address"}
+        assert line.dialplan is not None and line.dialplan.syntax == "mgcp"
+        assert line.dialplan.text.split("|")[:2] == spec.emergency_numbers
+        assert state.provisioning_server == spec.provisioning_server
+        assert state.location_source == "ELIN"
+        assert c.params["reg.1.label"] == spec.sip_user  # a `wanted` raw parameter
+        assert "reg.1.auth.password" not in c.params  # the crawler never asks for secrets
+
+
+def test_device_info_v2_only_firmware_is_read() -> None:
+    lab = labfleet.build(phones=4, profile_names=["polycom"], faults=False, net=71)
+    edge = next(s for s in lab.phones if s.model.startswith("Edge"))
+    got = _fetch_all(lab, [])[edge.id]
+    assert "GET /api/v2/mgmt/device/info" in got.sources
+    assert got.identity == {"model": edge.model, "firmware": edge.firmware, "mac": edge.mac}
+
+
+def test_a_sweep_costs_few_round_trips() -> None:
+    lab = labfleet.build(phones=3, profile_names=["polycom"], faults=False, net=71)
+    _fetch_all(lab, [])
+    # 401 challenge + device/info + three config/get calls of at most 20 names each
+    assert all(dev.requests <= 5 for dev in lab.devices.values())
+
+
+def test_seeded_emergency_faults_show_in_the_state() -> None:
+    lab = labfleet.build(phones=6, profile_names=["polycom"], faults=True, net=71)
+    lost = next(s for s in lab.phones if s.extra.get("_fault") == "lost-112")
+    moved = next(s for s in lab.phones if s.extra.get("_fault") == "decommissioned-route")
+    broken = next(s for s in lab.phones if s.fault == "http500")
+    healthy = [s for s in lab.phones if s not in (lost, moved, broken)]
+
+    async def body(pool: HttpPool, lab: labfleet.LabFleet) -> dict[str, DeviceState]:
+        out = {}
+        for s in [lost, moved, *healthy]:
+            out[s.id] = PROFILE.to_state(await PROFILE.fetch(_host(pool, s), []))
+        with pytest.raises(DeviceError, match="HTTP 500"):
+            await PROFILE.fetch(_host(pool, broken), [])
+        return out
+
+    states = _run(lab, body)
+    lost_line = states[lost.id].lines[0]
+    assert [e.number for e in lost_line.emergency] == ["999"]
+    assert "112" not in lost_line.dialplan.text.split("|")
+    assert {e.route for e in states[moved.id].lines[0].emergency} == {"127.20.0.99:5060"}
+
+
+def test_wrong_password_is_auth_failed() -> None:
+    lab = labfleet.build(phones=1, profile_names=["polycom"], faults=False, net=71)
+    spec = lab.phones[0]
+    err = _failure(lab, spec, password="not-the-password")
+    assert isinstance(err, AuthFailed)
+    assert "not-the-password" not in str(err)
+
+
+def test_rest_api_disabled_tells_how_to_enable_it() -> None:
+    lab = labfleet.build(phones=1, profile_names=["polycom"], faults=False, net=71)
+    spec = lab.phones[0]
+    spec.extra["apps.restapi.enabled"] = "0"
+    err = _failure(lab, spec)
+    assert type(err) is DeviceError
+    assert 'apps.restapi.enabled="1"' in str(err)
+    assert spec.sip_password not in str(err)
+
+
+def test_config_get_error_status_is_reported() -> None:
+    lab = labfleet.build(phones=1, profile_names=["polycom"], faults=False, net=71)
+    spec = lab.phones[0]
+    spec.extra["_config_get_status"] = "4001"
+    err = _failure(lab, spec)
+    assert "Status 4001" in str(err) and "busy" in str(err)
+    assert spec.sip_password not in str(err) and spec.admin_password not in str(err)
+
+
+def test_exported_files_read_back_to_the_fetched_state() -> None:
+    lab = labfleet.build(phones=4, profile_names=["polycom"], faults=False, net=71)
+    got = _fetch_all(lab, [])
+    for spec in lab.phones:
+        files = simulator.export_files(lab.devices[spec.id])
+        master = f"{spec.mac}.cfg"
+        assert PROFILE.detect(files[master])
+        assert PROFILE.includes(master, files[master])[-1] == f"{spec.mac}-fleet.cfg"
+        from_files = PROFILE.to_state(PROFILE.parse_files(master, files[master], files.get))
+        fetched = PROFILE.to_state(got[spec.id])
+        assert from_files.mac == spec.mac and from_files.model is None
+        assert _comparable(from_files) == _comparable(fetched)
+        assert from_files.raw["reg.1.auth.password"] == spec.sip_password
+        assert PROFILE.is_secret("reg.1.auth.password")
+
+
+def _comparable(state: DeviceState) -> dict[str, Any]:
+    d = state.to_dict()
+    for key in ("raw", "model", "firmware"):
+        d.pop(key)
+    return d
+
+
+# ---------------------------------------------------------------- files only
+
+MASTER = (
+    '<APPLICATION APP_FILE_PATH="sip.ld" '
+    'CONFIG_FILES="http://prov.example/[PHONE_MAC_ADDRESS]-reg.cfg, site.cfg"/>'
+)
+SITE = (
+    '<polycomConfig><reg reg.1.address="2001" reg.1.server.1.address="site-pbx"/>'
+    '<dialplan dialplan.digitmap="999|112" dialplan.routing.emergency.1.value="999"/>'
+    "</polycomConfig>"
+)
+REG = '<phone1><reg reg.1.server.1.address="pbx" reg.1.server.1.port="5060"/></phone1>'
+WEB = '<WEB_CONFIG><OVERRIDES dialplan.routing.emergency.1.value="999,112"/></WEB_CONFIG>'
+
+
+def test_master_precedence_first_listed_file_and_overrides_win() -> None:
+    files = {
+        "0004f2abcdef-reg.cfg": REG,
+        "site.cfg": SITE,
+        "0004f2abcdef-web.cfg": WEB,
+    }
+    c = PROFILE.parse_files("0004F2ABCDEF.cfg", MASTER, files.get)
+    state = PROFILE.to_state(c)
+    assert state.mac == "0004f2abcdef"
+    assert state.lines[0].registrar == "pbx:5060"
+    assert [e.number for e in state.lines[0].emergency] == ["999", "112"]
+    # The phone's own override files come first; the listed ones with the MAC filled in.
+    assert PROFILE.includes("0004f2a1b2c3.cfg", MASTER) == [
+        "0004f2a1b2c3-phone.cfg",
+        "0004f2a1b2c3-web.cfg",
+        "0004f2a1b2c3-reg.cfg",
+        "site.cfg",
+    ]
+
+
+def test_missing_emergency_server_falls_back_to_the_line_path() -> None:
+    proxied = SITE.replace("/>", ' reg.1.outboundProxy.address="sbc"/>', 1)
+    state = PROFILE.to_state(PROFILE.parse_files("x.cfg", proxied, lambda n: None))
+    [entry] = state.lines[0].emergency
+    assert (entry.route, entry.route_source) == ("sbc", "reg.1.outboundProxy.address")
+
+
+def test_malformed_file_names_file_and_line() -> None:
+    with pytest.raises(ConfigFileError) as info:
+        PROFILE.parse_files(
+            "site.cfg", '<polycomConfig\n reg.1.address="2001"\n <oops>', lambda n: None
+        )
+    assert info.value.file == "site.cfg" and info.value.line == 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "#!version:1.0.0.1\naccount.1.sip_server.1.address = pbx\n",
+        '<flat-profile><Proxy_1_ ua="na">pbx</Proxy_1_></flat-profile>',
+        '<settings><phone-settings><user_host idx="1">pbx</user_host></phone-settings></settings>',
+    ],
+)
+def test_other_vendors_files_are_not_claimed(text: str) -> None:
+    assert not PROFILE.detect(text)
