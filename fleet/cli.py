@@ -182,11 +182,12 @@ def lab_serve(
     ),
     faults: Annotated[bool, typer.Option(help="seed the known faults")] = True,
     profile: Annotated[list[str] | None, typer.Option(help="only these phone profiles")] = None,
+    net: Annotated[int, typer.Option(min=1, max=254, help="serve on 127.NET.0.0/16")] = 10,
 ) -> None:
     """Run the simulated fleet on loopback until stopped; writes its inventory and golden."""
     from fleet import commands
 
-    raise typer.Exit(_run(commands.lab_serve, phones, out, faults, profile))
+    raise typer.Exit(_run(commands.lab_serve, phones, out, faults, profile, net))
 
 
 @store_app.command("list")

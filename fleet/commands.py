@@ -119,6 +119,10 @@ def list_profiles(show_policies: bool) -> int:
             f"{p.name:<12} {p.role:<6} {p.vendor:<10} {p.transport}"
             + (f"  dial plan: {p.dialplan_syntax}" if p.dialplan_syntax else "")
         )
+    for name, why in profiles.broken().items():
+        print(
+            f"fleet: profile folder device_profiles/{name} failed to load: {why}", file=sys.stderr
+        )
     if show_policies:
         print()
         for name in policies.names():
@@ -208,14 +212,16 @@ def _on_lab_loop(lab: LabFleet, body: Callable[[], Awaitable[Snapshot]]) -> Snap
     return asyncio.run(run())
 
 
-def lab_serve(phones: int, out: Path, faults: bool, only: list[str] | None = None) -> int:
+def lab_serve(
+    phones: int, out: Path, faults: bool, only: list[str] | None = None, net: int = 10
+) -> int:
     from fleet.lab import fleet as labfleet
 
     names = only or list(labfleet.PHONE_PROFILES)
     for n in names:
         if n not in profiles.registry() or profiles.get(n).simulator is None:
             raise InputError(f"no simulated {n!r} phone", field="--profile")
-    lab = labfleet.build(phones, faults=faults, profile_names=names)
+    lab = labfleet.build(phones, faults=faults, profile_names=names, net=net)
     inv_path, golden_path = labfleet.write_files(lab, out)
 
     async def run() -> None:
@@ -225,7 +231,7 @@ def lab_serve(phones: int, out: Path, faults: bool, only: list[str] | None = Non
             loop.add_signal_handler(sig, stop.set)
         async with labfleet.running(lab):
             print(
-                f"serving {len(lab.phones)} phones on 127.10.0.0/16; try:\n"
+                f"serving {len(lab.phones)} phones on 127.{net}.0.0/16; try:\n"
                 f"  fleet sweep {inv_path} --golden {golden_path}\n(Ctrl-C stops)",
                 flush=True,
             )

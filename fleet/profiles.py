@@ -55,6 +55,16 @@ class Profile:
         return bool(self.secret_keys.search(key) or GENERIC_SECRET_KEYS.search(key))
 
 
+_BROKEN: dict[str, str] = {}
+
+
+def broken() -> dict[str, str]:
+    """Profile folders that failed to load, with why: one bad vendor folder must not take
+    every other vendor down with it, but it must not go unnoticed either."""
+    registry()
+    return dict(_BROKEN)
+
+
 @cache
 def registry() -> dict[str, Profile]:
     import device_profiles
@@ -68,7 +78,11 @@ def registry() -> dict[str, Profile]:
         except ModuleNotFoundError as e:
             if e.name == f"device_profiles.{mod.name}.profile":
                 continue
-            raise
+            _BROKEN[mod.name] = f"{type(e).__name__}: {e}"
+            continue
+        except Exception as e:
+            _BROKEN[mod.name] = f"{type(e).__name__}: {e}"
+            continue
         prof: Profile = module.PROFILE
         folder = Path(module.__file__).parent
         sim = None

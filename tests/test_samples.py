@@ -45,6 +45,10 @@ def test_sample_parses_as_expected(prof: profiles.Profile, expected: Path) -> No
         assert collected.params.get(key) == value, key
 
 
+def test_every_profile_folder_loads() -> None:
+    assert profiles.broken() == {}
+
+
 def test_every_profile_has_samples() -> None:
     for prof in profiles.registry().values():
         if prof.parse_files is None:

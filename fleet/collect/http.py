@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from fleet.collect.transport import UnpooledTransport
 from fleet.errors import AuthFailed, DeviceError, ProtocolError, ResponseTooLarge, Unreachable
 
 MAX_BODY = 4 * 1024 * 1024  # a phone's whole configuration is well under 1 MiB
@@ -109,12 +110,9 @@ class HttpPool:
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE
             c = httpx.AsyncClient(
-                verify=ctx,
+                transport=UnpooledTransport(ctx),
                 timeout=httpx.Timeout(
                     self.read_timeout, connect=self.connect_timeout, pool=self.read_timeout
-                ),
-                limits=httpx.Limits(
-                    max_connections=None, max_keepalive_connections=0, keepalive_expiry=0
                 ),
                 headers={"Connection": "close", "User-Agent": "fleet/0.1"},
                 cookies=httpx.Cookies(_NoCookies()),

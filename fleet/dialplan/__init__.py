@@ -1,31 +1,74 @@
 """Dial-plan engines: pure functions (plan, digits) -> Outcome, one module per syntax.
 
-Engines register themselves in ``ENGINES`` by syntax name. The emergency checks ask
-:func:`engine_for` and evaluate only the syntaxes that have an engine.
+``fleet.dialplan.<syntax>`` exposes ``evaluate(plan: DialPlan, digits: str) -> Outcome``;
+:func:`engine_for` finds it. Each engine compiles a plan once per distinct (text, options) and
+simulates the phone: the user keys ``digits`` one after another without pausing, then waits,
+pressing nothing (no Send, no #). See docs/dialplan.md for the outcome contract.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
 from fleet.model import DialPlan
+
+SYNTAXES = ("mgcp", "cisco", "yealink", "grandstream", "snom")
 
 
 @dataclass(slots=True, frozen=True)
 class Outcome:
     digits: str
     outcome: str  # dial | block | wait | no-match
-    after_timeout: bool = False
-    delay_s: float = 0.0
-    sent: str | None = None
-    route: str | None = None
-    matched: str | None = None
+    after_timeout: bool = False  # sent only when an inter-digit timer ran out
+    delay_s: float = 0.0  # seconds between the last digit keyed and the phone sending
+    sent: str | None = None  # the digits the phone sends (after rewrites)
+    route: str | None = None  # where the plan itself sends it (gateway, line), else None
+    matched: str | None = None  # the plan entry that decided, as written
+    steps: tuple[str, ...] = field(default=(), compare=False)  # --explain, one line a step
+    problems: tuple[str, ...] = ()  # what is malformed in the plan, as the phone reads it
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "digits": self.digits,
+            "outcome": self.outcome,
+            "after_timeout": self.after_timeout,
+            "delay_s": self.delay_s,
+            "sent": self.sent,
+            "route": self.route,
+            "matched": self.matched,
+        }
+        if self.problems:
+            d["problems"] = list(self.problems)
+        return d
 
 
 Engine = Callable[[DialPlan, str], Outcome]
-ENGINES: dict[str, Engine] = {}
 
 
+@cache
 def engine_for(syntax: str) -> Engine | None:
-    return ENGINES.get(syntax)
+    if syntax not in SYNTAXES:
+        return None
+    try:
+        module = importlib.import_module(f"fleet.dialplan.{syntax}")
+    except ModuleNotFoundError as e:
+        if e.name == f"fleet.dialplan.{syntax}":
+            return None
+        raise
+    return module.evaluate
+
+
+def evaluate(
+    syntax: str, text: str, digits: str, options: dict[str, str] | None = None, source: str = "plan"
+) -> Outcome:
+    """Evaluate ``digits`` against a plan given as text (the CLI's entry point)."""
+    engine = engine_for(syntax)
+    if engine is None:
+        from fleet.errors import DialPlanError
+
+        raise DialPlanError(f"no dial-plan engine for syntax {syntax!r}")
+    return engine(DialPlan(syntax, text, source, dict(options or {})), digits)

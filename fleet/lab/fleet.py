@@ -115,7 +115,12 @@ def build(
 
 
 def apply_fault(spec: LabPhone, fault: str) -> None:
-    if fault == "lost-112":
+    """Seed ``fault``: the vendor-neutral ones here, vendor ones from the simulator's
+    ``FAULTS`` (raw parameter overrides, e.g. a dial plan carrying a classic failure)."""
+    vendor_faults = getattr(profiles.get(spec.profile).simulator, "FAULTS", {})
+    if fault in vendor_faults:
+        spec.extra.update(vendor_faults[fault])
+    elif fault == "lost-112":
         spec.emergency_numbers = ["999"]
     elif fault == "default-911":
         spec.emergency_numbers = ["911"]
