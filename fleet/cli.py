@@ -19,7 +19,9 @@ app = typer.Typer(
 lab_app = typer.Typer(no_args_is_help=True, help="The simulated fleet on loopback.")
 store_app = typer.Typer(no_args_is_help=True, help="Snapshots in the store.")
 app.add_typer(lab_app, name="lab")
+dialplan_app = typer.Typer(no_args_is_help=True, help="Dial plans, evaluated as phones do.")
 app.add_typer(store_app, name="store")
+app.add_typer(dialplan_app, name="dialplan")
 
 
 class Fmt(StrEnum):
@@ -188,6 +190,34 @@ def lab_serve(
     from fleet import commands
 
     raise typer.Exit(_run(commands.lab_serve, phones, out, faults, profile, net))
+
+
+class Syntax(StrEnum):
+    mgcp = "mgcp"
+    cisco = "cisco"
+    yealink = "yealink"
+    grandstream = "grandstream"
+    snom = "snom"
+
+
+@dialplan_app.command("eval")
+def dialplan_eval(
+    plan: Annotated[str, typer.Argument(help="the dial plan as the phone holds it")],
+    digits: Annotated[list[str], typer.Argument(help="digit strings to dial")],
+    syntax: Annotated[Syntax, typer.Option("--syntax", help="the plan's syntax")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+    explain: Annotated[bool, typer.Option(help="show each step of the evaluation")] = False,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(help="a companion parameter, NAME=VALUE (timers, modes, rules)"),
+    ] = None,
+) -> None:
+    """Evaluate a dial plan for dialled digit strings."""
+    from fleet import commands
+
+    raise typer.Exit(
+        _run(commands.dialplan_eval, syntax.value, plan, digits, as_json, explain, option or [])
+    )
 
 
 @store_app.command("list")

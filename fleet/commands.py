@@ -7,7 +7,7 @@ import contextlib
 import signal
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -163,9 +163,11 @@ def demo(phones: int, *, store: Path | None, fmt: str) -> int:
         faults = ", ".join(
             f"{p.id}: {p.extra['_fault']}" for p in lab.phones if "_fault" in p.extra
         )
+        vendors = ", ".join(sorted({profiles.get(p.profile).vendor for p in lab.phones}))
+        net = lab.phones[0].address.rsplit(".", 2)[0]
         print(
-            f"fleet demo: {len(lab.phones)} simulated phones (Poly, Yealink, Cisco MPP) on "
-            f"127.10.0.0/16, golden {gold.name!r} ({', '.join(gold.packs)}); seeded faults: "
+            f"fleet demo: {len(lab.phones)} simulated phones ({vendors}) on "
+            f"{net}.0.0/16, golden {gold.name!r} ({', '.join(gold.packs)}); seeded faults: "
             f"{faults}\n",
             file=sys.stderr,
         )
@@ -187,19 +189,7 @@ def _free_lab(phones: int) -> LabFleet:
     """The demo's fleet on the first 127.x net with no other lab on it."""
     from fleet.lab import fleet as labfleet
 
-    return labfleet.build(phones, net=next(_free_nets()))
-
-
-def _free_nets() -> Iterator[int]:
-    import socket
-
-    for net in range(10, 60):
-        with socket.socket() as s:
-            try:
-                s.bind((f"127.{net}.0.1", 8080))
-            except OSError:
-                continue
-        yield net
+    return labfleet.build(phones, net=labfleet.free_net())
 
 
 def _on_lab_loop(lab: LabFleet, body: Callable[[], Awaitable[Snapshot]]) -> Snapshot:
@@ -239,4 +229,42 @@ def lab_serve(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
+    return 0
+
+
+def dialplan_eval(
+    syntax: str, plan: str, digits: list[str], as_json: bool, explain: bool, option: list[str]
+) -> int:
+    import json
+    import re
+
+    from fleet import dialplan
+
+    options = {}
+    for o in option:
+        name, sep, value = o.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"expected NAME=VALUE, got {o!r}", field="--option")
+        options[name.strip()] = value
+    for d in digits:
+        if not re.fullmatch(r"[0-9*#+]+", d):
+            raise InputError(f"{d!r} is not a digit string (0-9, *, #, +)", field="DIGITS")
+    for d in digits:
+        res = dialplan.evaluate(syntax, plan, d, options)
+        if as_json:
+            print(json.dumps(res.to_dict()))
+        else:
+            how = ""
+            if res.outcome == "dial":
+                how = (
+                    f" {res.sent}"
+                    + (f" after {res.delay_s:g} s" if res.after_timeout else " at once")
+                    + (f" via {res.route}" if res.route else "")
+                )
+            print(f"{d:<14} {res.outcome}{how}" + (f"   [{res.matched}]" if res.matched else ""))
+            for p in res.problems:
+                print(f"{'':<14} problem: {p}")
+        if explain:
+            for step in res.steps:
+                print(f"    {step}")
     return 0

@@ -38,7 +38,7 @@ class LabThread:
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[labfleet.LabFleet, Path, Path]]:
     """A 30-phone lab with the seeded faults; yields (fleet, inventory path, golden path)."""
-    fleet = labfleet.build(30)
+    fleet = labfleet.build(30, net=labfleet.free_net(100))
     folder = tmp_path_factory.mktemp("lab")
     inv, golden = labfleet.write_files(fleet, folder)
     with LabThread(fleet):

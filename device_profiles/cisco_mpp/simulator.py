@@ -103,6 +103,42 @@ def uk_dial_plan(numbers: list[str]) -> str:
     return "(" + "|".join([*emergency, *rest]) + ")"
 
 
+# Classic dial-plan failures, as raw Dial_Plan_1_ overrides the lab applies through spec.extra.
+# Each is the lab's UK plan with one realistic mistake; how the phone reads them is in README.md
+# ("Dial plan") and tests/dialplan/vectors/cisco.yaml.
+FAULTS: dict[str, dict[str, str]] = {
+    # 9000-9999 extensions added as [2-9]xxx and the S0 dropped: 999 is complete while 9xxx
+    # could still match, so the phone waits the short timer (3 s) before sending 999.
+    "dialplan-9xxx-extensions": {
+        "Dial_Plan_1_": "(999|<9:>999|112|<9:>112|101S0|111S0|118xxx|[2-9]xxx|"
+        "0[1-9]xxxxxxxxxS0|<9:>0[1-9]xxxxxxxxxS0|00xxxxxxxxxx.|<9:>00xxxxxxxxxx.)",
+    },
+    # The per-number 9-rules replaced by an outside-line catch-all, 999 dropped as "covered":
+    # 999 goes out as 99 (the 9 stripped) and 9+999 only after the short timer.
+    "dialplan-outside-line-catchall": {
+        "Dial_Plan_1_": "(112S0|<9:>112S0|101S0|111S0|118xxx|[2-8]xxx|0[1-9]xxxxxxxxxS0|<9:>xx.)",
+    },
+    # A barring entry meant for 99x service codes bars 999 and 9+999.
+    "dialplan-barred-99x": {
+        "Dial_Plan_1_": "(99x!|<9:>99x!|112S0|<9:>112S0|101S0|111S0|118xxx|[2-8]xxx|"
+        "0[1-9]xxxxxxxxxS0|<9:>0[1-9]xxxxxxxxxS0|00xxxxxxxxxx.|<9:>00xxxxxxxxxx.)",
+    },
+    # An E.164 outside-line rewrite for the trunk, with the <9:>112 entry lost: 9+112 goes out
+    # as +44112 after the short timer.
+    "dialplan-e164-outside-line": {
+        "Dial_Plan_1_": "(999S0|<9:>999S0|112S0|101S0|111S0|118xxx|[2-8]xxx|"
+        "0[1-9]xxxxxxxxxS0|<9:+44>xx.)",
+    },
+}
+# The (rule, digits dialled) findings a UK sweep (999 and 112 at once, prefix 9) must produce.
+FAULT_EXPECT: dict[str, list[tuple[str, str]]] = {
+    "dialplan-9xxx-extensions": [("emergency.delay", "999")],
+    "dialplan-outside-line-catchall": [("emergency.dial", "999"), ("emergency.delay", "9999")],
+    "dialplan-barred-99x": [("emergency.dial", "999"), ("emergency.dial", "9999")],
+    "dialplan-e164-outside-line": [("emergency.dial", "9112")],
+}
+
+
 def render(spec: LabPhone) -> Collected:
     base = PROFILE.parse_files(SAMPLE.name, SAMPLE.read_text(), lambda _: None)
     p = dict(base.params)

@@ -38,6 +38,47 @@ _EMERGENCY_KEY = re.compile(r"^dialplan\.routing\.emergency\.\d+\.")
 NOT_FOUND = LabResponse(404, "<html><body><h1>404 Not Found</h1></body></html>", "text/html")
 
 
+# Classic failures a Poly digit map carries (raw parameters the lab forces over render's), and
+# the findings a UK sweep must then produce (fleet.dialplan.mgcp; README "Dial plan").
+FAULTS: dict[str, dict[str, str]] = {
+    # The map as shipped: 999 is only a partial match (waits), 112 is an impossible match at
+    # "11" (sent as 11), 9999 goes after the timer with its 9, and 9112 completes [2-9]11 as 911.
+    "poly-vendor-default-plan": {
+        "dialplan.digitmap": "[2-9]11|0T|011xxx.T|[0-1][2-9]xxxxxxxxx|[2-9]xxxxxxxxx|[2-9]xxxT",
+        "dialplan.digitmap.timeOut": "3|3|3|3|3|3",
+    },
+    # An outside-line rule R9RRxx.T instead of 999: the 9 is stripped and the rest goes after
+    # the timer, so 999 leaves as 99, and 9999 / 9112 only after 3 s.
+    "poly-outside-line-swallows-999": {
+        "dialplan.digitmap": "112|[2-8]xxx|R9RRxx.T",
+        "dialplan.digitmap.timeOut": "3|3|3",
+    },
+    # The guide's own US example R999R911R left in a UK plan: 999 and 9999 send 911.
+    "poly-us-rewrite-999-to-911": {
+        "dialplan.digitmap": "R999R911R|112|[2-8]xxx|0[1-9]xxxxxxxxx|R9RR0[1-9]xxxxxxxxx"
+        "|R9RR112|00xxxxxxxxxx.T",
+        "dialplan.digitmap.timeOut": "3|3|3|3|3|3|3",
+    },
+}
+FAULT_EXPECT: dict[str, list[tuple[str, str]]] = {
+    "poly-vendor-default-plan": [
+        ("emergency.dial", "999"),
+        ("emergency.dial", "112"),
+        ("emergency.dial", "9999"),
+        ("emergency.dial", "9112"),
+    ],
+    "poly-outside-line-swallows-999": [
+        ("emergency.dial", "999"),
+        ("emergency.delay", "9999"),
+        ("emergency.delay", "9112"),
+    ],
+    "poly-us-rewrite-999-to-911": [
+        ("emergency.dial", "999"),
+        ("emergency.dial", "9999"),
+    ],
+}
+
+
 def scheme(spec: LabPhone) -> str:
     return "http"
 

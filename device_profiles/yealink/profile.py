@@ -73,8 +73,14 @@ def _dialplan(params: dict[str, str], n: int) -> DialPlan:
             if ids is not None and n not in ids:
                 continue
         options[key] = value
-    if val("phone_setting.dialnow_delay"):
-        options["phone_setting.dialnow_delay"] = val("phone_setting.dialnow_delay")
+    # Phone settings the engine needs: the dial-now delay and live-dialpad auto-dial.
+    for key in (
+        "phone_setting.dialnow_delay",
+        "phone_setting.predial_autodial",
+        "phone_setting.inter_digit_time",
+    ):
+        if val(key):
+            options[key] = val(key)
     if digitmap:
         source = acct + "string" if val(acct + "string") else "dialplan.digitmap.string"
         return DialPlan("yealink", val(source), source, options)

@@ -46,6 +46,56 @@ _KNOWN = re.compile(
 )
 
 
+# Classic dial-plan failures a Yealink can carry: raw parameters laid over the lab's UK plan
+# (see _uk_dialplan: dial-now 1-5 = 999, 112, 9999, 9112, 90xxxxxxxxxx; replace 1-3 =
+# 9(999), 9(112), 9(0xxxxxxxxxx) -> $1; dialnow_delay 0). README.md, "Dial plan".
+FAULTS: dict[str, dict[str, str]] = {
+    # Switched to digit-map mode with the guide's default (US) map: the dial-now and replace
+    # rules are silently dead; 999 only partially matches [2-9]xxxT (long timer, 10 s), 9999
+    # completes [2-9]xxxT after 3 s unstripped, 11 is an impossible match sent at once
+    # (no_match_action 0) and 9112 stops at [2-9]11 sending 911.
+    "digitmap-us": {
+        "dialplan.digitmap.enable": "1",
+        "dialplan.digitmap.string": "[2-9]11|0T|011xxx.T|[0-1][2-9]xxxxxxxxx|[2-9]xxxxxxxxx"
+        "|[2-9]xxxT|**x.T|+x.T|00x.T",
+    },
+    # A template's outside-line rule at the head of the replace list: 9(.) -> $1 also takes
+    # 999 (sent as 99) and 9999 (dialled at 999, sent as 99).
+    "replace-strips-9": {
+        "dialplan.replace.prefix.1": "9(.)",
+        "dialplan.replace.replace.1": "$1",
+        "dialplan.replace.line_id.1": "0",
+    },
+    # A block-out meant for 118 directory enquiries written as 11. also bars 112.
+    "blockout-112": {
+        "dialplan.block_out.number.1": "11.",
+        "dialplan.block_out.line_id.1": "0",
+    },
+    # A US template's dial-now 911 where 112 belonged: 112 waits for Send, and keying 9112
+    # completes the 911 rule at its third digit, so the phone calls 911 instead.
+    "no-dialnow-112": {"dialplan.dialnow.rule.2": "911"},
+    # dialnow_delay left at its factory default of 1 s: every emergency call waits a second.
+    "dialnow-delay-default": {"phone_setting.dialnow_delay": ""},
+}
+FAULT_EXPECT: dict[str, list[tuple[str, str]]] = {
+    "digitmap-us": [
+        ("emergency.delay", "999"),
+        ("emergency.dial", "9999"),
+        ("emergency.dial", "112"),
+        ("emergency.dial", "9112"),
+    ],
+    "replace-strips-9": [("emergency.dial", "999"), ("emergency.dial", "9999")],
+    "blockout-112": [("emergency.dial", "112")],
+    "no-dialnow-112": [("emergency.dial", "112"), ("emergency.dial", "9112")],
+    "dialnow-delay-default": [
+        ("emergency.delay", "999"),
+        ("emergency.delay", "9999"),
+        ("emergency.delay", "112"),
+        ("emergency.delay", "9112"),
+    ],
+}
+
+
 def has_api(firmware: str) -> bool:
     family, _, rest = firmware.partition(".")
     release = rest.partition(".")[0]

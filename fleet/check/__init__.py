@@ -29,9 +29,11 @@ def check_device(result: DeviceResult, golden: Golden, facts: dict[str, list[str
     if result.role == "phone":
         found += emergency.check_phone(state, golden.emergency)
     for rule in golden.rules:
-        if rules.in_scope(rule.scope, facts):
-            f = rules.check_rule(rule, state)
-            if f is not None:
-                found.append(f)
+        if not rules.in_scope(rule.scope, facts):
+            continue
+        if rule.dial is not None:
+            found += rules.check_dial_rule(rule, state)
+        elif (f := rules.check_rule(rule, state)) is not None:
+            found.append(f)
     found.sort(key=Finding.sort_key)
     result.findings = found

@@ -1,11 +1,14 @@
 """Emergency checks on one phone: every required number is an emergency number on every
-line, sent to the emergency route; where a dial-plan engine exists for the line's syntax, the
-number (and each prefixed form) is also evaluated through the line's dial plan."""
+line, sent to the emergency route, and dials through the line's dial plan (itself and each
+prefixed form) the way the phone evaluates it."""
 
 from __future__ import annotations
 
+import json
+
 from fleet import dialplan
 from fleet.check.golden import EmergencyPolicy
+from fleet.dialplan import Outcome
 from fleet.model import DeviceState, EmergencyEntry, Finding, Line
 
 
@@ -13,21 +16,20 @@ def route_matches(route: str | None, wanted: list[str]) -> bool:
     """host[:port] equality; a wanted value without a port accepts any port."""
     if not route:
         return False
-    host, _, port = (
-        route.strip().lower().rpartition(":")
-        if _has_port(route)
-        else (route.strip().lower(), "", "")
-    )
+    host, port = _split(route)
     for w in wanted:
-        wh, _, wp = w.strip().lower().rpartition(":") if _has_port(w) else (w.lower(), "", "")
+        wh, wp = _split(w)
         if wh == host and (not wp or wp == port):
             return True
     return False
 
 
-def _has_port(s: str) -> bool:
+def _split(hostport: str) -> tuple[str, str]:
+    s = hostport.strip().lower()
     head, sep, tail = s.rpartition(":")
-    return bool(sep) and tail.isdigit() and "]" not in tail and head.count(":") == 0
+    if sep and tail.isdigit() and ":" not in head:
+        return head, tail
+    return s, ""
 
 
 def check_phone(state: DeviceState, policy: EmergencyPolicy) -> list[Finding]:
@@ -47,7 +49,9 @@ def check_phone(state: DeviceState, policy: EmergencyPolicy) -> list[Finding]:
     findings: list[Finding] = []
     for number in policy.numbers:
         findings += _number_findings(number, lines, policy)
-        findings += _dial_findings(number, lines, policy)
+        for digits in [number, *(p + number for p in policy.prefixes)]:
+            findings += dial_findings(lines, digits, number, policy)
+    findings += _malformed(lines)
     if policy.location_required and not state.location_source:
         findings.append(
             Finding(
@@ -107,43 +111,121 @@ def _number_findings(number: str, lines: list[Line], policy: EmergencyPolicy) ->
     return out
 
 
-def _dial_findings(number: str, lines: list[Line], policy: EmergencyPolicy) -> list[Finding]:
-    """The seam for dial-plan evaluation: engines come per syntax (fleet.dialplan)."""
-    out: list[Finding] = []
+def dial_findings(
+    lines: list[Line], digits: str, number: str, policy: EmergencyPolicy
+) -> list[Finding]:
+    """``digits`` keyed on each line must end with ``number`` sent at once (or within the
+    allowed delay), on no route of the plan's own other than the emergency route. Lines with
+    the same result share one finding."""
+    groups: dict[tuple[str, str, str], tuple[list[Line], Outcome, str, str]] = {}
     for ln in lines:
         if ln.dialplan is None:
             continue
-        engine = dialplan.engine_for(ln.dialplan.syntax)
-        if engine is None:
+        res = dialplan.evaluate_plan(ln.dialplan, digits)
+        if res is None:
             continue
-        for digits in [number, *(p + number for p in policy.prefixes)]:
-            res = engine(ln.dialplan, digits)
-            evidence = [f"{ln.dialplan.source} = {ln.dialplan.text}"]
-            if res.outcome != "dial" or res.sent != number:
-                out.append(
-                    Finding(
-                        "emergency.dial",
-                        "critical",
-                        digits,
-                        f"line {ln.index}: dialling {digits} gives {res.outcome}"
-                        + (f", sending {res.sent}" if res.sent and res.sent != number else ""),
-                        expected=f"dial {number}",
-                        actual=res.outcome,
-                        evidence=evidence,
-                    )
+        problem = _problem(res, number, policy)
+        if problem is None:
+            continue
+        rule, why = problem
+        key = (rule, why, ln.dialplan.text)
+        if key in groups:
+            groups[key][0].append(ln)
+        else:
+            groups[key] = ([ln], res, rule, why)
+    out = []
+    for (_, _, text), (hit, res, rule, why) in groups.items():
+        plan = hit[0].dialplan
+        assert plan is not None
+        out.append(
+            Finding(
+                rule,
+                "critical" if rule == "emergency.dial" else "high",
+                digits,
+                f"{digits}{_on(hit, lines)}: {why}",
+                expected=f"{number} sent at once"
+                if policy.max_dial_delay_s == 0
+                else f"{number} sent within {policy.max_dial_delay_s:g} s",
+                actual=_actual(res),
+                evidence=[
+                    f"{plan.source} = {text}",
+                    "evaluation: " + json.dumps(res.to_dict(), separators=(", ", ": ")),
+                ],
+            )
+        )
+    return out
+
+
+def _problem(res: Outcome, number: str, policy: EmergencyPolicy) -> tuple[str, str] | None:
+    m = f" (entry {res.matched})" if res.matched else ""
+    if res.outcome == "block":
+        return "emergency.dial", f"the dial plan bars it{m}: the phone never sends it"
+    if res.outcome == "no-match":
+        return "emergency.dial", "matches no dial-plan entry: the phone never sends it"
+    if res.outcome == "wait":
+        return "emergency.dial", (
+            "the phone waits for more digits or the Send key and never places the call by itself"
+        )
+    if res.sent != number and res.matched is None:
+        return "emergency.dial", (
+            f"matches no dial-plan entry: the phone sends {res.sent} as soon as no entry can match"
+        )
+    if res.sent != number:
+        return "emergency.dial", f"the dial plan rewrites it to {res.sent}{m}"
+    # A plan's own route is checked when it names a host; a gateway or account name
+    # ("gw0", "line 2") is resolved elsewhere on the phone and shows in the evidence.
+    if (
+        res.route
+        and _is_host(res.route)
+        and policy.phone_route
+        and not route_matches(res.route, policy.phone_route)
+    ):
+        return (
+            "emergency.dial",
+            f"the dial plan sends it via {res.route}{m}, not the "
+            f"emergency route {_route_text(policy)}",
+        )
+    if res.delay_s > policy.max_dial_delay_s:
+        return "emergency.delay", (
+            f"sent only after a {res.delay_s:g} s inter-digit timer"
+            f"{m}, while a longer entry could still match"
+        )
+    return None
+
+
+def _is_host(route: str) -> bool:
+    return " " not in route and ("." in route or ":" in route)
+
+
+def _actual(res: Outcome) -> str:
+    if res.outcome != "dial":
+        return res.outcome
+    after = f" after {res.delay_s:g} s" if res.delay_s else " at once"
+    via = f" via {res.route}" if res.route else ""
+    return f"dial {res.sent}{after}{via}"
+
+
+def _malformed(lines: list[Line]) -> list[Finding]:
+    out: list[Finding] = []
+    seen: set[str] = set()
+    for ln in lines:
+        plan = ln.dialplan
+        if plan is None or plan.text in seen:
+            continue
+        seen.add(plan.text)
+        res = dialplan.evaluate_plan(plan, "")
+        if res is not None and res.problems:
+            out.append(
+                Finding(
+                    "dialplan.malformed",
+                    "medium",
+                    plan.source,
+                    f"the dial plan is malformed: {'; '.join(res.problems)}",
+                    expected="a well-formed plan",
+                    actual=plan.text,
+                    evidence=[f"{plan.source} = {plan.text}"],
                 )
-            elif res.delay_s > policy.max_dial_delay_s:
-                out.append(
-                    Finding(
-                        "emergency.delay",
-                        "high",
-                        digits,
-                        f"line {ln.index}: {digits} is sent only after {res.delay_s:g} s",
-                        expected=f"within {policy.max_dial_delay_s:g} s",
-                        actual=f"{res.delay_s:g} s",
-                        evidence=evidence,
-                    )
-                )
+            )
     return out
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 from typing import Any
 
+from fleet import dialplan
 from fleet.check.golden import RuleIn, ScopeIn
 from fleet.model import DeviceState, Finding
 
@@ -25,9 +27,40 @@ def value_of(state: DeviceState, key: str) -> str | None:
     return state.normalised().get(key)
 
 
+def check_dial_rule(rule: RuleIn, state: DeviceState) -> list[Finding]:
+    """``dial: {"2001": dial, "09001234567": block}`` on every enabled line's dial plan."""
+    assert rule.dial is not None
+    out = []
+    for digits, want in rule.dial.items():
+        for ln in state.lines:
+            if not ln.enabled or ln.dialplan is None:
+                continue
+            res = dialplan.evaluate_plan(ln.dialplan, digits)
+            if res is None:
+                continue
+            ok = res.outcome == "dial" if want == "dial" else res.outcome != "dial"
+            if ok:
+                continue
+            got = f"dial {res.sent}" if res.outcome == "dial" else res.outcome
+            out.append(
+                Finding(
+                    f"rule.{rule.id}",
+                    rule.severity,
+                    digits,
+                    rule.description or f"line {ln.index}: {digits} gives {got}; expected {want}",
+                    expected=want,
+                    actual=got,
+                    evidence=[
+                        f"{ln.dialplan.source} = {ln.dialplan.text}",
+                        "evaluation: " + json.dumps(res.to_dict()),
+                    ],
+                )
+            )
+            break  # one finding per number: the first line that fails it
+    return out
+
+
 def check_rule(rule: RuleIn, state: DeviceState) -> Finding | None:
-    if rule.dial is not None:
-        return None  # dial rules are evaluated by the dial-plan checks
     assert rule.key is not None
     value = value_of(state, rule.key)
     ok, expected = _evaluate(rule, value)

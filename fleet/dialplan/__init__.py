@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from fleet.model import DialPlan
@@ -72,3 +72,18 @@ def evaluate(
 
         raise DialPlanError(f"no dial-plan engine for syntax {syntax!r}")
     return engine(DialPlan(syntax, text, source, dict(options or {})), digits)
+
+
+def evaluate_plan(plan: DialPlan, digits: str) -> Outcome | None:
+    """``plan`` evaluated for ``digits``, memoised: a fleet shares a handful of plans, and
+    the engines are pure functions of (plan, digits). None when no engine reads the syntax."""
+    if engine_for(plan.syntax) is None:
+        return None
+    return _memo(plan.syntax, plan.text, tuple(sorted(plan.options.items())), digits)
+
+
+@lru_cache(maxsize=65536)
+def _memo(syntax: str, text: str, options: tuple[tuple[str, str], ...], digits: str) -> Outcome:
+    engine = engine_for(syntax)
+    assert engine is not None
+    return engine(DialPlan(syntax, text, "plan", dict(options)), digits)

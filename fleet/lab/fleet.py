@@ -19,7 +19,7 @@ from fleet.lab.spec import LabDevice, LabPhone
 from fleet.lab.tls import server_context
 
 SITES = ("lon", "man", "edi")
-PHONE_PROFILES = ("polycom", "yealink", "cisco_mpp")
+PHONE_PROFILES = ("polycom", "yealink", "cisco_mpp", "grandstream", "snom")
 SBC_ROUTE = "127.20.0.1"  # the emergency-capable SBC every lab phone must send 999/112 to
 DECOMMISSIONED_SBC = "127.20.0.99"
 ADMIN_PASSWORD = "lab-admin-Zq8v"  # the lab's own admin password, referenced via ${file:}
@@ -45,6 +45,20 @@ class LabFleet:
 
     def by_id(self, device_id: str) -> LabPhone:
         return next(p for p in self.phones if p.id == device_id)
+
+
+def free_net(start: int = 10) -> int:
+    """The first 127.N net from ``start`` where no other lab listens."""
+    import socket
+
+    for net in range(start, 250):
+        with socket.socket() as s:
+            try:
+                s.bind((f"127.{net}.0.1", PORT))
+            except OSError:
+                continue
+        return net
+    raise LabBusy("no free 127.x net for the lab")
 
 
 def _address(i: int, net: int) -> str:
@@ -96,21 +110,20 @@ def build(
         )
         spec.scheme = sim.scheme(spec)
         specs.append(spec)
-    if faults:
-        for pname, fault in (*SEEDED_FAULTS, *extra_faults):
-            victim = next(
-                (
-                    s
-                    for s in specs
-                    if s.profile == pname
-                    and s.fault is None
-                    and not s.extra
-                    and s.emergency_numbers == ["999", "112"]
-                ),
-                None,
-            )
-            if victim is not None:
-                apply_fault(victim, fault)
+    for pname, fault in (*(SEEDED_FAULTS if faults else ()), *extra_faults):
+        victim = next(
+            (
+                s
+                for s in specs
+                if s.profile == pname
+                and s.fault is None
+                and not s.extra
+                and s.emergency_numbers == ["999", "112"]
+            ),
+            None,
+        )
+        if victim is not None:
+            apply_fault(victim, fault)
     return LabFleet(specs)
 
 

@@ -1,0 +1,275 @@
+"""Snom profile against its lab simulator: fetch, the provisioning files round trip, and the
+failures an operator meets (HTTPS-only web server, no settings XML, a login page)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from device_profiles.snom.profile import PROFILE, parse_info, provisioning_server
+from device_profiles.snom.simulator import FAULT_EXPECT, FAULTS, export_files, uk_dial_plan
+from fleet.check.emergency import check_phone
+from fleet.check.golden import EmergencyPolicy
+from fleet.collect.http import HttpHost, HttpPool, TlsOptions
+from fleet.errors import AuthFailed, ConfigFileError, DeviceError, ProtocolError
+from fleet.lab import fleet as labfleet
+from fleet.lab.spec import LabPhone
+from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Line
+
+
+def _host(
+    pool: HttpPool, spec: LabPhone, *, scheme: str | None = None, password: str | None = None
+) -> HttpHost:
+    return HttpHost(
+        pool,
+        f"{scheme or spec.scheme}://{spec.address}:{spec.port}",
+        spec.admin_user,
+        spec.admin_password if password is None else password,
+        TlsOptions(verify=False),
+    )
+
+
+def _lab(tweak: Callable[[labfleet.LabFleet], None] | None = None) -> labfleet.LabFleet:
+    # A loopback range of its own, so other labs may run at the same time.
+    lab = labfleet.build(phones=6, profile_names=["snom"], faults=False, net=74)
+    if tweak:
+        tweak(lab)
+    return lab
+
+
+async def _fetch_all(lab: labfleet.LabFleet, wanted: list[str]) -> list[Collected]:
+    async with labfleet.running(lab), HttpPool() as pool:
+        return [await PROFILE.fetch(_host(pool, s), wanted) for s in lab.phones]
+
+
+async def _error(lab: labfleet.LabFleet, spec: LabPhone, **kw: str) -> DeviceError:
+    async with labfleet.running(lab), HttpPool() as pool:
+        with pytest.raises(DeviceError) as info:
+            await PROFILE.fetch(_host(pool, spec, **kw), [])
+    return info.value
+
+
+def _assert_matches_spec(state: DeviceState, spec: LabPhone) -> None:
+    assert (state.vendor, state.profile) == ("Snom", "snom")
+    assert (state.model, state.firmware, state.mac) == (spec.model, spec.firmware, spec.mac)
+    assert state.provisioning_server == spec.provisioning_server
+    [line] = [ln for ln in state.lines if ln.enabled]
+    assert (line.registrar, line.outbound_proxy, line.user, line.transport) == (
+        spec.registrar,
+        spec.outbound_proxy,
+        spec.sip_user,
+        "udp",
+    )
+    assert [e.number for e in line.emergency] == spec.emergency_numbers
+    # Snom has a separate emergency route: emergency_proxy, not the outbound proxy.
+    assert {(e.route, e.route_source) for e in line.emergency} == {
+        (spec.emergency_route, "emergency_proxy")
+    }
+    assert line.dialplan is not None and line.dialplan.syntax == "snom"
+    assert line.dialplan.source == "user_dp_str1"
+    assert "!^999$!sip:999@\\d!d" in line.dialplan.text
+    assert line.dialplan.options["auto_dial"] == "off"
+
+
+def test_fetch_reads_every_lab_phone_as_specified() -> None:
+    lab = _lab()
+    assert len({s.model for s in lab.phones}) > 1
+    collected = asyncio.run(_fetch_all(lab, []))
+    for spec, c in zip(lab.phones, collected, strict=True):
+        _assert_matches_spec(PROFILE.to_state(c), spec)
+        assert c.params["user_pass1"] == spec.sip_password
+        assert PROFILE.is_secret("user_pass1")
+        assert PROFILE.is_secret("admin_mode_password") and PROFILE.is_secret("http_pass")
+
+
+def test_wanted_raw_param_comes_back_with_device_value() -> None:
+    def tweak(lab: labfleet.LabFleet) -> None:
+        lab.phones[0].extra["keyboard_lock_pw"] = "4711"
+        lab.phones[0].extra["enable_keyboard_lock"] = "off"
+
+    lab = _lab(tweak)
+    [first, *_] = asyncio.run(_fetch_all(lab, ["enable_keyboard_lock"]))
+    assert first.params["enable_keyboard_lock"] == "off"
+    assert PROFILE.to_state(first).raw["enable_keyboard_lock"] == "off"
+    assert PROFILE.is_secret("keyboard_lock_pw")
+
+
+def test_wrong_password_is_auth_failed() -> None:
+    lab = _lab()
+    err = asyncio.run(_error(lab, lab.phones[0], password="not-the-password"))
+    assert isinstance(err, AuthFailed)
+
+
+def test_exported_files_parse_back_to_the_fetched_state() -> None:
+    lab = _lab()
+    collected = asyncio.run(_fetch_all(lab, []))
+    for spec, c in zip(lab.phones, collected, strict=True):
+        files = export_files(lab.devices[spec.id])
+        [master] = [n for n in files if n.endswith(".htm")]
+        assert all(PROFILE.detect(t) for t in files.values())
+        assert PROFILE.includes(master, files[master]) == [f"{spec.mac.upper()}.xml"]
+        from_file = PROFILE.to_state(PROFILE.parse_files(master, files[master], files.get))
+        fetched = PROFILE.to_state(c)
+        # The files hold no firmware; model and MAC come from the container's name.
+        assert (from_file.model, from_file.firmware, from_file.mac) == (spec.model, None, spec.mac)
+        from_file.firmware = fetched.firmware
+        from_file.raw = fetched.raw = {}
+        assert from_file == fetched
+
+
+def test_https_only_web_server_tells_operator_to_use_https() -> None:
+    def tweak(lab: labfleet.LabFleet) -> None:
+        lab.phones[2].extra["webserver_type"] = "https"
+
+    lab = _lab(tweak)
+    err = asyncio.run(_error(lab, lab.phones[2]))
+    assert type(err) is DeviceError
+    assert "https://" in str(err) and "webserver_type" in str(err)
+
+
+def test_firmware_without_settings_xml_says_what_to_do() -> None:
+    def tweak(lab: labfleet.LabFleet) -> None:
+        lab.phones[1].extra["_settings_xml"] = "missing"
+
+    lab = _lab(tweak)
+    err = asyncio.run(_error(lab, lab.phones[1]))
+    assert not isinstance(err, AuthFailed | ProtocolError)
+    assert "provisioning files" in str(err)
+
+
+def test_non_xml_answer_is_protocol_error() -> None:
+    def tweak(lab: labfleet.LabFleet) -> None:
+        lab.phones[1].extra["_settings_xml"] = "login-page"
+
+    lab = _lab(tweak)
+    err = asyncio.run(_error(lab, lab.phones[1]))
+    assert isinstance(err, ProtocolError)
+    assert "not the phone's settings XML" in str(err)
+
+
+def test_no_sip_password_in_any_error_message() -> None:
+    def tweak(lab: labfleet.LabFleet) -> None:
+        lab.phones[1].extra["_settings_xml"] = "login-page"
+        lab.phones[2].extra["webserver_type"] = "https"
+        lab.phones[3].extra["_settings_xml"] = "missing"
+
+    lab = _lab(tweak)
+
+    async def errors() -> list[DeviceError]:
+        out: list[DeviceError] = []
+        async with labfleet.running(lab), HttpPool() as pool:
+            for spec, kw in [
+                (lab.phones[0], {"password": "wrong"}),
+                (lab.phones[1], {}),
+                (lab.phones[2], {}),
+                (lab.phones[3], {}),
+            ]:
+                try:
+                    await PROFILE.fetch(_host(pool, spec, **kw), [])
+                except DeviceError as e:
+                    out.append(e)
+        return out
+
+    found = asyncio.run(errors())
+    assert len(found) == 4
+    for err in found:
+        for spec in lab.phones:
+            assert spec.sip_password not in str(err)
+            assert spec.admin_password not in str(err)
+
+
+def _uk_findings(plan: str, **options: str) -> list[tuple[str, str]]:
+    line = Line(
+        index=1,
+        registrar="127.20.0.1:5060",
+        dialplan=DialPlan("snom", plan, "user_dp_str1", dict(options)),
+        emergency=[
+            EmergencyEntry(n, "127.20.0.1:5060", "keyboard_lock_emergency") for n in ("999", "112")
+        ],
+    )
+    policy = EmergencyPolicy(numbers=["999", "112"], phone_route=["127.20.0.1"], prefixes=["9"])
+    state = DeviceState(vendor="Snom", profile="snom", lines=[line])
+    return sorted((f.rule, f.subject) for f in check_phone(state, policy))
+
+
+def test_lab_plan_dials_each_emergency_number_alone_and_after_nine() -> None:
+    assert _uk_findings(uk_dial_plan(["999", "112"]), auto_dial="off") == []
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_each_fault_gives_exactly_its_expected_findings(fault: str) -> None:
+    params = {"user_dp_str1": uk_dial_plan(["999", "112"]), "auto_dial": "off", **FAULTS[fault]}
+    options = {k: params[k] for k in ("auto_dial", "auto_dial_target") if k in params}
+    assert _uk_findings(params["user_dp_str1"], **options) == sorted(FAULT_EXPECT[fault])
+
+
+def test_info_page_identity() -> None:
+    html = "<tr><td>Version:</td><td>snomD735-SIP 10.1.140.18</td></tr><td>00:04:13:AB:CD:EF</td>"
+    assert parse_info(html) == {
+        "model": "snomD735",
+        "firmware": "10.1.140.18",
+        "mac": "000413abcdef",
+    }
+
+
+def test_provisioning_server_drops_file_name_and_mac_macro() -> None:
+    assert provisioning_server("https://prov.example.com/snom/{mac}.xml") == (
+        "https://prov.example.com/snom"
+    )
+    assert provisioning_server("tftp://10.0.0.5") == "tftp://10.0.0.5"
+    assert provisioning_server("") is None
+
+
+def test_text_format_flags_and_indexes() -> None:
+    text = (
+        "<html><pre>\n# comment\nuser_host1&: pbx.example.org;transport=tcp\n"
+        "user_name1!: 10\nkeyboard_lock_emergency$: 999 112\nemergency_proxy: sbc.example.org\n"
+        "</pre></html>\n"
+    )
+    assert PROFILE.detect(text)
+    state = PROFILE.to_state(PROFILE.parse_files("000413000001.htm", text, lambda _: None))
+    [line] = state.lines
+    assert (line.registrar, line.transport, line.user, state.mac) == (
+        "pbx.example.org",
+        "tcp",
+        "10",
+        "000413000001",
+    )
+    assert [(e.number, e.route, e.route_source) for e in line.emergency] == [
+        ("999", "sbc.example.org", "emergency_proxy"),
+        ("112", "sbc.example.org", "emergency_proxy"),
+    ]
+
+
+def test_missing_emergency_list_means_the_documented_default() -> None:
+    text = "user_host1: pbx.example.org\nuser_name1: 10\n"
+    [line] = PROFILE.to_state(PROFILE.parse_files("x.htm", text, lambda _: None)).lines
+    assert [e.number for e in line.emergency] == ["911", "112", "110", "999", "19222"]
+    assert {e.route_source for e in line.emergency} == {"user_host1"}
+
+
+def test_malformed_files_name_file_and_line() -> None:
+    with pytest.raises(ConfigFileError) as info:
+        PROFILE.parse_files("bad.htm", "user_host1: a\nthis is not a setting\n", lambda _: None)
+    assert (info.value.file, info.value.line) == ("bad.htm", 2)
+    xml = "<settings>\n<phone-settings>\n<user_host idx='1'>x</user_hos>\n</settings>"
+    with pytest.raises(ConfigFileError) as info:
+        PROFILE.parse_files("bad.xml", xml, lambda _: None)
+    assert (info.value.file, info.value.line) == ("bad.xml", 3)
+    container = '<setting-files><file url="http://x/missing.xml"/></setting-files>'
+    with pytest.raises(ConfigFileError, match=r"missing\.xml"):
+        PROFILE.parse_files("m.htm", container, lambda _: None)
+
+
+def test_inactive_and_empty_identities() -> None:
+    xml = (
+        "<settings><phone-settings>"
+        '<user_active idx="1">off</user_active><user_host idx="1">a.example</user_host>'
+        '<user_name idx="1">1</user_name>'
+        '<user_active idx="2">on</user_active><user_host idx="2"></user_host>'
+        '<user_name idx="2"></user_name></phone-settings></settings>'
+    )
+    [line] = PROFILE.to_state(PROFILE.parse_files("x.xml", xml, lambda _: None)).lines
+    assert (line.index, line.enabled, line.emergency) == (1, False, [])

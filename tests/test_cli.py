@@ -1,0 +1,112 @@
+"""The commands a newcomer types: demo, lab serve + sweep, validate, profiles."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from fleet.lab.fleet import free_net
+from tests.conftest import ROOT, run_fleet
+
+
+def test_demo_runs_the_simulated_fleet_and_exits_0(tmp_path):
+    proc = run_fleet("demo", "--store", str(tmp_path / "demo.db"))
+    assert proc.returncode == 0, proc.stderr
+    assert "EMERGENCY" in proc.stdout
+    assert "emergency.route" in proc.stdout and "coverage.unreachable" in proc.stdout
+    # no progress bar when stderr is not a terminal
+    assert "sweeping" not in proc.stderr
+    again = run_fleet("report", "--store", str(tmp_path / "demo.db"), "--format", "json")
+    assert json.loads(again.stdout)["summary"]["devices"] == 24
+
+
+def test_lab_serve_then_sweep(tmp_path):
+    out = tmp_path / "lab"
+    net = free_net(130)
+    lab = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fleet",
+            "lab",
+            "serve",
+            "--phones",
+            "12",
+            "--out",
+            str(out),
+            "--net",
+            str(net),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert lab.stdout is not None
+        assert lab.stdout.readline().startswith(f"serving 12 phones on 127.{net}.0.0/16")
+        inv = yaml.safe_load((out / "inventory.yaml").read_text())
+        addresses = [h["address"] for h in inv["hosts"].values()]
+        assert len(addresses) == len(set(addresses)) == 12
+        assert all(f"127.{net}." in a for a in addresses)
+        # the inventory holds a secret reference, never the password itself
+        assert "${file:" in (out / "inventory.yaml").read_text()
+        proc = run_fleet(
+            "sweep",
+            str(out / "inventory.yaml"),
+            "--golden",
+            str(out / "golden.yaml"),
+            "--store",
+            str(tmp_path / "s.db"),
+            "--format",
+            "json",
+            "--concurrency",
+            "4",
+        )
+        assert proc.returncode == 1
+        report = json.loads(proc.stdout)
+        assert report["summary"]["audited"] == 9  # down, auth and 500 seeded among 12
+        passing = run_fleet(
+            "sweep",
+            str(out / "inventory.yaml"),
+            "--golden",
+            str(out / "golden.yaml"),
+            "--store",
+            str(tmp_path / "s.db"),
+            "--select",
+            "profile=cisco_mpp,site=man",
+        )
+        assert passing.returncode == 0, passing.stdout
+    finally:
+        lab.send_signal(signal.SIGTERM)
+        assert lab.wait(30) == 0
+
+
+def test_validate_and_profiles(tmp_path):
+    env = {"FLEET_PHONE_PASSWORD": "x"}
+    proc = run_fleet("validate", "inventory/example.yaml", "inventory/golden-uk.yaml", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "3 hosts" in proc.stdout and "acme-uk-desk-phones" in proc.stdout
+    bad = run_fleet(
+        "validate",
+        "inventory/example.yaml",
+        env={k: v for k, v in os.environ.items() if k != "FLEET_PHONE_PASSWORD"},
+    )
+    assert bad.returncode == 2
+    assert "inventory/example.yaml:3: defaults.credentials.password" in bad.stderr
+    listed = run_fleet("profiles", "--policies")
+    for name in ("polycom", "yealink", "cisco_mpp", "uk", "Kari's Law", "47 CFR 9.16"):
+        assert name in listed.stdout
+
+
+def test_python_dash_m_and_help():
+    proc = subprocess.run(
+        [sys.executable, "-m", "fleet", "--help"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert proc.returncode == 0 and "sweep" in proc.stdout
+    assert Path(ROOT, "README.md").read_text().splitlines()[3].startswith("make demo")

@@ -1,0 +1,75 @@
+"""A sweep of lab phones carrying the classic dial-plan failures finds each one with the
+right rule and subject: every simulator lists its vendor's failures in FAULTS and the
+findings a UK sweep must produce in FAULT_EXPECT."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fleet import profiles
+from fleet.lab import fleet as labfleet
+from tests.conftest import LabThread, run_fleet
+
+VENDOR_FAULTS = [
+    (name, fault, expect)
+    for name, prof in profiles.registry().items()
+    if prof.simulator is not None and prof.role == "phone"
+    for fault, expect in getattr(prof.simulator, "FAULT_EXPECT", {}).items()
+]
+
+
+def test_every_phone_vendor_carries_classic_failures():
+    vendors = {n for n, p in profiles.registry().items() if p.role == "phone" and p.simulator}
+    assert vendors == {v for v, _, _ in VENDOR_FAULTS}
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    names = tuple(sorted({v for v, _, _ in VENDOR_FAULTS}))
+    per = max(sum(1 for v, _, _ in VENDOR_FAULTS if v == n) for n in names) + 1
+    fleet = labfleet.build(
+        per * len(names),
+        faults=False,
+        profile_names=names,
+        net=labfleet.free_net(120),
+        extra_faults=[(v, f) for v, f, _ in VENDOR_FAULTS],
+    )
+    tmp = tmp_path_factory.mktemp("dialplan")
+    inv, golden = labfleet.write_files(fleet, tmp)
+    with LabThread(fleet):
+        proc = run_fleet(
+            "sweep",
+            str(inv),
+            "--golden",
+            str(golden),
+            "--format",
+            "json",
+            "--store",
+            str(tmp / "s.db"),
+        )
+    return fleet, proc, json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize(
+    ("vendor", "fault", "expect"), VENDOR_FAULTS, ids=[f"{v}-{f}" for v, f, _ in VENDOR_FAULTS]
+)
+def test_classic_failure_is_found(swept, vendor, fault, expect):
+    fleet, _, report = swept
+    spec = next(p for p in fleet.phones if p.extra.get("_fault") == fault and p.profile == vendor)
+    device = next(d for d in report["devices"] if d["id"] == spec.id)
+    assert device["status"] == "audited", device
+    found = {(f["rule"], f["subject"]) for f in device["findings"]}
+    assert set(map(tuple, expect)) <= found, device["findings"]
+
+
+def test_healthy_phones_of_every_vendor_pass(swept):
+    fleet, proc, report = swept
+    assert proc.returncode == 1
+    healthy = [p for p in fleet.phones if "_fault" not in p.extra]
+    assert {p.profile for p in healthy} == {v for v, _, _ in VENDOR_FAULTS}
+    for p in healthy:
+        d = next(d for d in report["devices"] if d["id"] == p.id)
+        assert d["status"] == "audited"
+        assert [f for f in d["findings"] if f["rule"].startswith("emergency.")] == [], d
