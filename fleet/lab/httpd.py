@@ -94,6 +94,7 @@ class DeviceServer:
     ) -> None:
         self.dev, self.handler, self.auth, self.ssl_ctx = dev, handler, auth, ssl_ctx
         self.server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(
@@ -106,17 +107,31 @@ class DeviceServer:
         )
 
     async def close(self) -> None:
+        # A device stuck mid-answer (the "slow" fault) must not outlive the lab.
+        for task in list(self._tasks):
+            task.cancel()
         if self.server:
             self.server.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.server.wait_closed(), 1)
 
     async def _conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         try:
             await self._serve(reader, writer)
-        except (ConnectionError, h11.ProtocolError, asyncio.IncompleteReadError, ssl.SSLError):
+        except (
+            ConnectionError,
+            h11.ProtocolError,
+            asyncio.IncompleteReadError,
+            ssl.SSLError,
+            asyncio.CancelledError,
+        ):
             pass
         finally:
+            if task is not None:
+                self._tasks.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
