@@ -110,3 +110,57 @@ def test_python_dash_m_and_help():
     )
     assert proc.returncode == 0 and "sweep" in proc.stdout
     assert Path(ROOT, "README.md").read_text().splitlines()[3].startswith("make demo")
+
+
+def test_dialplan_eval_json_and_explain():
+    proc = run_fleet(
+        "dialplan",
+        "eval",
+        "--syntax",
+        "mgcp",
+        "999|112|0[1-9]xxxxxxxxx|9xxx",
+        "999",
+        "112",
+        "9123",
+        "0",
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["digits"] for r in rows] == ["999", "112", "9123", "0"]
+    for r in rows:
+        assert set(r) >= {
+            "digits",
+            "outcome",
+            "after_timeout",
+            "delay_s",
+            "sent",
+            "route",
+            "matched",
+        }
+    assert rows[0] == {
+        "digits": "999",
+        "outcome": "dial",
+        "after_timeout": False,
+        "delay_s": 0,
+        "sent": "999",
+        "route": None,
+        "matched": "999",
+    }
+    assert rows[2]["matched"] == "9xxx" and rows[3]["outcome"] == "wait"
+    # Cisco waits the short timer where mgcp dials at once: 999 beside 9xxx
+    cisco = run_fleet(
+        "dialplan", "eval", "--syntax", "cisco", "(999|9xxx)", "999", "--json", "--explain"
+    )
+    first = json.loads(cisco.stdout.splitlines()[0])
+    assert first["outcome"] == "dial" and first["after_timeout"] and first["delay_s"] == 3
+    assert len(cisco.stdout.splitlines()) > 2  # the steps follow
+
+
+def test_dialplan_eval_bad_input():
+    proc = run_fleet("dialplan", "eval", "--syntax", "mgcp", "999", "9a9")
+    assert proc.returncode == 2 and "DIGITS" in proc.stderr
+    proc = run_fleet("dialplan", "eval", "--syntax", "pbx", "999", "999")
+    assert proc.returncode == 2
+    proc = run_fleet("dialplan", "eval", "--syntax", "yealink", "999", "999", "--option", "x")
+    assert proc.returncode == 2 and "NAME=VALUE" in proc.stderr

@@ -172,8 +172,8 @@ class DeviceServer:
                 await self._huge(conn, writer)
                 return
             lreq = _to_lab_request(req, bytes(body))
-            if fault == "http500":
-                resp = LabResponse(500, "Internal Server Error")
+            if fault and fault.startswith("http") and fault[4:].isdigit():
+                resp = LabResponse(int(fault[4:]), "fault seeded by the lab")
             else:
                 resp = check_auth(self.dev, self.auth, lreq) if self.auth != "session" else None
                 if resp is None:

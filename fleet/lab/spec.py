@@ -29,7 +29,8 @@ class LabPhone:
     emergency_route: str
     provisioning_server: str
     scheme: str = "http"
-    # None, or one of: down, auth (inventory holds another password), http500, garbage, huge, slow
+    # None, or one of: down, auth (inventory holds another password), http<status> (every
+    # request answers that status), garbage, huge, slow
     fault: str | None = None
     extra: dict[str, str] = field(default_factory=dict)  # vendor params to force (faults)
 
