@@ -17,9 +17,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from fleet import profiles, yamlsrc
 from fleet.collect.http import TlsOptions
+from fleet.collect.ssh import SshOptions
 from fleet.errors import InventoryError
 
 ROLES = ("phone", "sbc", "other")
+TRANSPORTS = ("http", "ssh", "netmiko")
 SECRET_REF = re.compile(r"^\$\{(env|file):([^}]+)\}$")
 
 
@@ -30,6 +32,12 @@ class _Strict(BaseModel):
 class CredentialsIn(_Strict):
     username: str | None = None
     password: str | None = None
+    enable: str | None = None  # enable / privileged-mode password (a secret reference)
+
+
+class SshIn(_Strict):
+    known_hosts: str | None = None
+    accept_unknown_host_keys: bool | None = None
 
 
 class TlsIn(_Strict):
@@ -45,6 +53,17 @@ class CommonIn(_Strict):
     tls: TlsIn | None = None
     tags: list[str] | None = None
     timeout: float | None = None
+    transport: str | None = None  # http | ssh | netmiko (default: the profile's)
+    device_type: str | None = None  # netmiko's device type, with transport: netmiko
+    commands: list[str] | None = None  # what netmiko runs to read the configuration
+    ssh: SshIn | None = None
+
+    @field_validator("transport")
+    @classmethod
+    def _transport(cls, v: str | None) -> str | None:
+        if v is not None and v not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}")
+        return v
 
     @field_validator("role")
     @classmethod
@@ -92,6 +111,11 @@ class Host:
     password: Secret | None
     tls: TlsOptions
     timeout: float | None = None
+    transport: str = "http"
+    enable: Secret | None = None
+    device_type: str | None = None
+    commands: list[str] = field(default_factory=list)
+    ssh: SshOptions = field(default_factory=SshOptions)
 
     @property
     def base_url(self) -> str:
@@ -181,6 +205,7 @@ _ALLOWED = {
     "groups": [],
     "credentials": list(CredentialsIn.model_fields),
     "tls": list(TlsIn.model_fields),
+    "ssh": list(SshIn.model_fields),
     "defaults": list(CommonIn.model_fields),
 }
 
@@ -271,19 +296,21 @@ def _resolve(
         merged: dict[str, Any] = {}
         origin: dict[str, tuple[str, ...]] = {}
         for lw, layer in layers:
-            for k in ("site", "role", "profile", "timeout"):
+            for k in ("site", "role", "profile", "timeout", "transport", "device_type", "commands"):
                 v = getattr(layer, k)
                 if v is not None:
                     merged[k], origin[k] = v, lw
             if layer.tags:
                 merged.setdefault("tags", [])
                 merged["tags"] += [t for t in layer.tags if t not in merged["tags"]]
-            for sub in ("credentials", "tls"):
+            for sub in ("credentials", "tls", "ssh"):
                 part = getattr(layer, sub)
                 if part is not None:
                     for k, v in part.model_dump(exclude_none=True).items():
                         merged[f"{sub}.{k}"], origin[f"{sub}.{k}"] = v, lw
         pname = merged.get("profile")
+        if not pname and merged.get("transport") == "netmiko":
+            pname = "netmiko"  # any device netmiko knows, checked against raw: rules
         if not pname:
             raise fail(
                 "no profile for this host (set profile: on the host, a group or defaults)",
@@ -298,8 +325,16 @@ def _resolve(
                 f"unknown profile {pname!r} (known: {', '.join(known_profiles)})",
             )
         prof = known_profiles[pname]
+        transport = merged.get("transport") or prof.transport
+        if transport == "netmiko" and not merged.get("device_type"):
+            raise fail(
+                "transport netmiko needs a device_type (netmiko's name, e.g. cisco_ios)",
+                "device_type",
+            )
         try:
-            scheme, hostname, port = _split_address(h.address, prof.default_scheme)
+            scheme, hostname, port = _split_address(
+                h.address, "ssh" if transport in ("ssh", "netmiko") else prof.default_scheme
+            )
         except ValueError as e:
             raise fail(str(e), "address") from None
         password = None
@@ -309,6 +344,18 @@ def _resolve(
                 merged["credentials.password"],
                 lambda msg, p=pw_path, i=hid: _error(doc, csv_file, i, p, msg),
             )
+        enable = None
+        if "credentials.enable" in merged:
+            en_path = (*origin["credentials.enable"], "credentials", "enable")
+            enable = secrets.resolve(
+                merged["credentials.enable"],
+                lambda msg, p=en_path, i=hid: _error(doc, csv_file, i, p, msg),
+            )
+        known_hosts = merged.get("ssh.known_hosts")
+        if known_hosts:
+            known_hosts = str((base / os.path.expanduser(known_hosts)).resolve())
+            if not Path(known_hosts).is_file():
+                raise fail(f"known_hosts file not found: {known_hosts}", "ssh.known_hosts")
         ca = merged.get("tls.ca")
         if ca:
             ca = str((base / ca).resolve())
@@ -330,6 +377,14 @@ def _resolve(
                 password=password,
                 tls=TlsOptions(verify=merged.get("tls.verify", True), ca=ca),
                 timeout=merged.get("timeout"),
+                transport=transport,
+                enable=enable,
+                device_type=merged.get("device_type"),
+                commands=list(merged.get("commands") or []),
+                ssh=SshOptions(
+                    known_hosts=known_hosts,
+                    accept_unknown_host_keys=bool(merged.get("ssh.accept_unknown_host_keys")),
+                ),
             )
         )
     return Inventory(csv_file or doc.file, out)

@@ -62,6 +62,45 @@ class Line:
 
 
 @dataclass(slots=True)
+class SbcRoute:
+    """One routing rule as the SBC holds it, in the order the SBC evaluates its rules."""
+
+    name: str  # as an operator would name it: "IP2IPRouting 3 (Emergency)", "dial-peer 911"
+    match: dict[str, str] = field(default_factory=dict)  # what it matches, readable
+    target: str | None = None  # trunk / IP group / session target / next-hop
+    priority: str | None = None  # emergency priority the rule marks, if any
+
+
+@dataclass(slots=True)
+class SbcState:
+    """An SBC's routing, vendor-neutral where it can be; ``data`` holds what the profile's
+    ``route`` function needs to evaluate it exactly as the box does (JSON-serialisable)."""
+
+    routes: list[SbcRoute] = field(default_factory=list)
+    trunks: list[str] = field(default_factory=list)  # trunks / IP groups / peers it knows
+    addresses: list[str] = field(default_factory=list)  # its SIP addresses (host or host:port)
+    emergency_numbers: list[str] = field(default_factory=list)  # numbers it treats as such
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RouteDecision:
+    """What an SBC does with one called number from one source."""
+
+    number: str
+    source: str | None
+    outcome: str  # routed | no-route | rejected
+    route: str | None = None  # the winning rule, as SbcRoute.name
+    sent: str | None = None  # the called number as it leaves
+    trunk: str | None = None  # where it leaves
+    priority: str | None = None
+    steps: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
 class DeviceState:
     vendor: str
     profile: str
@@ -72,6 +111,7 @@ class DeviceState:
     provisioning_server: str | None = None
     location_source: str | None = None
     raw: dict[str, str] = field(default_factory=dict)
+    sbc: SbcState | None = None
 
     def normalised(self) -> dict[str, Any]:
         """The normalised keys golden rules may name (SPEC: Golden template)."""
@@ -101,7 +141,10 @@ class DeviceState:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["sbc"] is None:
+            del d["sbc"]  # phones: the shape their samples and stored snapshots have
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DeviceState:
@@ -117,8 +160,13 @@ class DeviceState:
                     emergency=[EmergencyEntry(**e) for e in em],
                 )
             )
-        rest = {k: v for k, v in d.items() if k != "lines"}
-        return cls(**rest, lines=lines)
+        rest = {k: v for k, v in d.items() if k not in ("lines", "sbc")}
+        sbc = None
+        if d.get("sbc"):
+            sd = dict(d["sbc"])
+            sd["routes"] = [SbcRoute(**r) for r in sd.get("routes", [])]
+            sbc = SbcState(**sd)
+        return cls(**rest, lines=lines, sbc=sbc)
 
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from fleet.model import Collected, DeviceState
+from fleet.model import Collected, DeviceState, RouteDecision
 
 if TYPE_CHECKING:
     from fleet.collect.http import HttpHost
@@ -48,6 +48,13 @@ class Profile:
     to_state: Callable[[Collected], DeviceState] | None = None
     secret_keys: re.Pattern[str] = field(default_factory=lambda: re.compile(r"(?!x)x"))
     dialplan_syntax: str | None = None
+    # SSH profiles: the CLI described as data (platform.yaml beside profile.py: prompts,
+    # paging, enable, the commands whose output is the configuration)
+    platform: dict[str, Any] | None = None
+    # parse_cli({command: output}) -> Collected; default: parse_files on the first output
+    parse_cli: Callable[[dict[str, str]], Collected] | None = None
+    # route(state, called_number, source) -> RouteDecision, exactly as the SBC routes
+    route: Callable[[DeviceState, str, str | None], RouteDecision] | None = None
     folder: Path | None = None
     simulator: ModuleType | None = None
 
@@ -85,6 +92,11 @@ def registry() -> dict[str, Profile]:
             continue
         prof: Profile = module.PROFILE
         folder = Path(module.__file__).parent
+        platform_file = folder / "platform.yaml"
+        if prof.platform is None and platform_file.is_file():
+            import yaml
+
+            prof = _with(prof, platform=yaml.safe_load(platform_file.read_text()))
         sim = None
         try:
             sim = importlib.import_module(f"device_profiles.{mod.name}.simulator")

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from fleet.lab import fleet as labfleet
-from fleet.lab.fleet import DECOMMISSIONED_SBC
 from tests.conftest import LabThread, run_fleet
 
 
@@ -75,7 +74,7 @@ def test_each_seeded_fault_is_found_with_the_right_rule_and_subject(swept):
     moved = _device(report, _faulty(fleet, "decommissioned-route").id)
     routes = [f for f in moved["findings"] if f["rule"] == "emergency.route"]
     assert {f["subject"] for f in routes} == {"999", "112"}
-    assert all(f["actual"].startswith(DECOMMISSIONED_SBC) for f in routes)
+    assert all(f["actual"].startswith(fleet.decommissioned) for f in routes)
     assert all(f["evidence"] for f in routes)
     statuses = {
         "down": ("unreachable", "coverage.unreachable"),

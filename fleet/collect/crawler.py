@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from fleet import profiles
+from fleet.collect import netmiko_transport
 from fleet.collect.http import HttpHost, HttpPool, HttpStatusError
-from fleet.errors import DeviceError, Unreachable
+from fleet.collect.ssh import Platform, SshTarget, run_cli
+from fleet.errors import ConfigFileError, DeviceError, ProtocolError, Unreachable
 from fleet.inventory import Host
 from fleet.model import Collected
 
@@ -23,6 +26,8 @@ class CrawlOptions:
     read_timeout: float = 10.0
     retries: int = 2
     backoff: float = 0.25
+    ssh_handshakes: int = 10  # SSH logins under way at once, apart from `concurrency`
+    netmiko_workers: int = 20  # threads for netmiko sessions
 
 
 @dataclass(slots=True)
@@ -48,19 +53,93 @@ async def crawl(
 ) -> list[Fetched]:
     """Fetch every host; results come back in the order of ``hosts``."""
     sem = asyncio.Semaphore(opts.concurrency)
-    async with HttpPool(opts.connect_timeout, opts.read_timeout) as pool:
+    io = _Transports(
+        HttpPool(opts.connect_timeout, opts.read_timeout),
+        asyncio.Semaphore(opts.ssh_handshakes),
+        ThreadPoolExecutor(opts.netmiko_workers, thread_name_prefix="netmiko")
+        if any(h.transport == "netmiko" for h in hosts)
+        else None,
+    )
+    try:
 
         async def one(host: Host) -> Fetched:
             async with sem:
-                res = await _fetch_one(pool, host, wanted.get(host.profile, []), opts)
+                res = await _fetch_one(io, host, wanted.get(host.profile, []), opts)
             if on_done:
                 on_done(res)
             return res
 
         return list(await asyncio.gather(*(one(h) for h in hosts)))
+    finally:
+        await io.http.aclose()
+        if io.threads is not None:
+            io.threads.shutdown(wait=False, cancel_futures=True)
 
 
-async def _fetch_one(pool: HttpPool, host: Host, wanted: list[str], opts: CrawlOptions) -> Fetched:
+@dataclass(slots=True)
+class _Transports:
+    http: HttpPool
+    handshakes: asyncio.Semaphore
+    threads: ThreadPoolExecutor | None
+
+
+async def _read(
+    io: _Transports, host: Host, prof: profiles.Profile, wanted: list[str], opts: CrawlOptions
+) -> Collected:
+    """One attempt at reading ``host`` over its transport."""
+    if host.transport == "http":
+        if prof.fetch is None:
+            raise DeviceError(f"profile {prof.name} cannot be read over HTTP")
+        http = HttpHost(
+            io.http,
+            host.base_url,
+            host.username,
+            host.password.value if host.password else None,
+            host.tls,
+        )
+        return await prof.fetch(http, wanted)
+    target = SshTarget(
+        host.hostname,
+        host.port,
+        host.username,
+        host.password.value if host.password else None,
+        host.enable.value if host.enable else None,
+        host.ssh,
+    )
+    if host.transport == "netmiko":
+        assert io.threads is not None and host.device_type
+        commands = host.commands or list((prof.platform or {}).get("commands", []))
+        if not commands:
+            raise DeviceError("no commands to run: list them under commands: in the inventory")
+        outputs = await netmiko_transport.run(
+            target, host.device_type, commands, io.threads, opts.read_timeout
+        )
+    else:
+        if prof.platform is None:
+            raise DeviceError(f"profile {prof.name} has no CLI platform for SSH")
+        outputs = await run_cli(
+            target,
+            Platform.from_dict(prof.platform),
+            io.handshakes,
+            opts.connect_timeout,
+            opts.read_timeout,
+        )
+    return parse_outputs(prof, outputs)
+
+
+def parse_outputs(prof: profiles.Profile, outputs: dict[str, str]) -> Collected:
+    """CLI outputs through the profile: its parse_cli, else parse_files on the first."""
+    try:
+        if prof.parse_cli is not None:
+            return prof.parse_cli(outputs)
+        assert prof.parse_files is not None
+        cmd, text = next(iter(outputs.items()))
+        return prof.parse_files(cmd, text, lambda _name: None)
+    except ConfigFileError as e:
+        raise ProtocolError(f"the device's output could not be read: {e}") from e
+
+
+async def _fetch_one(io: _Transports, host: Host, wanted: list[str], opts: CrawlOptions) -> Fetched:
     prof = profiles.get(host.profile)
     start = time.monotonic()
     attempts = 0
@@ -68,18 +147,9 @@ async def _fetch_one(pool: HttpPool, host: Host, wanted: list[str], opts: CrawlO
     error: DeviceError | None = None
     while True:
         attempts += 1
-        http = HttpHost(
-            pool,
-            host.base_url,
-            host.username,
-            host.password.value if host.password else None,
-            host.tls,
-        )
         try:
-            if prof.fetch is None:
-                raise DeviceError(f"profile {prof.name} cannot be fetched over {prof.transport}")
             remaining = deadline - time.monotonic()
-            collected = await asyncio.wait_for(prof.fetch(http, wanted), remaining)
+            collected = await asyncio.wait_for(_read(io, host, prof, wanted, opts), remaining)
             return Fetched(host, collected, None, time.monotonic() - start, attempts)
         except TimeoutError:
             error = Unreachable(

@@ -76,3 +76,31 @@ class LabDevice:
     config: Collected
     sessions: dict[str, Any] = field(default_factory=dict)
     requests: int = 0
+
+
+@dataclass(slots=True)
+class LabSbc:
+    """A simulated SBC: routes the lab phones' calls; emergency numbers to its emergency
+    trunk, the rest to its normal trunk (unless a fault says otherwise)."""
+
+    id: str
+    profile: str
+    site: str
+    address: str  # its own loopback address; SIP on :5060 (configuration only), SSH on port
+    port: int
+    hostname: str
+    admin_user: str
+    admin_password: str
+    enable_password: str
+    phone_networks: list[str]  # source networks of the phones it serves, CIDR
+    emergency_numbers: list[str]
+    fault: str | None = None  # None, down, auth, or a vendor fault from the simulator
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class LabSbcDevice:
+    spec: LabSbc
+    config: str  # what `show running-config` prints
+    sessions: int = 0
+    commands: list[str] = field(default_factory=list)

@@ -110,7 +110,7 @@ def test_seeded_emergency_faults_show_in_the_state() -> None:
     lost_line = states[lost.id].lines[0]
     assert [e.number for e in lost_line.emergency] == ["999"]
     assert "112" not in lost_line.dialplan.text.split("|")
-    assert {e.route for e in states[moved.id].lines[0].emergency} == {"127.20.0.99:5060"}
+    assert {e.route for e in states[moved.id].lines[0].emergency} == {f"{lab.decommissioned}:5060"}
 
 
 def test_wrong_password_is_auth_failed() -> None:

@@ -1,0 +1,274 @@
+"""AudioCodes configuration, both ways the box hands it out, read into one shape.
+
+* The ``.ini`` file (Web "Configuration File" / REST ``/api/v1/files/ini``): ``[SIP Params]``
+  style sections of ``NAME = value`` lines, and tables as ``[ Table ]`` ...
+  ``FORMAT Index = Col, Col;`` ... ``Table N = v, v;`` ... ``[ \\Table ]``. Firmware 7.0 prefixes
+  every column with the table name (``FORMAT IP2IPRouting_Index = IP2IPRouting_RouteName``);
+  7.2 and later do not. Both are read.
+* ``show running-config`` (CLI 7.x): ``configure <section>`` blocks holding table rows
+  (``sbc routing ip2ip-routing 3`` ... ``activate`` / ``exit``) and settings blocks
+  (``sbc settings``), parsed with the TextFSM template beside this file.
+
+Raw params keep the vendor's names: ``IP2IPRouting/3/DestUsernamePrefix`` and
+``SBCPREEMPTIONMODE`` from an ini file, ``voip/sbc routing ip2ip-routing/3/dst-user-name-prefix``
+and ``voip/sbc settings/sbc-preemption-mode`` from the CLI. :func:`tables` maps both onto the
+ini table and column names, which is all routing needs.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from fleet import cli_parse
+from fleet.errors import ConfigFileError
+
+TEMPLATE = Path(__file__).parent / "templates" / "show_running_config.textfsm"
+
+_INI_SECTION = re.compile(r"^\[\s*(\\?)\s*([^\]]*?)\s*\]\s*$")
+_INI_FORMAT = re.compile(r"^FORMAT\s+(\S+)\s*=\s*(.*?);?\s*$", re.I)
+_INI_ROW = re.compile(r"^(\S+)\s+(\d+)\s*=\s*(.*?);?\s*$")
+_INI_SCALAR = re.compile(r"^([A-Za-z_][\w.\-]*)\s*=\s*(.*?)\s*$")
+_INI_IDENTITY = {"model": re.compile(r"^;\s*Board:\s*(.+?)\s*$", re.M),
+                 "firmware": re.compile(r"^;\s*Software Version:\s*(.+?)\s*$", re.M)}
+
+# CLI table path (section/table) -> ini table, and CLI key -> ini column, for what routing and
+# the SBC's own addresses are computed from (AudioCodes User's Manual 7.2 parameter tables list
+# each parameter's CLI name beside its [Table_Column] ini name).
+CLI_TABLES: dict[str, tuple[str, dict[str, str]]] = {
+    "network/interface network-if": ("InterfaceTable", {
+        "application-type": "ApplicationTypes", "ip-address": "IPAddress",
+        "prefix-length": "PrefixLength", "gateway": "Gateway", "name": "InterfaceName",
+    }),
+    "voip/sip-interface": ("SIPInterface", {
+        "interface-name": "InterfaceName", "network-interface": "NetworkInterface",
+        "application-type": "ApplicationType", "udp-port": "UDPPort", "tcp-port": "TCPPort",
+        "tls-port": "TLSPort", "srd-name": "SRDName",
+    }),
+    "voip/proxy-set": ("ProxySet", {
+        "proxy-name": "ProxyName", "sbcipv4-sip-int-name": "SBCIPv4SIPInterfaceName",
+    }),
+    "voip/proxy-ip": ("ProxyIp", {
+        "proxy-set-id": "ProxySetId", "proxy-address": "IpAddress",
+        "transport-type": "TransportType",
+    }),
+    "voip/ip-group": ("IPGroup", {
+        "type": "Type", "name": "Name", "proxy-set-name": "ProxySetName",
+        "classify-by-proxy-set": "ClassifyByProxySet",
+        "inbound-mesg-manipulation-set": "InboundManSet",
+        "outbound-mesg-manipulation-set": "OutboundManSet",
+    }),
+    "voip/sbc classification": ("Classification", {
+        "classification-name": "ClassificationName",
+        "message-condition-name": "MessageConditionName",
+        "src-sip-interface-name": "SrcSIPInterfaceName", "src-address": "SrcAddress",
+        "src-user-name-prefix": "SrcUsernamePrefix", "dst-user-name-prefix": "DestUsernamePrefix",
+        "action-type": "ActionType", "src-ip-group-name": "SrcIPGroupName",
+    }),
+    "voip/sbc routing condition-table": ("ConditionTable", {
+        "name": "Name", "condition": "Condition",
+    }),
+    "voip/sbc routing ip2ip-routing": ("IP2IPRouting", {
+        "route-name": "RouteName", "routing-policy-name": "RoutingPolicyName",
+        "src-ip-group-name": "SrcIPGroupName", "src-user-name-prefix": "SrcUsernamePrefix",
+        "src-host": "SrcHost", "dst-user-name-prefix": "DestUsernamePrefix",
+        "dst-host": "DestHost", "request-type": "RequestType",
+        "message-condition-name": "MessageConditionName", "dst-type": "DestType",
+        "dst-ip-group-name": "DestIPGroupName", "dst-sip-interface-name": "DestSIPInterfaceName",
+        "dst-address": "DestAddress", "dst-port": "DestPort",
+        "alt-route-options": "AltRouteOptions", "modified-dest-user-name": "ModifiedDestUserName",
+        "internal-action": "InternalAction",
+    }),
+    "voip/sbc manipulation ip-outbound-manipulation": ("IPOutboundManipulation", {
+        "manipulation-name": "ManipulationName", "src-ip-group-name": "SrcIPGroupName",
+        "dst-ip-group-name": "DestIPGroupName", "dst-user-name-prefix": "DestUsernamePrefix",
+        "manipulated-uri": "ManipulatedURI", "remove-from-left": "RemoveFromLeft",
+        "remove-from-right": "RemoveFromRight", "leave-from-right": "LeaveFromRight",
+        "prefix-to-add": "Prefix2Add", "suffix-to-add": "Suffix2Add",
+    }),
+    "voip/message message-manipulations": ("MessageManipulations", {
+        "manipulation-name": "ManipulationName", "manipulation-set-id": "ManSetID",
+        "message-type": "MessageType", "condition": "Condition",
+        "action-subject": "ActionSubject", "action-type": "ActionType",
+        "action-value": "ActionValue", "row-role": "RowRole",
+    }),
+}
+# CLI settings blocks -> ini scalar parameters (configure voip > sbc settings >
+# sbc-preemption-mode [SBCPreemptionMode]; ... > sip-definition settings > emerg-nbs
+# [EmergencyNumbers]).
+CLI_SCALARS: dict[str, str] = {
+    "voip/sbc settings/sbc-preemption-mode": "SBCPreemptionMode",
+    "voip/sbc settings/sbc-emerg-condition": "SBCEmergencyCondition",
+    "voip/sip-definition settings/emerg-nbs": "EmergencyNumbers",
+    "voip/sip-definition settings/emerg-special-release-cause": "EmergencySpecialReleaseCause",
+}
+# CLI keywords for the enumerations routing reads, as the ini file's numbers.
+CLI_ENUMS: dict[str, dict[str, str]] = {
+    "DestType": {"ip-group": "0", "dest-address": "1", "request-uri": "2", "enum": "3",
+                 "hunt-group": "4", "dial-plan": "5", "ldap": "6", "gateway": "8",
+                 "routing-server": "9", "all-users": "10", "ip-group-set": "11",
+                 "dst-tag": "12", "internal": "13"},
+    "RequestType": {"all": "0", "invite": "1", "register": "2", "subscribe": "3",
+                    "invite-and-register": "4", "invite-and-subscribe": "5", "options": "6"},
+    "AltRouteOptions": {"route-row": "0", "alt-route-ignore-inputs": "1",
+                        "alt-route-consider-inputs": "2", "group-member-ignore-inputs": "3",
+                        "group-member-consider-inputs": "4"},
+    "Type": {"server": "0", "user": "1", "gateway": "2"},
+    "ClassifyByProxySet": {"disable": "0", "enable": "1"},
+    "ActionType": {"deny": "0", "allow": "1", "add": "0", "remove": "1", "modify": "2",
+                   "add-prefix": "3", "add-suffix": "4", "remove-suffix": "5",
+                   "remove-prefix": "6", "normalize": "7"},
+    "ApplicationType": {"gw": "0", "sas": "1", "sbc": "2"},
+    "ManipulatedURI": {"source": "0", "destination": "1"},
+    "SBCPreemptionMode": {"disable": "0", "enable": "1"},
+    "EmergencySpecialReleaseCause": {"disable": "0", "enable": "1"},
+}
+
+
+def is_cli(text: str) -> bool:
+    return bool(re.search(r"^configure (voip|network|system)\s*$", text, re.M))
+
+
+def is_ini(text: str) -> bool:
+    return bool(re.search(r"^\[\s*(IP2IPRouting|IPGroup|SIPInterface|ProxySet)\s*\]", text, re.M))
+
+
+def unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def split_row(text: str) -> list[str]:
+    """``"a, b", 0, 'c';`` -> ``['a, b', '0', 'c']``: commas inside quotes belong to the value."""
+    out: list[str] = []
+    cur: list[str] = []
+    quote = ""
+    for ch in text:
+        if quote:
+            if ch == quote:
+                quote = ""
+            cur.append(ch)
+        elif ch in "\"'":
+            quote = ch
+            cur.append(ch)
+        elif ch == ",":
+            out.append(unquote("".join(cur)))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append(unquote("".join(cur)))
+    return out
+
+
+def parse_ini(name: str, text: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Params and identity (``;Board:`` / ``;Software Version:`` header comments)."""
+    params: dict[str, str] = {}
+    columns: dict[str, list[str]] = {}
+    table: str | None = None
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith(";"):
+            continue
+        if m := _INI_SECTION.match(line):
+            closing, title = m.group(1), m.group(2)
+            is_params = title.lower().endswith("params")
+            table = None if closing or is_params else title
+            continue
+        if table is not None:
+            if m := _INI_FORMAT.match(line):
+                cols = [c.strip() for c in m.group(2).split(",")]
+                columns[table] = [_strip_prefix(table, c) for c in cols]
+                continue
+            if m := _INI_ROW.match(line):
+                if m.group(1) != table:
+                    raise ConfigFileError(f"row of {m.group(1)} inside [ {table} ]",
+                                          file=name, line=n)
+                cols = columns.get(table)
+                if cols is None:
+                    raise ConfigFileError(f"[ {table} ] row before its FORMAT line",
+                                          file=name, line=n)
+                values = split_row(m.group(3))
+                if len(values) != len(cols):
+                    raise ConfigFileError(
+                        f"{table} {m.group(2)} has {len(values)} values for {len(cols)} "
+                        "FORMAT columns", file=name, line=n)
+                for col, val in zip(cols, values, strict=True):
+                    params[f"{table}/{m.group(2)}/{col}"] = val
+                continue
+            raise ConfigFileError(f"unexpected line in [ {table} ]: {line[:60]!r}",
+                                  file=name, line=n)
+        if m := _INI_SCALAR.match(line):
+            params[m.group(1)] = _scalar(m.group(2))
+            continue
+        raise ConfigFileError(f"not an ini line: {line[:60]!r}", file=name, line=n)
+    identity = {k: m.group(1) for k, rx in _INI_IDENTITY.items() if (m := rx.search(text))}
+    return params, identity
+
+
+def _strip_prefix(table: str, column: str) -> str:
+    # 7.0 writes "IP2IPRouting_RouteName"; 7.2+ "RouteName". "Index" is the row number.
+    col = column.removeprefix(f"{table}_")
+    return col
+
+
+def _scalar(value: str) -> str:
+    # EmergencyNumbers = '100','911','112' -> "100,911,112"; NAME = 'x' -> "x"
+    if "," in value and value.lstrip().startswith("'"):
+        return ",".join(split_row(value))
+    return unquote(value)
+
+
+def parse_cli(text: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for rec in cli_parse.parse(TEMPLATE, text):
+        path = f"{rec['SECTION']}/{rec['TABLE']}"
+        key = f"{path}/{rec['INDEX']}/{rec['KEY']}" if rec["INDEX"] else f"{path}/{rec['KEY']}"
+        params[key] = unquote(rec["VALUE"])
+    return params
+
+
+def _get(params: dict[str, str], name: str) -> str | None:
+    low = name.lower()
+    for k, v in params.items():
+        if k.lower() == low:
+            return v
+    return None
+
+
+def scalar(params: dict[str, str], name: str) -> str | None:
+    """An ini scalar parameter (names are case-insensitive in ini files), or its CLI form."""
+    v = _get(params, name)
+    if v is not None:
+        return v
+    for cli_key, ini in CLI_SCALARS.items():
+        if ini == name and cli_key in params:
+            return CLI_ENUMS.get(ini, {}).get(params[cli_key].lower(), params[cli_key])
+    return None
+
+
+def tables(params: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """Every table as rows in index order, with ini column names (``_index`` holds the row
+    number), whichever format the params came from."""
+    rows: dict[str, dict[int, dict[str, Any]]] = {}
+    cli_by_path = {path: spec for path, spec in CLI_TABLES.items()}
+    for key, value in params.items():
+        parts = key.split("/")
+        if len(parts) == 3 and parts[1].isdigit():  # ini: Table/N/Column
+            table, idx, col = parts[0], int(parts[1]), parts[2]
+        elif len(parts) == 4 and parts[2].isdigit():  # cli: section/table/N/key
+            spec = cli_by_path.get(f"{parts[0]}/{parts[1]}")
+            if spec is None:
+                continue
+            table, idx = spec[0], int(parts[2])
+            col = spec[1].get(parts[3], "")
+            if not col:
+                continue
+            value = CLI_ENUMS.get(col, {}).get(value.lower(), value)
+        else:
+            continue
+        row = rows.setdefault(table, {}).setdefault(idx, {"_index": idx})
+        row[col] = value
+    return {t: [r[i] for i in sorted(r)] for t, r in rows.items()}

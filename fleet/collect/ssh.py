@@ -1,0 +1,203 @@
+"""SSH transport: an interactive CLI session driven by the profile's platform data.
+
+The platform (``device_profiles/<name>/platform.yaml``) says what the prompt looks like,
+how to enter enable mode, which commands switch paging off, what a paging marker looks like
+and which commands print the configuration; this module only follows it (scrapli's idea:
+a platform is data, not a class).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from fleet.errors import AuthFailed, DeviceError, ProtocolError, ResponseTooLarge, Unreachable
+
+MAX_OUTPUT = 8 * 1024 * 1024
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    prompt: str
+    commands: tuple[str, ...]
+    setup: tuple[str, ...] = ()
+    more: str | None = None
+    enable: dict[str, str] | None = None
+    errors: tuple[str, ...] = ()
+    exit: str = "exit"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Platform:
+        return cls(
+            prompt=d["prompt"],
+            commands=tuple(d["commands"]),
+            setup=tuple(d.get("setup", ())),
+            more=d.get("more"),
+            enable=d.get("enable"),
+            errors=tuple(d.get("errors", ())),
+            exit=d.get("exit", "exit"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SshOptions:
+    known_hosts: str | None = None  # a known_hosts file; None: ~/.ssh/known_hosts
+    accept_unknown_host_keys: bool = False
+
+
+@dataclass(slots=True)
+class SshTarget:
+    hostname: str
+    port: int
+    username: str | None
+    password: str | None
+    enable_password: str | None = None
+    options: SshOptions = field(default_factory=SshOptions)
+
+
+def _known_hosts(opts: SshOptions) -> Any:
+    if opts.accept_unknown_host_keys:
+        return None  # explicitly asked for in the inventory
+    path = opts.known_hosts or str(Path("~/.ssh/known_hosts").expanduser())
+    if not Path(path).is_file():
+        raise DeviceError(
+            f"host keys are checked and {path} does not exist: add the device's key to a "
+            "known_hosts file (ssh: {known_hosts: PATH}) or accept unknown keys explicitly "
+            "(ssh: {accept_unknown_host_keys: true})"
+        )
+    return path
+
+
+async def run_cli(
+    target: SshTarget,
+    platform: Platform,
+    handshake: asyncio.Semaphore,
+    connect_timeout: float = 10.0,
+    read_timeout: float = 30.0,
+) -> dict[str, str]:
+    """Log in, switch paging off, run the platform's commands; returns {command: output}."""
+    known = _known_hosts(target.options)
+    try:
+        async with handshake:  # devices drop bursts of unauthenticated connections
+            conn = await asyncio.wait_for(
+                asyncssh.connect(
+                    target.hostname,
+                    target.port,
+                    username=target.username,
+                    password=target.password,
+                    known_hosts=known,
+                    client_keys=None,
+                    agent_path=None,
+                    preferred_auth="password,keyboard-interactive",
+                    login_timeout=connect_timeout,
+                ),
+                connect_timeout,
+            )
+    except asyncssh.PermissionDenied as e:
+        raise AuthFailed(f"SSH login refused for user {target.username!r}") from e
+    except asyncssh.HostKeyNotVerifiable as e:
+        raise DeviceError(
+            f"SSH host key not trusted ({e.reason}): add it to the known_hosts file or set "
+            "ssh: {accept_unknown_host_keys: true} for this host"
+        ) from e
+    except (TimeoutError, OSError) as e:
+        raise Unreachable(
+            f"SSH to {target.hostname}:{target.port}: {_why(e) or 'timed out'}"
+        ) from e
+    except asyncssh.Error as e:
+        raise ProtocolError(f"SSH to {target.hostname}:{target.port}: {e.reason}") from e
+    try:
+        async with conn:
+            proc = await conn.create_process(
+                term_type="vt100", term_size=(511, 24), encoding="utf-8", errors="replace"
+            )
+            cli = _Cli(proc, platform, read_timeout)
+            await cli.until_prompt("login")
+            if platform.enable and target.enable_password is not None:
+                await cli.enable(target.enable_password)
+            for cmd in platform.setup:
+                await cli.run(cmd)
+            outputs = {cmd: await cli.run(cmd) for cmd in platform.commands}
+            proc.stdin.write(platform.exit + "\n")
+            return outputs
+    except asyncssh.Error as e:
+        raise ProtocolError(f"SSH session ended: {e.reason}") from e
+    except (ConnectionError, asyncssh.misc.ConnectionLost) as e:
+        raise ProtocolError(f"SSH session ended: {e}") from e
+
+
+class _Cli:
+    def __init__(self, proc: Any, platform: Platform, read_timeout: float) -> None:
+        self.proc, self.platform, self.timeout = proc, platform, read_timeout
+        self.prompt = re.compile(platform.prompt)
+        self.more = re.compile(platform.more) if platform.more else None
+        self.total = 0
+
+    async def until_prompt(self, after: str, prompt: re.Pattern[str] | None = None) -> str:
+        want = prompt or self.prompt
+        buf = ""
+        while True:
+            try:
+                chunk = await asyncio.wait_for(self.proc.stdout.read(65536), self.timeout)
+            except TimeoutError as e:
+                raise Unreachable(f"no prompt within {self.timeout:g} s after {after!r}") from e
+            if not chunk:
+                raise ProtocolError(f"the device closed the session after {after!r}")
+            self.total += len(chunk)
+            if self.total > MAX_OUTPUT:
+                raise ResponseTooLarge(f"more than {MAX_OUTPUT} bytes of CLI output")
+            buf += _ANSI.sub("", chunk.replace("\r\n", "\n")).replace("\r", "")
+            if self.more and (m := _last(self.more, buf)) and not buf[m.end() :].strip():
+                buf = buf[: m.start()]
+                self.proc.stdin.write(" ")
+                continue
+            tail = buf.rsplit("\n", 1)[-1]
+            if want.search(tail):
+                return buf
+
+    async def run(self, cmd: str) -> str:
+        self.proc.stdin.write(cmd + "\n")
+        out = await self.until_prompt(cmd)
+        lines = out.split("\n")
+        if lines and cmd.strip() and cmd.strip() in lines[0]:
+            lines = lines[1:]  # the echo
+        body = "\n".join(lines[:-1]).strip("\n")  # without the prompt line
+        for marker in self.platform.errors:
+            if marker in body[:400]:
+                raise ProtocolError(
+                    f"the device rejected {cmd!r}: {body.strip().splitlines()[0][:120]}"
+                )
+        return body + "\n"
+
+    async def enable(self, password: str) -> None:
+        assert self.platform.enable is not None
+        en = self.platform.enable
+        self.proc.stdin.write(en.get("command", "enable") + "\n")
+        either = re.compile(f"(?:{en['password_prompt']})|(?:{en['prompt']})")
+        out = await self.until_prompt("enable", either)
+        if re.search(en["password_prompt"], out.rsplit("\n", 1)[-1]):
+            self.proc.stdin.write(password + "\n")
+            out = await self.until_prompt("enable password", either)
+        if not re.search(en["prompt"], out.rsplit("\n", 1)[-1]):
+            raise AuthFailed("enable password refused")
+
+
+def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    found = None
+    for found in pattern.finditer(text):  # noqa: B007
+        pass
+    return found
+
+
+def _why(e: BaseException) -> str:
+    import os
+
+    if isinstance(e, OSError) and e.errno:
+        return os.strerror(e.errno).lower()
+    return str(e)
