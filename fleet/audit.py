@@ -16,8 +16,9 @@ from fleet.check.golden import Golden
 from fleet.collect.http import TlsOptions
 from fleet.errors import ConfigFileError, DeviceError, ProtocolError
 from fleet.inventory import Host, Inventory
-from fleet.model import Snapshot
+from fleet.model import DeviceState, Snapshot
 from fleet.pipeline import now, to_result
+from fleet.redact import redact_params
 
 MAX_FILE = 8 * 1024 * 1024
 
@@ -119,6 +120,16 @@ def audit(
         tag=tag,
         duration_s=round(time.monotonic() - t0, 3),
     )
+
+
+def audit_one(f: ConfigFile) -> DeviceState:
+    """One configuration file to its redacted state (for `fleet sbc route FILE`)."""
+    assert f.profile.parse_files is not None and f.profile.to_state is not None
+    collected = f.profile.parse_files(f.path.name, f.text, _sibling_reader(f.path))
+    collected.params = redact_params(collected.params, f.profile)
+    state = f.profile.to_state(collected)
+    state.raw = collected.params
+    return state
 
 
 def _sibling_reader(path: Path) -> Callable[[str], str | None]:

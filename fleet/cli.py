@@ -22,11 +22,14 @@ app.add_typer(lab_app, name="lab")
 dialplan_app = typer.Typer(no_args_is_help=True, help="Dial plans, evaluated as phones do.")
 app.add_typer(store_app, name="store")
 app.add_typer(dialplan_app, name="dialplan")
+sbc_app = typer.Typer(no_args_is_help=True, help="SBC routing, evaluated as the box does.")
+app.add_typer(sbc_app, name="sbc")
 
 
 class Fmt(StrEnum):
     table = "table"
     json = "json"
+    junit = "junit"
 
 
 class Sev(StrEnum):
@@ -38,7 +41,10 @@ class Sev(StrEnum):
 
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="SQLite store")]
-FmtOpt = Annotated[Fmt, typer.Option("--format", help="table or json")]
+FmtOpt = Annotated[Fmt, typer.Option("--format", help="table, json or junit")]
+WaitOpt = Annotated[
+    float, typer.Option("--store-wait", help="seconds to wait for another run that holds the store")
+]
 OutOpt = Annotated[Path | None, typer.Option("--output", help="write the report here")]
 FailOpt = Annotated[Sev, typer.Option("--fail-on", help="exit 1 at or above this severity")]
 TagOpt = Annotated[str | None, typer.Option("--tag", help="label the snapshot")]
@@ -69,6 +75,7 @@ def sweep(
     timeout: Annotated[float, typer.Option(help="seconds per device")] = 30.0,
     select: Annotated[list[str] | None, typer.Option(help="e.g. site=lon,role=phone")] = None,
     tag: TagOpt = None,
+    store_wait: WaitOpt = 30.0,
 ) -> None:
     """Crawl the devices, check them, store a snapshot, report."""
     from fleet import commands
@@ -86,6 +93,7 @@ def sweep(
             timeout=timeout,
             select=select,
             tag=tag,
+            store_wait=store_wait,
         )
     )
 
@@ -100,6 +108,7 @@ def audit(
     output: OutOpt = None,
     fail_on: FailOpt = Sev.high,
     tag: TagOpt = None,
+    store_wait: WaitOpt = 30.0,
 ) -> None:
     """The same checks on configuration files, with no network; stores a snapshot."""
     from fleet import commands
@@ -115,6 +124,69 @@ def audit(
             output=output,
             fail_on=fail_on.value,
             tag=tag,
+            store_wait=store_wait,
+        )
+    )
+
+
+@app.command()
+def diff(
+    old: Annotated[
+        str | None, typer.Argument(help="snapshot id or tag (default: the one before NEW)")
+    ] = None,
+    new: Annotated[str | None, typer.Argument(help="snapshot id or tag (default: last)")] = None,
+    store: StoreOpt = Path("fleet.db"),
+    fmt: FmtOpt = Fmt.table,
+    output: OutOpt = None,
+    devices: Annotated[
+        bool, typer.Option("--devices", help="list the devices of each change")
+    ] = False,
+) -> None:
+    """What changed between two stored snapshots (default: the last two)."""
+    from fleet import commands
+
+    raise typer.Exit(
+        _run(commands.diff, old, new, store=store, fmt=fmt.value, output=output, devices=devices)
+    )
+
+
+rollout_app = typer.Typer(no_args_is_help=True, help="Firmware and configuration rollouts.")
+app.add_typer(rollout_app, name="rollout")
+
+
+@rollout_app.command("verify")
+def rollout_verify(
+    baseline: Annotated[str, typer.Option(help="tag (or id) of the snapshot before the update")],
+    inventory: Annotated[
+        Path | None, typer.Argument(help="inventory (default: the baseline's)")
+    ] = None,
+    golden: Annotated[Path | None, typer.Option(help="golden (default: the baseline's)")] = None,
+    select: Annotated[list[str] | None, typer.Option(help="e.g. site=lon,role=phone")] = None,
+    store: StoreOpt = Path("fleet.db"),
+    fmt: FmtOpt = Fmt.table,
+    output: OutOpt = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=5000)] = 200,
+    timeout: Annotated[float, typer.Option(help="seconds per device")] = 30.0,
+    tag: TagOpt = None,
+    store_wait: WaitOpt = 30.0,
+) -> None:
+    """Sweep again and compare with the baseline: emergency regressions fail (exit 1)."""
+    from fleet import commands
+
+    raise typer.Exit(
+        _run(
+            commands.rollout_verify,
+            baseline,
+            inventory,
+            golden,
+            select=select,
+            store=store,
+            fmt=fmt.value,
+            output=output,
+            concurrency=concurrency,
+            timeout=timeout,
+            tag=tag,
+            store_wait=store_wait,
         )
     )
 
@@ -178,18 +250,20 @@ def demo(
 
 @lab_app.command("serve")
 def lab_serve(
-    phones: Annotated[int, typer.Option(min=1, max=20000)] = 30,
+    phones: Annotated[int, typer.Option(min=0, max=20000)] = 30,
     out: Annotated[Path, typer.Option(help="folder for inventory.yaml and golden.yaml")] = Path(
         "lab"
     ),
     faults: Annotated[bool, typer.Option(help="seed the known faults")] = True,
     profile: Annotated[list[str] | None, typer.Option(help="only these phone profiles")] = None,
     net: Annotated[int, typer.Option(min=1, max=254, help="serve on 127.NET.0.0/16")] = 10,
+    sbcs: Annotated[int, typer.Option(min=0, max=2000, help="SBCs beyond one per site")] = 0,
+    sbc_profile: Annotated[list[str] | None, typer.Option(help="only these SBC profiles")] = None,
 ) -> None:
     """Run the simulated fleet on loopback until stopped; writes its inventory and golden."""
     from fleet import commands
 
-    raise typer.Exit(_run(commands.lab_serve, phones, out, faults, profile, net))
+    raise typer.Exit(_run(commands.lab_serve, phones, out, faults, profile, net, sbcs, sbc_profile))
 
 
 class Syntax(StrEnum):
@@ -218,6 +292,30 @@ def dialplan_eval(
     raise typer.Exit(
         _run(commands.dialplan_eval, syntax.value, plan, digits, as_json, explain, option or [])
     )
+
+
+@sbc_app.command("route")
+def sbc_route(
+    source_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="INVENTORY-OR-FILE",
+            help="an inventory (the SBC is read over SSH) or a saved configuration",
+        ),
+    ],
+    numbers: Annotated[list[str], typer.Argument(help="called numbers")],
+    host: Annotated[str | None, typer.Option(help="the SBC's id in the inventory")] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="where the call comes from: an address, or an IP group / realm name"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+    explain: Annotated[bool, typer.Option(help="show how the route was chosen")] = False,
+) -> None:
+    """Which route an SBC picks for a called number, what leaves, on which trunk."""
+    from fleet import commands
+
+    raise typer.Exit(_run(commands.sbc_route, source_file, numbers, host, source, as_json, explain))
 
 
 @store_app.command("list")

@@ -8,6 +8,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,12 +32,12 @@ def exit_code(snap: Snapshot, fail_on: str) -> int:
     return 1 if bad else 0
 
 
-def emit(snap: Snapshot, fmt: str, output: Path | None) -> None:
+def emit(snap: Snapshot, fmt: str, output: Path | None, fail_on: str = "high") -> None:
     if output is not None:
-        output.write_text(report.render(snap, fmt, color=False), encoding="utf-8")
+        output.write_text(report.render(snap, fmt, color=False, fail_on=fail_on), encoding="utf-8")
         print(f"report written to {output}", file=sys.stderr)
     else:
-        sys.stdout.write(report.render(snap, fmt))
+        sys.stdout.write(report.render(snap, fmt, fail_on=fail_on))
 
 
 def sweep(
@@ -51,18 +52,48 @@ def sweep(
     timeout: float,
     select: list[str] | None,
     tag: str | None,
+    store_wait: float = 30.0,
 ) -> int:
+    inputs = load_inputs(inventory, golden, select)  # bad input fails before the store opens
+    with Store(store, timeout=store_wait) as st:  # before any device: a bad store fails early
+        snap = run_sweep(st, inputs, concurrency, timeout, tag)
+    emit(snap, fmt, output, fail_on)
+    return exit_code(snap, fail_on)
+
+
+@dataclass(slots=True)
+class SweepInputs:
+    inventory: Path
+    golden: Path
+    select: list[str]
+    hosts: list[inventory_mod.Host]
+    gold: golden_mod.Golden
+
+
+def load_inputs(inventory: Path, golden: Path, select: list[str] | None) -> SweepInputs:
     inv = inventory_mod.load(inventory)
     gold = golden_mod.load(golden)
     hosts = inv.select(select)
     if not hosts:
         raise InputError("matches no host in the inventory", file=str(inventory), field="--select")
-    with Store(store) as st:  # opened first: a bad store fails before any device is touched
-        opts = CrawlOptions(concurrency=concurrency, device_timeout=timeout)
-        snap = asyncio.run(pipeline.sweep(hosts, gold, opts, tag=tag))
-        st.save(snap)
-    emit(snap, fmt, output)
-    return exit_code(snap, fail_on)
+    return SweepInputs(inventory, golden, list(select or []), hosts, gold)
+
+
+def run_sweep(
+    st: Store, inputs: SweepInputs, concurrency: int, timeout: float, tag: str | None
+) -> Snapshot:
+    """Sweep, check, note firmware drift against the last sweep, store."""
+    from fleet import drift
+
+    prev_id = st.previous(kind="sweep")
+    opts = CrawlOptions(concurrency=concurrency, device_timeout=timeout)
+    snap = asyncio.run(pipeline.sweep(inputs.hosts, inputs.gold, opts, tag=tag))
+    snap.inventory = str(inputs.inventory.resolve())
+    snap.golden_file = str(inputs.golden.resolve())
+    snap.selection = inputs.select
+    drift.firmware_drift(snap, st.load(prev_id) if prev_id else None)
+    st.save(snap)
+    return snap
 
 
 def audit(
@@ -75,16 +106,108 @@ def audit(
     output: Path | None,
     fail_on: str,
     tag: str | None,
+    store_wait: float = 30.0,
 ) -> int:
+    from fleet import drift
+
     gold = golden_mod.load(golden)
     inv = inventory_mod.load(inventory) if inventory else None
-    with Store(store) as st:
+    with Store(store, timeout=store_wait) as st:
         snap = run_audit(paths, gold, inv, tag)
         if not snap.results:
             raise InputError("no configuration file found", file=" ".join(map(str, paths)))
+        snap.golden_file = str(golden.resolve())
+        prev_id = st.previous(kind="audit")
+        drift.firmware_drift(snap, st.load(prev_id) if prev_id else None)
         st.save(snap)
-    emit(snap, fmt, output)
+    emit(snap, fmt, output, fail_on)
     return exit_code(snap, fail_on)
+
+
+def diff(
+    old: str | None,
+    new: str | None,
+    *,
+    store: Path,
+    fmt: str,
+    output: Path | None,
+    devices: bool,
+) -> int:
+    from fleet import drift
+    from fleet.report import drift_report
+
+    if not store.exists():
+        raise InputError("no such store", file=str(store), field="--store")
+    with Store(store) as st:
+        new_id = st.resolve(new)
+        old_id = st.resolve(old) if old else st.previous(before=new_id)
+        if old_id is None:
+            raise InputError(
+                "only one snapshot in the store: nothing to compare", file=str(store), field="OLD"
+            )
+        a, b = st.load(old_id), st.load(new_id)
+    changes = drift.diff(a, b)
+    groups = drift.fold(changes, b, a)
+    text = (
+        drift_report.diff_json(changes, groups, a, b)
+        if fmt == "json"
+        else drift_report.diff_table(groups, a, b, devices)
+    )
+    _write(text, output)
+    return 0
+
+
+def rollout_verify(
+    baseline: str,
+    inventory: Path | None,
+    golden: Path | None,
+    *,
+    select: list[str] | None,
+    store: Path,
+    fmt: str,
+    output: Path | None,
+    concurrency: int,
+    timeout: float,
+    tag: str | None,
+    store_wait: float = 30.0,
+) -> int:
+    from fleet import drift
+    from fleet.report import drift_report
+
+    if not store.exists():
+        raise InputError("no such store", file=str(store), field="--store")
+    with Store(store, timeout=store_wait) as st:
+        base = st.load(st.resolve(baseline))
+        inv_path = inventory or (Path(base.inventory) if base.inventory else None)
+        gold_path = golden or (Path(base.golden_file) if base.golden_file else None)
+        if inv_path is None or gold_path is None:
+            raise InputError(
+                "the baseline does not say which inventory and golden it used: "
+                "name them (INVENTORY --golden FILE)",
+                field="--baseline",
+            )
+        sel = select if select is not None else base.selection
+        snap = run_sweep(
+            st,
+            load_inputs(inv_path, gold_path, sel),
+            concurrency,
+            timeout,
+            tag or f"verify-{base.tag or base.id}",
+        )
+    verdict = drift.verify(base, snap)
+    text = {"json": drift_report.verdict_json, "junit": drift_report.verdict_junit}.get(
+        fmt, drift_report.verdict_table
+    )(verdict)
+    _write(text, output)
+    return 1 if verdict.failed else 0
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        print(f"written to {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
 
 
 def report_cmd(
@@ -94,7 +217,7 @@ def report_cmd(
         raise InputError("no such store", file=str(store), field="--store")
     with Store(store) as st:
         snap = st.load(st.resolve(snapshot))
-    emit(snap, fmt, output)
+    emit(snap, fmt, output, fail_on)
     return exit_code(snap, fail_on)
 
 
@@ -203,7 +326,13 @@ def _on_lab_loop(lab: LabFleet, body: Callable[[], Awaitable[Snapshot]]) -> Snap
 
 
 def lab_serve(
-    phones: int, out: Path, faults: bool, only: list[str] | None = None, net: int = 10
+    phones: int,
+    out: Path,
+    faults: bool,
+    only: list[str] | None = None,
+    net: int = 10,
+    extra_sbcs: int = 0,
+    sbc_only: list[str] | None = None,
 ) -> int:
     from fleet.lab import fleet as labfleet
 
@@ -211,7 +340,14 @@ def lab_serve(
     for n in names:
         if n not in profiles.registry() or profiles.get(n).simulator is None:
             raise InputError(f"no simulated {n!r} phone", field="--profile")
-    lab = labfleet.build(phones, faults=faults, profile_names=names, net=net)
+    lab = labfleet.build(
+        phones,
+        faults=faults,
+        profile_names=names,
+        net=net,
+        extra_sbcs=extra_sbcs,
+        sbc_profile_names=sbc_only,
+    )
     inv_path, golden_path = labfleet.write_files(lab, out)
 
     async def run() -> None:
@@ -221,7 +357,8 @@ def lab_serve(
             loop.add_signal_handler(sig, stop.set)
         async with labfleet.running(lab):
             print(
-                f"serving {len(lab.phones)} phones on 127.{net}.0.0/16; try:\n"
+                f"serving {len(lab.phones)} phones and {len(lab.sbcs)} SBCs on "
+                f"127.{net}.0.0/16; try:\n"
                 f"  fleet sweep {inv_path} --golden {golden_path}\n(Ctrl-C stops)",
                 flush=True,
             )
@@ -266,5 +403,71 @@ def dialplan_eval(
                 print(f"{'':<14} problem: {p}")
         if explain:
             for step in res.steps:
+                print(f"    {step}")
+    return 0
+
+
+def sbc_route(
+    path: Path,
+    numbers: list[str],
+    host_id: str | None,
+    source: str | None,
+    as_json: bool,
+    explain: bool,
+) -> int:
+    import json
+
+    from fleet.audit import gather
+
+    state, prof = None, None
+    text = path.read_text(encoding="utf-8", errors="replace")[:65536] if path.is_file() else ""
+    detected = profiles.detect(text) if text else None
+    if detected is not None and detected.route is not None:
+        from fleet.audit import audit_one
+
+        state, prof = audit_one(gather([path])[0]), detected
+    else:
+        inv = inventory_mod.load(path)
+        sbcs = [h for h in inv.hosts if profiles.get(h.profile).route is not None]
+        if host_id:
+            sbcs = [h for h in sbcs if h.id == host_id]
+        if len(sbcs) != 1:
+            names = ", ".join(h.id for h in inv.hosts if profiles.get(h.profile).route)
+            raise InputError(
+                f"name one SBC with --host (SBCs: {names or 'none'})"
+                if not host_id
+                else f"no SBC {host_id!r} in the inventory (SBCs: {names or 'none'})",
+                file=str(path),
+                field="--host",
+            )
+        from fleet.collect.crawler import crawl
+
+        [fetched] = asyncio.run(crawl(sbcs, {}, CrawlOptions()))
+        res = pipeline.to_result(fetched.host, fetched.collected, fetched.error)
+        if res.state is None:
+            print(f"fleet: {res.id}: {res.status}: {res.error}", file=sys.stderr)
+            return 1
+        state, prof = res.state, profiles.get(res.profile)
+    assert prof is not None and prof.route is not None and state is not None
+    for n in numbers:
+        d = prof.route(state, n, source)
+        if as_json:
+            print(
+                json.dumps(
+                    d.to_dict()
+                    if explain
+                    else {k: v for k, v in d.to_dict().items() if k != "steps"}
+                )
+            )
+            continue
+        if d.outcome == "routed":
+            print(
+                f"{n:<12} {d.route} → {d.trunk} as {d.sent}"
+                + (f" [{d.priority}]" if d.priority else "")
+            )
+        else:
+            print(f"{n:<12} {d.outcome}" + (f" ({d.route})" if d.route else ""))
+        if explain:
+            for step in d.steps:
                 print(f"    {step}")
     return 0

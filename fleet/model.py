@@ -220,6 +220,9 @@ class Snapshot:
     tag: str | None = None
     id: int | None = None
     duration_s: float = 0.0
+    inventory: str | None = None  # what it was made from, to sweep the same again
+    golden_file: str | None = None
+    selection: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         counts = dict.fromkeys(SEVERITIES, 0)

@@ -81,6 +81,7 @@ async def sweep(
     with _progress(len(hosts), show) as advance:
         fetched = await crawl(hosts, wanted_keys(golden), opts, on_done=advance)
     results = [_checked(f, golden) for f in fetched]
+    check.check_fleet(results, golden, {h.id: h.hostname for h in hosts})
     return Snapshot(
         kind="sweep",
         started_at=started,

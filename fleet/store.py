@@ -13,7 +13,7 @@ from typing import Any
 from fleet.errors import StoreBusy, StoreError
 from fleet.model import DeviceResult, DeviceState, Finding, Snapshot
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -33,6 +33,16 @@ CREATE TABLE IF NOT EXISTS findings(
   message TEXT, expected TEXT, actual TEXT, evidence TEXT);
 CREATE INDEX IF NOT EXISTS findings_snap ON findings(snapshot_id, device_id);
 """
+# Each step takes a store from the version before it; a new store runs them all.
+MIGRATIONS: dict[int, str] = {
+    1: SCHEMA,
+    # v2: what a snapshot was made from, so `fleet rollout verify` can sweep the same again
+    2: """
+ALTER TABLE snapshots ADD COLUMN inventory TEXT;
+ALTER TABLE snapshots ADD COLUMN golden_file TEXT;
+ALTER TABLE snapshots ADD COLUMN selection TEXT;
+""",
+}
 
 
 class Store:
@@ -57,9 +67,10 @@ class Store:
             )
         if version < SCHEMA_VERSION:
             with self._tx():
-                for stmt in SCHEMA.split(";"):
-                    if stmt.strip():
-                        self.db.execute(stmt)
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for stmt in MIGRATIONS[step].split(";"):
+                        if stmt.strip():
+                            self.db.execute(stmt)
                 self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @contextmanager
@@ -87,7 +98,8 @@ class Store:
             with self._tx():
                 cur = self.db.execute(
                     "INSERT INTO snapshots(kind, tag, golden, started_at, finished_at,"
-                    " duration_s, summary) VALUES (?,?,?,?,?,?,?)",
+                    " duration_s, summary, inventory, golden_file, selection)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (
                         snap.kind,
                         snap.tag,
@@ -96,6 +108,9 @@ class Store:
                         snap.finished_at,
                         snap.duration_s,
                         json.dumps(snap.summary()),
+                        snap.inventory,
+                        snap.golden_file,
+                        json.dumps(snap.selection),
                     ),
                 )
                 sid = int(cur.lastrowid or 0)
@@ -163,8 +178,8 @@ class Store:
 
     def load(self, snapshot_id: int) -> Snapshot:
         meta = self.db.execute(
-            "SELECT kind, tag, golden, started_at, finished_at, duration_s FROM snapshots"
-            " WHERE id=?",
+            "SELECT kind, tag, golden, started_at, finished_at, duration_s, inventory,"
+            " golden_file, selection FROM snapshots WHERE id=?",
             (snapshot_id,),
         ).fetchone()
         if meta is None:
@@ -211,7 +226,22 @@ class Store:
             duration_s=meta[5] or 0.0,
             results=results,
             id=snapshot_id,
+            inventory=meta[6],
+            golden_file=meta[7],
+            selection=json.loads(meta[8] or "[]"),
         )
+
+    def previous(self, kind: str | None = None, before: int | None = None) -> int | None:
+        """The newest snapshot id (of ``kind``, older than ``before``), or None."""
+        sql, args = "SELECT max(id) FROM snapshots WHERE 1=1", []
+        if kind:
+            sql += " AND kind=?"
+            args.append(kind)
+        if before is not None:
+            sql += " AND id<?"
+            args.append(before)
+        row = self.db.execute(sql, args).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
 
     def prune(self, keep: int) -> int:
         ids = [r[0] for r in self.db.execute("SELECT id FROM snapshots ORDER BY id DESC")]

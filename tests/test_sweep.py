@@ -37,8 +37,11 @@ def test_sweep_reports_per_spec_and_exits_1(swept):
     assert report["schema"] == "fleet.report/1"
     assert report["golden"] == "lab-uk-desk-phones"
     s = report["summary"]
-    assert s["devices"] == len(fleet.phones) == 30
-    assert s["audited"] == 27 and s["unreachable"] == 1
+    assert s["devices"] == len(fleet.phones) + len(fleet.sbcs)
+    phones = [d for d in report["devices"] if d["role"] == "phone"]
+    assert len(phones) == 30
+    assert sum(d["status"] == "audited" for d in phones) == 27
+    assert sum(d["status"] == "unreachable" for d in phones) == 1
     assert {d["status"] for d in report["devices"]} == {
         "audited",
         "unreachable",

@@ -30,69 +30,133 @@ _INI_SECTION = re.compile(r"^\[\s*(\\?)\s*([^\]]*?)\s*\]\s*$")
 _INI_FORMAT = re.compile(r"^FORMAT\s+(\S+)\s*=\s*(.*?);?\s*$", re.I)
 _INI_ROW = re.compile(r"^(\S+)\s+(\d+)\s*=\s*(.*?);?\s*$")
 _INI_SCALAR = re.compile(r"^([A-Za-z_][\w.\-]*)\s*=\s*(.*?)\s*$")
-_INI_IDENTITY = {"model": re.compile(r"^;\s*Board:\s*(.+?)\s*$", re.M),
-                 "firmware": re.compile(r"^;\s*Software Version:\s*(.+?)\s*$", re.M)}
+_INI_IDENTITY = {
+    "model": re.compile(r"^;\s*Board:\s*(.+?)\s*$", re.M),
+    "firmware": re.compile(r"^;\s*Software Version:\s*(.+?)\s*$", re.M),
+}
 
 # CLI table path (section/table) -> ini table, and CLI key -> ini column, for what routing and
 # the SBC's own addresses are computed from (AudioCodes User's Manual 7.2 parameter tables list
 # each parameter's CLI name beside its [Table_Column] ini name).
 CLI_TABLES: dict[str, tuple[str, dict[str, str]]] = {
-    "network/interface network-if": ("InterfaceTable", {
-        "application-type": "ApplicationTypes", "ip-address": "IPAddress",
-        "prefix-length": "PrefixLength", "gateway": "Gateway", "name": "InterfaceName",
-    }),
-    "voip/sip-interface": ("SIPInterface", {
-        "interface-name": "InterfaceName", "network-interface": "NetworkInterface",
-        "application-type": "ApplicationType", "udp-port": "UDPPort", "tcp-port": "TCPPort",
-        "tls-port": "TLSPort", "srd-name": "SRDName",
-    }),
-    "voip/proxy-set": ("ProxySet", {
-        "proxy-name": "ProxyName", "sbcipv4-sip-int-name": "SBCIPv4SIPInterfaceName",
-    }),
-    "voip/proxy-ip": ("ProxyIp", {
-        "proxy-set-id": "ProxySetId", "proxy-address": "IpAddress",
-        "transport-type": "TransportType",
-    }),
-    "voip/ip-group": ("IPGroup", {
-        "type": "Type", "name": "Name", "proxy-set-name": "ProxySetName",
-        "classify-by-proxy-set": "ClassifyByProxySet",
-        "inbound-mesg-manipulation-set": "InboundManSet",
-        "outbound-mesg-manipulation-set": "OutboundManSet",
-    }),
-    "voip/sbc classification": ("Classification", {
-        "classification-name": "ClassificationName",
-        "message-condition-name": "MessageConditionName",
-        "src-sip-interface-name": "SrcSIPInterfaceName", "src-address": "SrcAddress",
-        "src-user-name-prefix": "SrcUsernamePrefix", "dst-user-name-prefix": "DestUsernamePrefix",
-        "action-type": "ActionType", "src-ip-group-name": "SrcIPGroupName",
-    }),
-    "voip/sbc routing condition-table": ("ConditionTable", {
-        "name": "Name", "condition": "Condition",
-    }),
-    "voip/sbc routing ip2ip-routing": ("IP2IPRouting", {
-        "route-name": "RouteName", "routing-policy-name": "RoutingPolicyName",
-        "src-ip-group-name": "SrcIPGroupName", "src-user-name-prefix": "SrcUsernamePrefix",
-        "src-host": "SrcHost", "dst-user-name-prefix": "DestUsernamePrefix",
-        "dst-host": "DestHost", "request-type": "RequestType",
-        "message-condition-name": "MessageConditionName", "dst-type": "DestType",
-        "dst-ip-group-name": "DestIPGroupName", "dst-sip-interface-name": "DestSIPInterfaceName",
-        "dst-address": "DestAddress", "dst-port": "DestPort",
-        "alt-route-options": "AltRouteOptions", "modified-dest-user-name": "ModifiedDestUserName",
-        "internal-action": "InternalAction",
-    }),
-    "voip/sbc manipulation ip-outbound-manipulation": ("IPOutboundManipulation", {
-        "manipulation-name": "ManipulationName", "src-ip-group-name": "SrcIPGroupName",
-        "dst-ip-group-name": "DestIPGroupName", "dst-user-name-prefix": "DestUsernamePrefix",
-        "manipulated-uri": "ManipulatedURI", "remove-from-left": "RemoveFromLeft",
-        "remove-from-right": "RemoveFromRight", "leave-from-right": "LeaveFromRight",
-        "prefix-to-add": "Prefix2Add", "suffix-to-add": "Suffix2Add",
-    }),
-    "voip/message message-manipulations": ("MessageManipulations", {
-        "manipulation-name": "ManipulationName", "manipulation-set-id": "ManSetID",
-        "message-type": "MessageType", "condition": "Condition",
-        "action-subject": "ActionSubject", "action-type": "ActionType",
-        "action-value": "ActionValue", "row-role": "RowRole",
-    }),
+    "network/interface network-if": (
+        "InterfaceTable",
+        {
+            "application-type": "ApplicationTypes",
+            "ip-address": "IPAddress",
+            "prefix-length": "PrefixLength",
+            "gateway": "Gateway",
+            "name": "InterfaceName",
+        },
+    ),
+    "voip/sip-interface": (
+        "SIPInterface",
+        {
+            "interface-name": "InterfaceName",
+            "network-interface": "NetworkInterface",
+            "application-type": "ApplicationType",
+            "udp-port": "UDPPort",
+            "tcp-port": "TCPPort",
+            "tls-port": "TLSPort",
+            "srd-name": "SRDName",
+        },
+    ),
+    "voip/proxy-set": (
+        "ProxySet",
+        {
+            "proxy-name": "ProxyName",
+            "sbcipv4-sip-int-name": "SBCIPv4SIPInterfaceName",
+        },
+    ),
+    "voip/proxy-ip": (
+        "ProxyIp",
+        {
+            "proxy-set-id": "ProxySetId",
+            "proxy-address": "IpAddress",
+            "transport-type": "TransportType",
+        },
+    ),
+    "voip/ip-group": (
+        "IPGroup",
+        {
+            "type": "Type",
+            "name": "Name",
+            "proxy-set-name": "ProxySetName",
+            "classify-by-proxy-set": "ClassifyByProxySet",
+            "inbound-mesg-manipulation-set": "InboundManSet",
+            "outbound-mesg-manipulation-set": "OutboundManSet",
+        },
+    ),
+    "voip/sbc classification": (
+        "Classification",
+        {
+            "classification-name": "ClassificationName",
+            "message-condition-name": "MessageConditionName",
+            "src-sip-interface-name": "SrcSIPInterfaceName",
+            "src-address": "SrcAddress",
+            "src-user-name-prefix": "SrcUsernamePrefix",
+            "dst-user-name-prefix": "DestUsernamePrefix",
+            "action-type": "ActionType",
+            "src-ip-group-name": "SrcIPGroupName",
+        },
+    ),
+    "voip/sbc routing condition-table": (
+        "ConditionTable",
+        {
+            "name": "Name",
+            "condition": "Condition",
+        },
+    ),
+    "voip/sbc routing ip2ip-routing": (
+        "IP2IPRouting",
+        {
+            "route-name": "RouteName",
+            "routing-policy-name": "RoutingPolicyName",
+            "src-ip-group-name": "SrcIPGroupName",
+            "src-user-name-prefix": "SrcUsernamePrefix",
+            "src-host": "SrcHost",
+            "dst-user-name-prefix": "DestUsernamePrefix",
+            "dst-host": "DestHost",
+            "request-type": "RequestType",
+            "message-condition-name": "MessageConditionName",
+            "dst-type": "DestType",
+            "dst-ip-group-name": "DestIPGroupName",
+            "dst-sip-interface-name": "DestSIPInterfaceName",
+            "dst-address": "DestAddress",
+            "dst-port": "DestPort",
+            "alt-route-options": "AltRouteOptions",
+            "modified-dest-user-name": "ModifiedDestUserName",
+            "internal-action": "InternalAction",
+        },
+    ),
+    "voip/sbc manipulation ip-outbound-manipulation": (
+        "IPOutboundManipulation",
+        {
+            "manipulation-name": "ManipulationName",
+            "src-ip-group-name": "SrcIPGroupName",
+            "dst-ip-group-name": "DestIPGroupName",
+            "dst-user-name-prefix": "DestUsernamePrefix",
+            "manipulated-uri": "ManipulatedURI",
+            "remove-from-left": "RemoveFromLeft",
+            "remove-from-right": "RemoveFromRight",
+            "leave-from-right": "LeaveFromRight",
+            "prefix-to-add": "Prefix2Add",
+            "suffix-to-add": "Suffix2Add",
+        },
+    ),
+    "voip/message message-manipulations": (
+        "MessageManipulations",
+        {
+            "manipulation-name": "ManipulationName",
+            "manipulation-set-id": "ManSetID",
+            "message-type": "MessageType",
+            "condition": "Condition",
+            "action-subject": "ActionSubject",
+            "action-type": "ActionType",
+            "action-value": "ActionValue",
+            "row-role": "RowRole",
+        },
+    ),
 }
 # CLI settings blocks -> ini scalar parameters (configure voip > sbc settings >
 # sbc-preemption-mode [SBCPreemptionMode]; ... > sip-definition settings > emerg-nbs
@@ -105,20 +169,51 @@ CLI_SCALARS: dict[str, str] = {
 }
 # CLI keywords for the enumerations routing reads, as the ini file's numbers.
 CLI_ENUMS: dict[str, dict[str, str]] = {
-    "DestType": {"ip-group": "0", "dest-address": "1", "request-uri": "2", "enum": "3",
-                 "hunt-group": "4", "dial-plan": "5", "ldap": "6", "gateway": "8",
-                 "routing-server": "9", "all-users": "10", "ip-group-set": "11",
-                 "dst-tag": "12", "internal": "13"},
-    "RequestType": {"all": "0", "invite": "1", "register": "2", "subscribe": "3",
-                    "invite-and-register": "4", "invite-and-subscribe": "5", "options": "6"},
-    "AltRouteOptions": {"route-row": "0", "alt-route-ignore-inputs": "1",
-                        "alt-route-consider-inputs": "2", "group-member-ignore-inputs": "3",
-                        "group-member-consider-inputs": "4"},
+    "DestType": {
+        "ip-group": "0",
+        "dest-address": "1",
+        "request-uri": "2",
+        "enum": "3",
+        "hunt-group": "4",
+        "dial-plan": "5",
+        "ldap": "6",
+        "gateway": "8",
+        "routing-server": "9",
+        "all-users": "10",
+        "ip-group-set": "11",
+        "dst-tag": "12",
+        "internal": "13",
+    },
+    "RequestType": {
+        "all": "0",
+        "invite": "1",
+        "register": "2",
+        "subscribe": "3",
+        "invite-and-register": "4",
+        "invite-and-subscribe": "5",
+        "options": "6",
+    },
+    "AltRouteOptions": {
+        "route-row": "0",
+        "alt-route-ignore-inputs": "1",
+        "alt-route-consider-inputs": "2",
+        "group-member-ignore-inputs": "3",
+        "group-member-consider-inputs": "4",
+    },
     "Type": {"server": "0", "user": "1", "gateway": "2"},
     "ClassifyByProxySet": {"disable": "0", "enable": "1"},
-    "ActionType": {"deny": "0", "allow": "1", "add": "0", "remove": "1", "modify": "2",
-                   "add-prefix": "3", "add-suffix": "4", "remove-suffix": "5",
-                   "remove-prefix": "6", "normalize": "7"},
+    "ActionType": {
+        "deny": "0",
+        "allow": "1",
+        "add": "0",
+        "remove": "1",
+        "modify": "2",
+        "add-prefix": "3",
+        "add-suffix": "4",
+        "remove-suffix": "5",
+        "remove-prefix": "6",
+        "normalize": "7",
+    },
     "ApplicationType": {"gw": "0", "sas": "1", "sbc": "2"},
     "ManipulatedURI": {"source": "0", "destination": "1"},
     "SBCPreemptionMode": {"disable": "0", "enable": "1"},
@@ -184,22 +279,28 @@ def parse_ini(name: str, text: str) -> tuple[dict[str, str], dict[str, str]]:
                 continue
             if m := _INI_ROW.match(line):
                 if m.group(1) != table:
-                    raise ConfigFileError(f"row of {m.group(1)} inside [ {table} ]",
-                                          file=name, line=n)
+                    raise ConfigFileError(
+                        f"row of {m.group(1)} inside [ {table} ]", file=name, line=n
+                    )
                 cols = columns.get(table)
                 if cols is None:
-                    raise ConfigFileError(f"[ {table} ] row before its FORMAT line",
-                                          file=name, line=n)
+                    raise ConfigFileError(
+                        f"[ {table} ] row before its FORMAT line", file=name, line=n
+                    )
                 values = split_row(m.group(3))
                 if len(values) != len(cols):
                     raise ConfigFileError(
                         f"{table} {m.group(2)} has {len(values)} values for {len(cols)} "
-                        "FORMAT columns", file=name, line=n)
+                        "FORMAT columns",
+                        file=name,
+                        line=n,
+                    )
                 for col, val in zip(cols, values, strict=True):
                     params[f"{table}/{m.group(2)}/{col}"] = val
                 continue
-            raise ConfigFileError(f"unexpected line in [ {table} ]: {line[:60]!r}",
-                                  file=name, line=n)
+            raise ConfigFileError(
+                f"unexpected line in [ {table} ]: {line[:60]!r}", file=name, line=n
+            )
         if m := _INI_SCALAR.match(line):
             params[m.group(1)] = _scalar(m.group(2))
             continue

@@ -19,12 +19,28 @@ from fleet.model import DeviceState, RouteDecision
 
 ANY = {"", "*", "any", "-1"}
 # Subjects and value references that are the dialled number in a phone's INVITE.
-NUMBER_REFS = {"header.request-uri.url.user", "header.to.url.user", "param.call.dst.user",
-               "header.request.uri.url", "header.request-uri.url"}
-DEST_TYPES = {"0": "IP Group", "1": "Dest Address", "2": "Request URI", "3": "ENUM",
-              "4": "Hunt Group", "5": "Dial Plan", "6": "LDAP", "8": "Gateway",
-              "9": "Routing Server", "10": "All Users", "11": "IP Group Set",
-              "12": "Destination Tag", "13": "Internal"}
+NUMBER_REFS = {
+    "header.request-uri.url.user",
+    "header.to.url.user",
+    "param.call.dst.user",
+    "header.request.uri.url",
+    "header.request-uri.url",
+}
+DEST_TYPES = {
+    "0": "IP Group",
+    "1": "Dest Address",
+    "2": "Request URI",
+    "3": "ENUM",
+    "4": "Hunt Group",
+    "5": "Dial Plan",
+    "6": "LDAP",
+    "8": "Gateway",
+    "9": "Routing Server",
+    "10": "All Users",
+    "11": "IP Group Set",
+    "12": "Destination Tag",
+    "13": "Internal",
+}
 INVITE_REQUEST_TYPES = {"0", "1", "4", "5"}  # All, INVITE, INVITE & REGISTER, INVITE & SUBSCRIBE
 
 
@@ -91,9 +107,8 @@ def prefix_match(pattern: str, number: str) -> bool:
             return pos == len(number) if end else True
         for alt in toks[ti]:
             if alt == "x":
-                if pos < len(number):
-                    if walk(pos + 1, ti + 1):
-                        return True
+                if pos < len(number) and walk(pos + 1, ti + 1):
+                    return True
             elif number.startswith(alt, pos) and walk(pos + len(alt), ti + 1):
                 return True
         return False
@@ -172,8 +187,7 @@ def _eval_term(term: str, number: str) -> tuple[bool, str | None]:
         except ValueError:
             r = False
     else:
-        r = {">": actual > val, "<": actual < val, ">=": actual >= val,
-             "<=": actual <= val}[op]
+        r = {">": actual > val, "<": actual < val, ">=": actual >= val, "<=": actual <= val}[op]
     if m.group("neg"):
         r = not r
     return r, note
@@ -192,22 +206,21 @@ def condition_numbers(cond: str) -> list[str]:
 
 
 def _eval_value(expr: str, number: str) -> str | None:
+    """A manipulation value: quoted literals and number references joined by ``+``."""
     out = ""
-    for part in expr.split("+"):
-        p = part.strip()
-        if len(p) >= 2 and p[0] == p[-1] == "'":
-            out += p[1:-1]
-        elif p.lower() in NUMBER_REFS:
+    for m in re.finditer(r"\s*(?:'([^']*)'|([^+\s]+))\s*(?:\+|$)", expr):
+        if m.group(1) is not None:
+            out += m.group(1)
+        elif m.group(2).lower() in NUMBER_REFS:
             out += number
-        elif p == "":
-            continue
         else:
             return None
     return out
 
 
-def message_manipulations(rows: list[dict[str, Any]], set_id: str, number: str,
-                          where: str, steps: list[str]) -> str:
+def message_manipulations(
+    rows: list[dict[str, Any]], set_id: str, number: str, where: str, steps: list[str]
+) -> str:
     """Apply Message Manipulation Set ``set_id`` to the called user of a phone's INVITE."""
     if set_id in ("", "-1", None):
         return number
@@ -216,7 +229,7 @@ def message_manipulations(rows: list[dict[str, Any]], set_id: str, number: str,
         if str(row.get("ManSetID", "")) != str(set_id):
             continue
         mtype = str(row.get("MessageType", "")).lower()
-        if mtype and not (mtype in ("any", "invite", "invite.request", "any.request")):
+        if mtype and mtype not in ("any", "invite", "invite.request", "any.request"):
             continue
         cond_ok, notes = eval_condition(str(row.get("Condition", "")), number)
         if str(row.get("RowRole", "0")) == "1":  # Use Previous Condition
@@ -229,8 +242,10 @@ def message_manipulations(rows: list[dict[str, Any]], set_id: str, number: str,
         action = str(row.get("ActionType", "0"))
         value = _eval_value(str(row.get("ActionValue", "")), number)
         if value is None:
-            steps.append(f"{where} message manipulation {name!r}: value "
-                          f"{row.get('ActionValue')!r} cannot be evaluated; number kept")
+            steps.append(
+                f"{where} message manipulation {name!r}: value "
+                f"{row.get('ActionValue')!r} cannot be evaluated; number kept"
+            )
             continue
         before = number
         if action in ("0", "2"):
@@ -243,14 +258,17 @@ def message_manipulations(rows: list[dict[str, Any]], set_id: str, number: str,
             number = number[: -len(value)] if value and number.endswith(value) else number
         elif action == "6":
             number = number[len(value) :] if value and number.startswith(value) else number
-        steps.append(f"{where} message manipulation {name!r} (set {set_id}) on "
-                     f"{row.get('ActionSubject')}: {before} -> {number}" + (
-                         f" ({'; '.join(notes)})" if notes else ""))
+        steps.append(
+            f"{where} message manipulation {name!r} (set {set_id}) on "
+            f"{row.get('ActionSubject')}: {before} -> {number}"
+            + (f" ({'; '.join(notes)})" if notes else "")
+        )
     return number
 
 
-def outbound_manipulation(rows: list[dict[str, Any]], src: str, dst: str, number: str,
-                          steps: list[str]) -> str:
+def outbound_manipulation(
+    rows: list[dict[str, Any]], src: str, dst: str, number: str, steps: list[str]
+) -> str:
     """IP-to-IP Outbound Manipulation: first matching destination-URI rule (plus the rules
     marked additional below it)."""
     matched = False
@@ -277,8 +295,10 @@ def outbound_manipulation(rows: list[dict[str, Any]], src: str, dst: str, number
         if leave < len(number):
             number = number[-leave:] if leave else ""
         number = str(row.get("Prefix2Add", "")) + number + str(row.get("Suffix2Add", ""))
-        steps.append(f"outbound manipulation {row.get('ManipulationName') or row['_index']!r}:"
-                     f" {before} -> {number}")
+        steps.append(
+            f"outbound manipulation {row.get('ManipulationName') or row['_index']!r}:"
+            f" {before} -> {number}"
+        )
     return number
 
 
@@ -298,8 +318,7 @@ def _addr_match(pattern: str, source: str) -> bool:
     return re.match(rx, source) is not None
 
 
-def classify(data: dict[str, Any], source: str | None, number: str,
-             steps: list[str]) -> str | None:
+def classify(data: dict[str, Any], source: str | None, number: str, steps: list[str]) -> str | None:
     """The source IP Group of a call from ``source``; None when classification fails."""
     groups: dict[str, dict[str, Any]] = data["ip_groups"]
     if source is None:
@@ -316,8 +335,10 @@ def classify(data: dict[str, Any], source: str | None, number: str,
         if str(g.get("classify_by_proxy_set", "1")) != "1":
             continue
         if host in [a.rsplit(":", 1)[0] for a in g.get("addresses", [])]:
-            steps.append(f"classified by Proxy Set {g.get('proxy_set')!r}: {host} is an "
-                         f"address of IP Group {name!r}")
+            steps.append(
+                f"classified by Proxy Set {g.get('proxy_set')!r}: {host} is an "
+                f"address of IP Group {name!r}"
+            )
             return name
     for row in data["classification"]:
         if not _addr_match(str(row.get("SrcAddress", "*")), host):
@@ -325,21 +346,24 @@ def classify(data: dict[str, Any], source: str | None, number: str,
         if not prefix_match(str(row.get("DestUsernamePrefix", "*")), number):
             continue
         cond = str(row.get("MessageConditionName", ""))
-        if cond:
-            ok, notes = eval_condition(data["conditions"].get(cond, ""), number)
-            if not ok:
-                continue
+        if cond and not eval_condition(data["conditions"].get(cond, ""), number)[0]:
+            continue
         name = row.get("ClassificationName") or f"#{row['_index']}"
         if str(row.get("ActionType", "1")) == "0":
-            steps.append(f"classification rule {name!r}: {host} matches "
-                         f"{row.get('SrcAddress')!r}, action Deny")
+            steps.append(
+                f"classification rule {name!r}: {host} matches "
+                f"{row.get('SrcAddress')!r}, action Deny"
+            )
             return None
         g = str(row.get("SrcIPGroupName", ""))
-        steps.append(f"classification rule {name!r}: {host} matches {row.get('SrcAddress')!r}"
-                     f" -> source IP Group {g!r}")
+        steps.append(
+            f"classification rule {name!r}: {host} matches {row.get('SrcAddress')!r}"
+            f" -> source IP Group {g!r}"
+        )
         return g
-    steps.append(f"no Proxy Set address or Classification rule matches {host}: "
-                 "classification fails")
+    steps.append(
+        f"no Proxy Set address or Classification rule matches {host}: classification fails"
+    )
     return None
 
 
@@ -359,8 +383,10 @@ def route(state: DeviceState, number: str, source: str | None) -> RouteDecision:
     src_group = classify(data, source, number, steps)
     if src_group is None:
         dec.outcome = "rejected"
-        steps.append("an unclassified call is rejected (SIP Interface "
-                     "'Classification Failure Response Type')")
+        steps.append(
+            "an unclassified call is rejected (SIP Interface "
+            "'Classification Failure Response Type')"
+        )
         return dec
     group = data["ip_groups"].get(src_group, {})
     emergency = False
@@ -368,13 +394,16 @@ def route(state: DeviceState, number: str, source: str | None) -> RouteDecision:
     if em.get("preemption") and em.get("condition") is not None:
         cond = data["conditions"].get(em["condition"], "")
         emergency, notes = eval_condition(cond, number)
-        steps.append(f"emergency condition {em['condition']!r} ({cond}): "
-                     f"{'matches' if emergency else 'no match'}; SBC Preemption Mode enabled")
+        steps.append(
+            f"emergency condition {em['condition']!r} ({cond}): "
+            f"{'matches' if emergency else 'no match'}; SBC Preemption Mode enabled"
+        )
         steps.extend(notes)
     elif em.get("condition") is not None:
         steps.append("SBC Preemption Mode disabled: no call is treated as an emergency call")
-    called = message_manipulations(data["manipulations"], str(group.get("inbound_manset", "")),
-                                   number, "inbound", steps)
+    called = message_manipulations(
+        data["manipulations"], str(group.get("inbound_manset", "")), number, "inbound", steps
+    )
     for row in data["routes"]:
         label = _route_label(row)
         if str(row.get("AltRouteOptions", "0")) not in ("0", ""):
@@ -387,8 +416,10 @@ def route(state: DeviceState, number: str, source: str | None) -> RouteDecision:
         if not prefix_match(str(row.get("DestUsernamePrefix", "*")), called):
             continue
         if str(row.get("SrcUsernamePrefix", "*")) not in ANY:
-            steps.append(f"{label}: source username prefix {row['SrcUsernamePrefix']!r} "
-                         "depends on the caller: not matched")
+            steps.append(
+                f"{label}: source username prefix {row['SrcUsernamePrefix']!r} "
+                "depends on the caller: not matched"
+            )
             continue
         dhost = str(row.get("DestHost", "*"))
         if dhost not in ANY and dhost not in [a.rsplit(":", 1)[0] for a in state.sbc.addresses]:
@@ -400,22 +431,32 @@ def route(state: DeviceState, number: str, source: str | None) -> RouteDecision:
             if not ok:
                 continue
         dec.route = label
-        steps.append(f"{label} matches {called} (source {src!r}, destination prefix "
-                     f"{row.get('DestUsernamePrefix', '*')!r}): first match in table order")
+        steps.append(
+            f"{label} matches {called} (source {src!r}, destination prefix "
+            f"{row.get('DestUsernamePrefix', '*')!r}): first match in table order"
+        )
         return _act(data, row, src_group, called, emergency, dec)
     steps.append(f"no IP-to-IP Routing rule matches {called}: the call is rejected")
     dec.sent = called
     return dec
 
 
-def _act(data: dict[str, Any], row: dict[str, Any], src_group: str, called: str,
-         emergency: bool, dec: RouteDecision) -> RouteDecision:
+def _act(
+    data: dict[str, Any],
+    row: dict[str, Any],
+    src_group: str,
+    called: str,
+    emergency: bool,
+    dec: RouteDecision,
+) -> RouteDecision:
     steps = dec.steps
     dtype = str(row.get("DestType", "0"))
     if dtype == "13":
         dec.outcome = "rejected"
-        steps.append(f"destination type Internal: the SBC answers {row.get('InternalAction')}"
-                     " itself; nothing leaves")
+        steps.append(
+            f"destination type Internal: the SBC answers {row.get('InternalAction')}"
+            " itself; nothing leaves"
+        )
         return dec
     modified = str(row.get("ModifiedDestUserName", "") or "")
     if modified:
@@ -428,15 +469,17 @@ def _act(data: dict[str, Any], row: dict[str, Any], src_group: str, called: str,
         trunk = str(row.get("DestAddress", "")) + (f":{port}" if port not in ("", "0") else "")
     else:
         trunk = DEST_TYPES.get(dtype, f"destination type {dtype}")
-    called = outbound_manipulation(data["outbound_manipulations"], src_group, trunk, called,
-                                   steps)
+    called = outbound_manipulation(data["outbound_manipulations"], src_group, trunk, called, steps)
     dst = data["ip_groups"].get(trunk, {})
-    called = message_manipulations(data["manipulations"], str(dst.get("outbound_manset", "")),
-                                   called, "outbound", steps)
+    called = message_manipulations(
+        data["manipulations"], str(dst.get("outbound_manset", "")), called, "outbound", steps
+    )
     dec.outcome = "routed"
     dec.trunk = trunk or None
     dec.sent = called
     dec.priority = "emergency" if emergency else None
-    steps.append(f"leaves on {DEST_TYPES.get(dtype, dtype)} {trunk!r} as {called}"
-                 + (" with emergency priority (preemption)" if emergency else ""))
+    steps.append(
+        f"leaves on {DEST_TYPES.get(dtype, dtype)} {trunk!r} as {called}"
+        + (" with emergency priority (preemption)" if emergency else "")
+    )
     return dec

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fleet.check import emergency, rules
+from fleet.check import emergency, path, rules
 from fleet.check.golden import Golden
 from fleet.model import DeviceResult, Finding
 
@@ -28,6 +28,8 @@ def check_device(result: DeviceResult, golden: Golden, facts: dict[str, list[str
     found: list[Finding] = []
     if result.role == "phone":
         found += emergency.check_phone(state, golden.emergency)
+    elif result.role == "sbc":
+        found += path.check_sbc(result, golden.emergency)
     for rule in golden.rules:
         if not rules.in_scope(rule.scope, facts):
             continue
@@ -37,3 +39,10 @@ def check_device(result: DeviceResult, golden: Golden, facts: dict[str, list[str
             found.append(f)
     found.sort(key=Finding.sort_key)
     result.findings = found
+
+
+def check_fleet(
+    results: list[DeviceResult], golden: Golden, addresses: dict[str, str | None]
+) -> None:
+    """Checks across devices: the phone → SBC → trunk path."""
+    path.check_paths(results, golden.emergency, addresses)

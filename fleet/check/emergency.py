@@ -16,15 +16,15 @@ def route_matches(route: str | None, wanted: list[str]) -> bool:
     """host[:port] equality; a wanted value without a port accepts any port."""
     if not route:
         return False
-    host, port = _split(route)
+    host, port = split_hostport(route)
     for w in wanted:
-        wh, wp = _split(w)
+        wh, wp = split_hostport(w)
         if wh == host and (not wp or wp == port):
             return True
     return False
 
 
-def _split(hostport: str) -> tuple[str, str]:
+def split_hostport(hostport: str) -> tuple[str, str]:
     s = hostport.strip().lower()
     head, sep, tail = s.rpartition(":")
     if sep and tail.isdigit() and ":" not in head:

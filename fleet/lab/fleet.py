@@ -139,11 +139,15 @@ def build(
     extra_faults: Sequence[tuple[str, str]] = (),
     net: int = 10,
     sbcs: bool = True,
+    extra_sbcs: int = 0,
+    sbc_profile_names: Sequence[str] | None = None,
 ) -> LabFleet:
     """A deterministic fleet of ``phones`` phones cycling over sites and profiles, on
     127.<net>.0.0/16 (labs on different nets can run side by side), with an SBC per site
     (and the faulty SBCs when ``faults``) when ``sbcs`` and SBC simulators exist."""
-    vendors = sbc_profiles() if sbcs else []
+    vendors = (
+        [v for v in sbc_profiles() if v in (sbc_profile_names or SBC_PROFILES)] if sbcs else []
+    )
     site_sbc: dict[str, LabSbc] = {}
     sbc_specs: list[LabSbc] = []
     for k, site in enumerate(SITES):
@@ -151,6 +155,13 @@ def build(
             s = _sbc(k + 1, site, vendors[k % len(vendors)], net, "1", None)
             sbc_specs.append(s)
             site_sbc[site] = s
+    for k in range(extra_sbcs if vendors else 0):
+        # more healthy SBCs (benchmarks), on 127.<net>.253.x and below
+        s = _sbc(
+            k % 250 + 1, SITES[k % len(SITES)], vendors[k % len(vendors)], net, f"{k + 2}", None
+        )
+        s.address = f"127.{net}.{253 - k // 250}.{k % 250 + 1}"
+        sbc_specs.append(s)
     sims = {n: profiles.get(n).simulator for n in profile_names}
     counters = {n: itertools.count() for n in profile_names}
     specs: list[LabPhone] = []

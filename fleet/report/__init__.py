@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from fleet.model import Snapshot
 
-FORMATS = ("table", "json")
+FORMATS = ("table", "json", "junit")
 
 
-def render(snap: Snapshot, fmt: str, *, color: bool | None = None) -> str:
+def render(snap: Snapshot, fmt: str, *, color: bool | None = None, fail_on: str = "high") -> str:
+    if fmt == "junit":
+        from fleet.report.junit import render as j
+
+        return j(snap, fail_on)
     if fmt == "json":
         from fleet.report.json_report import render as r
 

@@ -1,0 +1,157 @@
+"""Lab Oracle ESBC: `show running-config` built from samples/lon-esbc-1.txt, and the ACLI as an
+operator (and netmiko) meets it: User mode "NAME> ", `enable` with the Superuser password to
+"NAME# ", `cli more disabled`, the more prompt until then, `exit`."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from functools import cache
+from pathlib import Path
+
+from fleet.lab.spec import LabSbc, LabSbcDevice
+
+ADMIN_USER = "user"  # the ACLI User-mode login; Superuser is reached with `enable`
+EMERGENCY_TRUNK = "SAG:EMERGENCY-CARRIER"
+NORMAL_TRUNK = "SAG:CARRIER-A"
+SAMPLE = Path(__file__).parent / "samples" / "lon-esbc-1.txt"
+MORE = "----More----"  # UNCONFIRMED: the ACLI's exact more-prompt text
+
+FAULTS = {
+    "no-emergency": "no local-policy for the emergency numbers: they fall to the * catch-all "
+    "policy and leave on the normal carrier trunk",
+    "catchall-112": "the 112 local-policy is gone: 112 falls to the * catch-all policy",
+    "wrong-realm-999": "the 999 local-policy's source-realm is CARRIER, a realm the phones do "
+    "not arrive in: 999 from the phones falls to the * catch-all policy",
+}
+FAULT_EXPECT = {
+    "no-emergency": [("emergency.sbc_route", "999"), ("emergency.sbc_route", "112")],
+    "catchall-112": [("emergency.sbc_route", "112")],
+    "wrong-realm-999": [("emergency.sbc_route", "999")],
+}
+
+_TO_ADDRESS = re.compile(r"(?m)^(\s+to-address\s+)(\S.*?)\s*$")
+
+
+@cache
+def _sample_blocks() -> tuple[list[str], str]:
+    text = SAMPLE.read_text()
+    body, _, tail = text.rpartition("\ntask done")
+    blocks: list[str] = []
+    for line in body.split("\n"):
+        if line and not line[0].isspace():
+            blocks.append(line)
+        else:
+            blocks[-1] += "\n" + line
+    return blocks, "task done" + tail
+
+
+def _phones_prefix(networks: list[str]) -> str:
+    nets = [ipaddress.ip_network(n, strict=False) for n in networks] or [
+        ipaddress.ip_network("10.20.0.0/16")
+    ]
+    # realm-config takes one addr-prefix: the smallest network holding every phone network.
+    net = nets[0]
+    while not all(n.subnet_of(net) for n in nets):
+        net = net.supernet()
+    return str(net)
+
+
+def render(spec: LabSbc) -> str:
+    blocks, tail = _sample_blocks()
+    template = next(
+        b
+        for b in blocks
+        if b.startswith("local-policy") and "to-address" in b and _TO_ADDRESS.search(b)[2] == "999"
+    )
+    emergency_old = [
+        b
+        for b in blocks
+        if b.startswith("local-policy") and "policy-priority                         emergency" in b
+    ]
+    rest = [b for b in blocks if b not in emergency_old]
+    emergency: list[str] = []
+    for number in spec.emergency_numbers:
+        if spec.fault == "no-emergency" or (spec.fault == "catchall-112" and number == "112"):
+            continue
+        b = _TO_ADDRESS.sub(lambda m, n=number: m[1] + n, template)
+        b = b.replace('"UK emergency 999"', f'"Emergency {number}"')
+        if spec.fault == "wrong-realm-999" and number == "999":
+            b = re.sub(r"(?m)^(\s+source-realm\s+)PHONES$", r"\1CARRIER", b)
+        emergency.append(b)
+    text = "\n".join(emergency + rest) + "\n" + tail
+    return (
+        text.replace("10.20.0.0/16", _phones_prefix(spec.phone_networks))
+        .replace("10.20.0.2", spec.address)
+        .replace("lon-sbc-1", spec.hostname)
+    )
+
+
+def _words_match(typed: list[str], command: tuple[str, ...]) -> bool:
+    # ACLI accepts any unambiguous abbreviation of each keyword ("sh run").
+    return len(typed) == len(command) and all(
+        c == "*" or c.startswith(t.lower()) for t, c in zip(typed, command, strict=True)
+    )
+
+
+class Cli:
+    """One ACLI session (fleet.lab.sshd.CliSession)."""
+
+    more = MORE
+
+    def __init__(self, dev: LabSbcDevice) -> None:
+        self.dev = dev
+        self.superuser = False
+        self.paging = True
+        self.secret_input = False
+        self.closed = False
+        self._tries = 0
+
+    def banner(self) -> str:
+        return ""
+
+    def prompt(self) -> str:
+        if self.secret_input:
+            return "Password: "
+        return f"{self.dev.spec.hostname}{'#' if self.superuser else '>'} "
+
+    def handle(self, line: str) -> str:
+        if self.secret_input:
+            return self._enable_password(line)
+        words = line.split()
+        if not words:
+            return ""
+        if _words_match(words, ("enable",)):
+            if not self.superuser:
+                self.secret_input, self._tries = True, 0
+            return ""
+        if _words_match(words, ("exit",)):
+            if self.superuser:
+                self.superuser = False
+            else:
+                self.closed = True
+            return ""
+        if _words_match(words, ("cli", "more", "disabled")):
+            self.paging = False
+            return ""
+        if _words_match(words, ("cli", "more", "enabled")):
+            self.paging = True
+            return ""
+        if _words_match(words, ("cli", "terminal-height", "*")) and words[2].isdigit():
+            self.paging = words[2] != "0"
+            return ""
+        if _words_match(words, ("show", "running-config")):
+            if not self.superuser:  # UNCONFIRMED: configuration display needs Superuser mode
+                return "% command not found\n"
+            return self.dev.config.rstrip("\n") + "\n"
+        return "% command not found\n"
+
+    def _enable_password(self, line: str) -> str:
+        if line == self.dev.spec.enable_password:
+            self.secret_input, self.superuser = False, True
+            return ""
+        self._tries += 1
+        if self._tries >= 3:
+            self.secret_input = False
+            return "% Bad passwords\n"
+        return ""

@@ -1,0 +1,219 @@
+"""AudioCodes Mediant SBC (firmware 7.x): the ``.ini`` configuration file and the CLI's
+``show running-config``, read into the same tables; routing as the SBC applies it (see
+``routing.py``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from device_profiles.audiocodes import config, routing
+from fleet.errors import ConfigFileError
+from fleet.model import Collected, DeviceState, SbcRoute, SbcState
+from fleet.profiles import Profile
+
+DEST_IP_GROUP = "0"
+SIP_APP_SBC = "2"
+
+
+def detect(text: str) -> bool:
+    head = text[:200_000]
+    if config.is_ini(head):
+        return True
+    return config.is_cli(head) and bool(
+        re.search(r"^ (sbc routing ip2ip-routing|ip-group|sip-interface) \d+\s*$", head, re.M)
+    )
+
+
+def parse_files(name: str, text: str, read_sibling: Callable[[str], str | None]) -> Collected:
+    if config.is_ini(text):
+        params, identity = config.parse_ini(name, text)
+        return Collected(params=params, identity=identity, sources=[name])
+    if config.is_cli(text):
+        params = config.parse_cli(text)
+        if not params:
+            raise ConfigFileError("no configuration lines found", file=name)
+        return Collected(params=params, sources=[name])
+    raise ConfigFileError(
+        "neither an AudioCodes ini file nor `show running-config` output", file=name
+    )
+
+
+def _proxy_addresses(tabs: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
+    """Proxy Set name -> its proxy addresses (ProxyIp rows refer to the set by index)."""
+    by_index = {str(r["_index"]): str(r.get("ProxyName", "")) for r in tabs.get("ProxySet", [])}
+    out: dict[str, list[str]] = {n: [] for n in by_index.values()}
+    for r in tabs.get("ProxyIp", []):
+        ps = by_index.get(str(r.get("ProxySetId", "")).strip())
+        if ps is not None and r.get("IpAddress"):
+            out[ps].append(str(r["IpAddress"]))
+    return out
+
+
+def _addresses(tabs: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The SBC's own SIP addresses: each SBC SIP Interface's network interface IP and port."""
+    ips = {
+        str(r.get("InterfaceName", "")): str(r.get("IPAddress", ""))
+        for r in tabs.get("InterfaceTable", [])
+    }
+    out: list[str] = []
+    for r in tabs.get("SIPInterface", []):
+        if str(r.get("ApplicationType", "0")) != SIP_APP_SBC:  # default GW
+            continue
+        ip = ips.get(str(r.get("NetworkInterface", "")))
+        if not ip:
+            continue
+        for col, default in (("UDPPort", "5060"), ("TCPPort", "5060"), ("TLSPort", "5061")):
+            port = str(r.get(col, default))
+            if port not in ("", "0"):
+                addr = f"{ip}:{port}"
+                if addr not in out:
+                    out.append(addr)
+                break
+    return out
+
+
+def _emergency(params: dict[str, str], conditions_by_index: dict[str, str]) -> dict[str, Any]:
+    cond_idx = config.scalar(params, "SBCEmergencyCondition")
+    return {
+        "preemption": config.scalar(params, "SBCPreemptionMode") == "1",
+        "condition": conditions_by_index.get(str(cond_idx)) if cond_idx not in (None, "") else None,
+        "condition_index": cond_idx,
+        "numbers": [
+            n for n in re.split(r"[,\s]+", config.scalar(params, "EmergencyNumbers") or "") if n
+        ],
+        "special_release_cause": config.scalar(params, "EmergencySpecialReleaseCause"),
+    }
+
+
+def _route_view(row: dict[str, Any], emergency_prio: bool) -> SbcRoute:
+    match = {
+        "src_ip_group": str(row.get("SrcIPGroupName", "Any")),
+        "dst_user_prefix": str(row.get("DestUsernamePrefix", "*")),
+    }
+    for col, key in (
+        ("MessageConditionName", "message_condition"),
+        ("SrcUsernamePrefix", "src_user_prefix"),
+        ("DestHost", "dst_host"),
+        ("RequestType", "request_type"),
+        ("AltRouteOptions", "alt_route"),
+    ):
+        v = str(row.get(col, "") or "")
+        if (
+            v
+            and v not in routing.ANY
+            and not (col in ("RequestType", "AltRouteOptions") and v == "0")
+        ):
+            match[key] = v
+    dtype = str(row.get("DestType", DEST_IP_GROUP))
+    if dtype == DEST_IP_GROUP:
+        target = str(row.get("DestIPGroupName", "")) or None
+    elif dtype == "1":
+        target = str(row.get("DestAddress", "")) or None
+    else:
+        target = routing.DEST_TYPES.get(dtype, dtype)
+    if row.get("ModifiedDestUserName"):
+        match["modified_dest_user"] = str(row["ModifiedDestUserName"])
+    return SbcRoute(
+        name=routing._route_label(row),
+        match=match,
+        target=target,
+        priority="emergency" if emergency_prio else None,
+    )
+
+
+def to_state(c: Collected) -> DeviceState:
+    tabs = config.tables(c.params)
+    conditions = {
+        str(r.get("Name", "")): str(r.get("Condition", "")) for r in tabs.get("ConditionTable", [])
+    }
+    cond_by_index = {
+        str(r["_index"]): str(r.get("Name", "")) for r in tabs.get("ConditionTable", [])
+    }
+    proxies = _proxy_addresses(tabs)
+    ip_groups: dict[str, dict[str, Any]] = {}
+    for r in tabs.get("IPGroup", []):
+        name = str(r.get("Name", ""))
+        ps = str(r.get("ProxySetName", ""))
+        ip_groups[name] = {
+            "type": str(r.get("Type", "0")),
+            "proxy_set": ps,
+            "addresses": proxies.get(ps, []),
+            "classify_by_proxy_set": str(r.get("ClassifyByProxySet", "1")),
+            "inbound_manset": str(r.get("InboundManSet", "-1")),
+            "outbound_manset": str(r.get("OutboundManSet", "-1")),
+        }
+    classification = tabs.get("Classification", [])
+    phone_group = next(
+        (
+            str(r.get("SrcIPGroupName"))
+            for r in classification
+            if str(r.get("ActionType", "1")) == "1" and r.get("SrcIPGroupName")
+        ),
+        None,
+    )
+    if phone_group is None:
+        phone_group = next((n for n, g in ip_groups.items() if g["type"] == "1"), "Any")
+    emergency = _emergency(c.params, cond_by_index)
+    numbers = list(emergency["numbers"])
+    if emergency["condition"]:
+        for n in routing.condition_numbers(conditions.get(emergency["condition"], "")):
+            if n not in numbers:
+                numbers.append(n)
+    routes_rows = tabs.get("IP2IPRouting", [])
+    em_cond = conditions.get(emergency["condition"] or "", "")
+    routes = []
+    for r in routes_rows:
+        prefix = str(r.get("DestUsernamePrefix", "*")).rstrip("#")
+        prio = bool(
+            emergency["preemption"]
+            and em_cond
+            and prefix.isdigit()
+            and routing.eval_condition(em_cond, prefix)[0]
+        )
+        routes.append(_route_view(r, prio))
+    data = {
+        "routes": routes_rows,
+        "ip_groups": ip_groups,
+        "classification": classification,
+        "conditions": conditions,
+        "manipulations": tabs.get("MessageManipulations", []),
+        "outbound_manipulations": tabs.get("IPOutboundManipulation", []),
+        "phone_group": phone_group,
+        "emergency": emergency,
+    }
+    return DeviceState(
+        vendor="AudioCodes",
+        profile="audiocodes",
+        model=c.identity.get("model"),
+        firmware=c.identity.get("firmware"),
+        raw=dict(c.params),
+        sbc=SbcState(
+            routes=routes,
+            trunks=list(ip_groups),
+            addresses=_addresses(tabs),
+            emergency_numbers=numbers,
+            data=data,
+        ),
+    )
+
+
+PROFILE = Profile(
+    name="audiocodes",
+    vendor="AudioCodes",
+    role="sbc",
+    transport="ssh",
+    default_scheme="ssh",
+    default_username="Admin",
+    detect=detect,
+    parse_files=parse_files,
+    to_state=to_state,
+    route=routing.route,
+    # ini: WebUsers Password/PwNonce, IPGroup PasswordAsClient/PasswordAsServer, Account
+    # Password, LdapConfPassword, SNMP community strings; CLI: the same as keyword names.
+    secret_keys=re.compile(
+        r"(?i)(password|pwnonce|community|ldapconfpassword|shared-?secret|pre-?shared|"
+        r"private-?key|/key$)"
+    ),
+)
