@@ -51,10 +51,18 @@ TagOpt = Annotated[str | None, typer.Option("--tag", help="label the snapshot")]
 GoldenOpt = Annotated[Path, typer.Option("--golden", help="golden template (YAML)")]
 
 
+_SIGNALS: list[int] = []  # the signal that stopped this run, if one did
+
+
 def _run(fn, *args, **kwargs) -> int:  # type: ignore[no-untyped-def]
     """Map fleet's errors to the SPEC exit codes: input problems exit 2 with their message."""
+    import signal
+
     try:
         return fn(*args, **kwargs)
+    except KeyboardInterrupt:
+        typer.echo("fleet: interrupted; nothing of this run was stored", err=True)
+        return 128 + (_SIGNALS[0] if _SIGNALS else signal.SIGINT)
     except (InputError, StoreError) as e:
         typer.echo(f"fleet: {e}", err=True)
         return 2
@@ -259,11 +267,17 @@ def lab_serve(
     net: Annotated[int, typer.Option(min=1, max=254, help="serve on 127.NET.0.0/16")] = 10,
     sbcs: Annotated[int, typer.Option(min=0, max=2000, help="SBCs beyond one per site")] = 0,
     sbc_profile: Annotated[list[str] | None, typer.Option(help="only these SBC profiles")] = None,
+    scenario: Annotated[
+        str | None,
+        typer.Option(help="rollout: firmware updates on request (HTTP control or SIGUSR1)"),
+    ] = None,
 ) -> None:
     """Run the simulated fleet on loopback until stopped; writes its inventory and golden."""
     from fleet import commands
 
-    raise typer.Exit(_run(commands.lab_serve, phones, out, faults, profile, net, sbcs, sbc_profile))
+    raise typer.Exit(
+        _run(commands.lab_serve, phones, out, faults, profile, net, sbcs, sbc_profile, scenario)
+    )
 
 
 class Syntax(StrEnum):
@@ -337,10 +351,19 @@ def store_prune(
 
 
 def main() -> None:
+    import signal
+
+    def stop(signum: int, _frame: object) -> None:
+        # SIGTERM (systemd, kill) unwinds like Ctrl-C: connections close, nothing half-stored
+        _SIGNALS.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         app()
     except KeyboardInterrupt:
-        sys.exit(130)
+        typer.echo("fleet: interrupted", err=True)
+        sys.exit(128 + (_SIGNALS[0] if _SIGNALS else signal.SIGINT))
 
 
 if __name__ == "__main__":

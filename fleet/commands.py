@@ -333,9 +333,13 @@ def lab_serve(
     net: int = 10,
     extra_sbcs: int = 0,
     sbc_only: list[str] | None = None,
+    scenario: str | None = None,
 ) -> int:
     from fleet.lab import fleet as labfleet
+    from fleet.lab import rollout
 
+    if scenario not in (None, "rollout"):
+        raise InputError(f"unknown scenario {scenario!r} (known: rollout)", field="--scenario")
     names = only or list(labfleet.PHONE_PROFILES)
     for n in names:
         if n not in profiles.registry() or profiles.get(n).simulator is None:
@@ -356,10 +360,25 @@ def lab_serve(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with labfleet.running(lab):
+            control = ""
+            if scenario == "rollout":
+                ctl = rollout.controller(lab)
+                await ctl.start()
+                spec = ctl.dev.spec
+                loop.add_signal_handler(
+                    signal.SIGUSR1,
+                    lambda: rollout.apply_update(
+                        lab, max(1, len(lab.phones) // 5), max(1, len(lab.phones) // 20)
+                    ),
+                )
+                control = (
+                    f"rollout control: POST http://{spec.address}:{spec.port}/rollout "
+                    '{"count": N, "lose_112": M} (or SIGUSR1)\n'
+                )
             print(
                 f"serving {len(lab.phones)} phones and {len(lab.sbcs)} SBCs on "
                 f"127.{net}.0.0/16; try:\n"
-                f"  fleet sweep {inv_path} --golden {golden_path}\n(Ctrl-C stops)",
+                f"  fleet sweep {inv_path} --golden {golden_path}\n{control}(Ctrl-C stops)",
                 flush=True,
             )
             await stop.wait()

@@ -140,9 +140,7 @@ def parse_running_config(text: str, name: str = SHOW_RUN) -> dict[str, str]:
         if r["USER_ID"]:
             p[f"{sec}: user-id"] = r["USER_ID"]
     for r in _records("cisco_ios_running_translation_rule", text):
-        body = (
-            f"reject /{r['MATCH']}/" if r["ACTION"] else f"/{r['MATCH']}/ /{r['REPLACE']}/"
-        )
+        body = f"reject /{r['MATCH']}/" if r["ACTION"] else f"/{r['MATCH']}/ /{r['REPLACE']}/"
         if r["OPTIONS"]:
             body += f" {r['OPTIONS']}"
         p[f"voice translation-rule {r['RULESET']}: rule {r['PRECEDENCE']}"] = body
@@ -155,8 +153,12 @@ def parse_running_config(text: str, name: str = SHOW_RUN) -> dict[str, str]:
             p[f"{sec}: location"] = " ".join(r["LOCATIONS"])
             continue
         p[f"{sec}: name"] = r["NAME"]
-        for field, cmd in (("ELIN_1", "elin 1"), ("ELIN_2", "elin 2"),
-                           ("SUBNET_1", "subnet 1"), ("SUBNET_2", "subnet 2")):
+        for field, cmd in (
+            ("ELIN_1", "elin 1"),
+            ("ELIN_2", "elin 2"),
+            ("SUBNET_1", "subnet 1"),
+            ("SUBNET_2", "subnet 2"),
+        ):
             if r[field]:
                 p[f"{sec}: {cmd}"] = r[field]
     for r in _records("cisco_ios_running_dial_peer", text):
@@ -240,30 +242,32 @@ def _dial_peers(params: dict[str, str]) -> list[dict[str, Any]]:
         p[cmd] = value
     out = []
     for p in peers.values():
-        out.append({
-            "tag": p["tag"],
-            "type": p["type"],
-            "description": p.get("description", ""),
-            "destination_pattern": p.get("destination-pattern", ""),
-            "session_target": p.get("session target", ""),
-            "preference": int(p.get("preference") or 0),
-            "translation_incoming": p.get("translation-profile incoming", ""),
-            "translation_outgoing": p.get("translation-profile outgoing", ""),
-            "incoming_called_number": p.get("incoming called-number", ""),
-            "incoming_uri": p.get("incoming uri", ""),
-            "answer_address": p.get("answer-address", ""),
-            "emergency_zone": p.get("emergency response zone", ""),
-            "emergency_location": p.get("emergency response location", ""),
-            "port": p.get("port", ""),
-            "digit_strip": p.get("digit-strip") != "no",
-            "forward_digits": p.get("forward-digits", ""),
-            "prefix": p.get("prefix", ""),
-            "bind_control": p.get("voice-class sip bind control source-interface", ""),
-            "shutdown": p.get("shutdown") == "yes",
-            # How a golden template names this trunk: the operator's description, else
-            # the dial-peer itself.
-            "trunk": p.get("description") or f"dial-peer {p['tag']}",
-        })
+        out.append(
+            {
+                "tag": p["tag"],
+                "type": p["type"],
+                "description": p.get("description", ""),
+                "destination_pattern": p.get("destination-pattern", ""),
+                "session_target": p.get("session target", ""),
+                "preference": int(p.get("preference") or 0),
+                "translation_incoming": p.get("translation-profile incoming", ""),
+                "translation_outgoing": p.get("translation-profile outgoing", ""),
+                "incoming_called_number": p.get("incoming called-number", ""),
+                "incoming_uri": p.get("incoming uri", ""),
+                "answer_address": p.get("answer-address", ""),
+                "emergency_zone": p.get("emergency response zone", ""),
+                "emergency_location": p.get("emergency response location", ""),
+                "port": p.get("port", ""),
+                "digit_strip": p.get("digit-strip") != "no",
+                "forward_digits": p.get("forward-digits", ""),
+                "prefix": p.get("prefix", ""),
+                "bind_control": p.get("voice-class sip bind control source-interface", ""),
+                "shutdown": p.get("shutdown") == "yes",
+                # How a golden template names this trunk: the operator's description, else
+                # the dial-peer itself.
+                "trunk": p.get("description") or f"dial-peer {p['tag']}",
+            }
+        )
     return out
 
 
@@ -386,9 +390,7 @@ def to_state(c: Collected) -> DeviceState:
         "locations": locations,
         "zones": zones,
         # Every name a golden template may give a trunk: description, dial-peer, target.
-        "trunk_aliases": {
-            name: [*t["dial_peers"], *t["targets"]] for name, t in trunks.items()
-        },
+        "trunk_aliases": {name: [*t["dial_peers"], *t["targets"]] for name, t in trunks.items()},
     }
     return DeviceState(
         vendor="Cisco",
@@ -409,8 +411,9 @@ def to_state(c: Collected) -> DeviceState:
 
 def route(state: DeviceState, number: str, source: str | None) -> RouteDecision:
     if state.sbc is None:
-        return RouteDecision(number=number, source=source, outcome="no-route",
-                             steps=["no SBC routing configuration"])
+        return RouteDecision(
+            number=number, source=source, outcome="no-route", steps=["no SBC routing configuration"]
+        )
     return RouteDecision(**routing.route(state.sbc.data, number, source))
 
 

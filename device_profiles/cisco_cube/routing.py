@@ -170,8 +170,10 @@ def _expand(replace: str, m: re.Match[str]) -> str:
     return "".join(out)
 
 
-_RULE = re.compile(r"^(?:(?P<reject>reject)\s+/(?P<rmatch>[^/]*)/|/(?P<match>[^/]*)/\s+/(?P<replace>[^/]*)/)"
-                   r"\s*(?P<options>.*)$")
+_RULE = re.compile(
+    r"^(?:(?P<reject>reject)\s+/(?P<rmatch>[^/]*)/|/(?P<match>[^/]*)/\s+/(?P<replace>[^/]*)/)"
+    r"\s*(?P<options>.*)$"
+)
 
 
 def parse_rule(text: str) -> dict[str, Any]:
@@ -198,9 +200,7 @@ def _options_allow(options: str) -> bool:
     return True
 
 
-def translate(
-    rules: dict[str, dict[str, Any]], number: str
-) -> tuple[str, str | None, bool]:
+def translate(rules: dict[str, dict[str, Any]], number: str) -> tuple[str, str | None, bool]:
     """Apply one voice translation-rule set: rules in precedence order, the first that
     matches rewrites the first occurrence (doc 61083). Returns (number, rule, rejected)."""
     for prec in sorted(rules, key=int):
@@ -425,10 +425,7 @@ def route(data: dict[str, Any], number: str, source: str | None) -> dict[str, An
         )
     )
     _, win, pat = cands[0]
-    tied = [
-        c for c in cands[1:]
-        if _hunt_key(hunt)(c)[:-1] == _hunt_key(hunt)(cands[0])[:-1]
-    ]
+    tied = [c for c in cands[1:] if _hunt_key(hunt)(c)[:-1] == _hunt_key(hunt)(cands[0])[:-1]]
     if tied:
         steps.append(_HUNT_TIES.get(hunt, _HUNT_TIES[0]))
     steps.append(f"outbound: {_peer_name(win)} wins")

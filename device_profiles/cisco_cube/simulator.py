@@ -20,6 +20,10 @@ EMERGENCY_TRUNK = "DP-EMERGENCY-SIP"  # description of the emergency dial-peers
 NORMAL_TRUNK = "DP-CARRIER-SIP"  # description of the catch-all carrier dial-peer
 MODEL = "ISR4331/K9"
 FIRMWARE = "17.06.05"
+IOS_LINE = (
+    "Cisco IOS Software [Bengaluru], ISR Software (X86_64_LINUX_IOSD-UNIVERSALK9-M), "
+    "Version 17.6.5, RELEASE SOFTWARE (fc2)"
+)
 SAMPLE = Path(__file__).parent / "samples" / "cube-lon-hq.cfg"
 PHONE_RULESET = "10"  # voice translation-rule applied to calls from the phones
 
@@ -28,8 +32,7 @@ FAULTS = {
     "rule turns 999 into 911, which only the carrier catch-all .T matches",
     "catchall-112": "no dial-peer for 112: it falls to the catch-all `destination-pattern .T` "
     "on the normal carrier trunk",
-    "no-emergency": "no emergency dial-peers at all: 999 and 112 leave on the carrier "
-    "catch-all",
+    "no-emergency": "no emergency dial-peers at all: 999 and 112 leave on the carrier catch-all",
 }
 FAULT_EXPECT = {
     "rewrite-999": [("emergency.sbc_route", "999")],
@@ -122,8 +125,10 @@ def render(spec: LabSbc) -> str:
             block[at:at] = [f"  ipv4 {_mask(n)}" for n in nets]
         elif head == "interface GigabitEthernet0/0/0":
             block = [
-                f" ip address {spec.address} 255.255.255.255" if ln.startswith(" ip address")
-                else ln for ln in block
+                f" ip address {spec.address} 255.255.255.255"
+                if ln.startswith(" ip address")
+                else ln
+                for ln in block
             ]
         elif head == f"voice translation-rule {PHONE_RULESET}":
             rules = [f"voice translation-rule {PHONE_RULESET}"]
@@ -154,7 +159,7 @@ def show_version(hostname: str) -> str:
     # The IOS XE 17.6 layout (cisco.ios collection's `show version` example; ISR4331 lines
     # as IOS XE prints them).
     return f"""Cisco IOS XE Software, Version {FIRMWARE}
-Cisco IOS Software [Bengaluru], ISR Software (X86_64_LINUX_IOSD-UNIVERSALK9-M), Version 17.6.5, RELEASE SOFTWARE (fc2)
+{IOS_LINE}
 Technical Support: http://www.cisco.com/techsupport
 Copyright (c) 1986-2023 by Cisco Systems, Inc.
 Compiled Wed 25-Jan-23 16:15 by mcpre
@@ -328,7 +333,7 @@ class Cli:
 
     def _show(self, line: str, rest: list[tuple[int, str]]) -> str:
         if not rest:
-            return "% Type \"show ?\" for a list of subcommands\n\n"
+            return '% Type "show ?" for a list of subcommands\n\n'
         at, word = rest[0]
         allowed = [k for k, priv in _SHOW.items() if self.privileged or not priv]
         sub = _pick(word, allowed)

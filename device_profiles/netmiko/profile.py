@@ -10,8 +10,13 @@ from fleet.profiles import Profile
 
 
 def to_state(c: Collected) -> DeviceState:
-    return DeviceState(vendor="netmiko", profile="netmiko", model=c.identity.get("model"),
-                       firmware=c.identity.get("firmware"), raw=dict(c.params))
+    return DeviceState(
+        vendor="netmiko",
+        profile="netmiko",
+        model=c.identity.get("model"),
+        firmware=c.identity.get("firmware"),
+        raw=dict(c.params),
+    )
 
 
 def parse_cli(outputs: dict[str, str]) -> Collected:

@@ -256,3 +256,8 @@ def export_files(dev: LabDevice) -> dict[str, str]:
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<polycomConfig\n{body}\n/>\n'
     )
     return {f"{mac}.cfg": master, f"{mac}-fleet.cfg": config}
+
+
+# What the lab's rollout scenario (fleet/lab/rollout.py) changes besides the firmware: a
+# parameter reset to its documented default (dialplan.digitmap.timeOut, default 3).
+UPDATE_CHANGES: dict[str, dict[str, str]] = {"set": {"dialplan.digitmap.timeOut": "3"}}

@@ -449,3 +449,10 @@ def _servlet_login(dev: LabDevice, req: LabRequest) -> LabResponse:
     _state(dev)["pending"].discard(sid)
     _open_session(dev, sid)
     return _servlet_result({"authstatus": "done"})
+
+
+# What the lab's rollout scenario (fleet/lab/rollout.py) changes besides the firmware: the
+# SIP server key under its other documented name (account.N.sip_server_host, the older one).
+UPDATE_CHANGES: dict[str, dict[str, str]] = {
+    "rename": {"account.1.sip_server.1.address": "account.1.sip_server_host"}
+}

@@ -25,7 +25,7 @@ def check_sbc(result: DeviceResult, policy: EmergencyPolicy) -> list[Finding]:
     out = []
     for number in policy.numbers:
         d = prof.route(state, number, None)
-        why = _route_problem(d, number, policy)
+        why = _route_problem(d, number, policy, _aliases(result))
         if why:
             out.append(
                 Finding(
@@ -42,7 +42,9 @@ def check_sbc(result: DeviceResult, policy: EmergencyPolicy) -> list[Finding]:
     return out
 
 
-def _route_problem(d: RouteDecision, number: str, policy: EmergencyPolicy) -> str | None:
+def _route_problem(
+    d: RouteDecision, number: str, policy: EmergencyPolicy, aliases: dict
+) -> str | None:
     if d.outcome != "routed":
         return (
             f"the SBC has no route for it ({d.outcome})"
@@ -51,13 +53,24 @@ def _route_problem(d: RouteDecision, number: str, policy: EmergencyPolicy) -> st
         )
     if d.sent != number:
         return f"the SBC rewrites it to {d.sent} (by {d.route})"
-    if policy.sbc_trunks and not _trunk_allowed(d.trunk, policy.sbc_trunks):
+    if policy.sbc_trunks and not _trunk_allowed(d.trunk, policy.sbc_trunks, aliases):
         return f"it leaves on {d.trunk or 'no trunk'} (by {d.route}), not an emergency trunk"
     return None
 
 
-def _trunk_allowed(trunk: str | None, allowed: list[str]) -> bool:
-    return trunk is not None and trunk.strip().lower() in {t.strip().lower() for t in allowed}
+def _trunk_allowed(trunk: str | None, allowed: list[str], aliases: dict | None = None) -> bool:
+    """``trunk`` or any other name the SBC gives it (a CUBE dial-peer's description, tag and
+    session target) is among the golden's emergency trunks."""
+    if trunk is None:
+        return False
+    names = {trunk, *((aliases or {}).get(trunk) or [])}
+    want = {t.strip().lower() for t in allowed}
+    return any(str(n).strip().lower() in want for n in names)
+
+
+def _aliases(result: DeviceResult) -> dict:
+    st = result.state
+    return (st.sbc.data.get("trunk_aliases") or {}) if st and st.sbc else {}
 
 
 def _decision_text(d: RouteDecision) -> str:
@@ -167,7 +180,7 @@ def _walk(
     )
     if d.sent != number:
         return chain, f"{sbc.id} rewrites it to {d.sent} ({d.route})"
-    if policy.sbc_trunks and not _trunk_allowed(d.trunk, policy.sbc_trunks):
+    if policy.sbc_trunks and not _trunk_allowed(d.trunk, policy.sbc_trunks, _aliases(sbc)):
         chain.append(
             f"{d.trunk} is not among the emergency trunks ({', '.join(policy.sbc_trunks)})"
         )

@@ -19,7 +19,7 @@ import asyncssh
 from fleet.errors import AuthFailed, DeviceError, ProtocolError, ResponseTooLarge, Unreachable
 
 MAX_OUTPUT = 8 * 1024 * 1024
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|[\x00-\x07\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,14 +152,14 @@ class _Cli:
             self.total += len(chunk)
             if self.total > MAX_OUTPUT:
                 raise ResponseTooLarge(f"more than {MAX_OUTPUT} bytes of CLI output")
-            buf += _ANSI.sub("", chunk.replace("\r\n", "\n")).replace("\r", "")
+            buf += _ANSI.sub("", chunk.replace("\r\n", "\n"))
             if self.more and (m := _last(self.more, buf)) and not buf[m.end() :].strip():
                 buf = buf[: m.start()]
                 self.proc.stdin.write(" ")
                 continue
-            tail = buf.rsplit("\n", 1)[-1]
+            tail = _overwrite(buf.rsplit("\n", 1)[-1])
             if want.search(tail):
-                return buf
+                return "\n".join(_overwrite(line) for line in buf.split("\n"))
 
     async def run(self, cmd: str) -> str:
         self.proc.stdin.write(cmd + "\n")
@@ -186,6 +186,23 @@ class _Cli:
             out = await self.until_prompt("enable password", either)
         if not re.search(en["prompt"], out.rsplit("\n", 1)[-1]):
             raise AuthFailed("enable password refused")
+
+
+def _overwrite(line: str) -> str:
+    """What a terminal shows of ``line``: a bare carriage return goes back to the start of
+    the line and a backspace over the last character (pagers erase their marker either way,
+    IOS with backspaces, others with a return)."""
+    line = line.rstrip("\r").rsplit("\r", 1)[-1]
+    if "\b" not in line:
+        return line
+    out: list[str] = []
+    for ch in line:
+        if ch == "\b":
+            if out:
+                out.pop()
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:

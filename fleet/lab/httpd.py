@@ -175,7 +175,11 @@ class DeviceServer:
             if fault and fault.startswith("http") and fault[4:].isdigit():
                 resp = LabResponse(int(fault[4:]), "fault seeded by the lab")
             else:
-                resp = check_auth(self.dev, self.auth, lreq) if self.auth != "session" else None
+                resp = (
+                    check_auth(self.dev, self.auth, lreq)
+                    if self.auth not in ("session", "none")
+                    else None
+                )
                 if resp is None:
                     try:
                         resp = self.handler(self.dev, lreq)

@@ -104,12 +104,17 @@ class SshDeviceServer:
 
     async def _write(self, process: Any, sess: CliSession, text: str) -> None:
         lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()  # a final newline is no line of its own to page
+            text_end = "\n"
+        else:
+            text_end = ""
         if not sess.paging or len(lines) <= PAGE_LINES:
             process.stdout.write(_crlf(text))
             return
         while lines:
             page, lines = lines[:PAGE_LINES], lines[PAGE_LINES:]
-            process.stdout.write(_crlf("\n".join(page)) + ("\r\n" if lines else ""))
+            process.stdout.write(_crlf("\n".join(page)) + ("\r\n" if lines else _crlf(text_end)))
             if not lines:
                 break
             process.stdout.write(sess.more)

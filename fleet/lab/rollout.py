@@ -1,0 +1,130 @@
+"""The rollout scenario: apply a firmware update to some running lab phones, changing their
+configuration the ways real updates have (a parameter reset to the vendor default, a key
+renamed, a dial-plan entry lost), on request over HTTP or on SIGUSR1.
+
+    POST http://127.<net>.255.250:8080/rollout   {"count": 40, "lose_112": 10}
+    GET  http://127.<net>.255.250:8080/state
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from fleet import profiles
+from fleet.lab.fleet import PORT, LabFleet
+from fleet.lab.httpd import DeviceServer
+from fleet.lab.spec import LabDevice, LabPhone, LabRequest, LabResponse
+from fleet.model import Collected
+
+
+@dataclass(slots=True)
+class Applied:
+    updated: list[str] = field(default_factory=list)
+    lost_112: list[str] = field(default_factory=list)
+    firmware: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def next_firmware(profile: str, firmware: str) -> str:
+    """The vendor's next release where the simulator names it, else the last number + 1."""
+    table = getattr(profiles.get(profile).simulator, "FIRMWARE_UPDATES", {})
+    if firmware in table:
+        return table[firmware]
+    m = list(re.finditer(r"\d+", firmware))
+    if not m:
+        return firmware + "-1"
+    last = m[-1]
+    return (
+        firmware[: last.start()]
+        + str(int(last.group()) + 1).zfill(len(last.group()))
+        + firmware[last.end() :]
+    )
+
+
+def apply_update(fleet: LabFleet, count: int, lose_112: int) -> Applied:
+    """Update the first ``count`` healthy, not yet updated phones; the first ``lose_112`` of
+    them lose 112 from their emergency configuration (and, where the vendor builds its plan
+    from it, their dial plan)."""
+    done = Applied()
+    candidates = [
+        p
+        for p in fleet.phones
+        if p.fault is None and "_fault" not in p.extra and "_updated" not in p.extra
+    ]
+    for n, spec in enumerate(candidates[:count]):
+        old = spec.firmware
+        spec.firmware = next_firmware(spec.profile, old)
+        spec.extra["_updated"] = old
+        sim = profiles.get(spec.profile).simulator
+        spec.extra.update(getattr(sim, "UPDATE_CHANGES", {}).get("set", {}))
+        if n < lose_112:
+            spec.emergency_numbers = [x for x in spec.emergency_numbers if x != "112"]
+            done.lost_112.append(spec.id)
+        dev = fleet.devices.get(spec.id)
+        if dev is not None:
+            dev.config = _render(spec)
+            dev.sessions.clear()  # the phone rebooted into the new firmware
+        done.updated.append(spec.id)
+        done.firmware[spec.id] = (old, spec.firmware)
+    return done
+
+
+def _render(spec: LabPhone) -> Collected:
+    sim = profiles.get(spec.profile).simulator
+    c = sim.render(spec)
+    for old, new in getattr(sim, "UPDATE_CHANGES", {}).get("rename", {}).items():
+        if old in c.params:
+            c.params[new] = c.params.pop(old)
+    return c
+
+
+def controller(fleet: LabFleet) -> DeviceServer:
+    """The control endpoint on 127.<net>.255.250:8080."""
+    spec = LabPhone(
+        id="rollout-control",
+        profile="polycom",
+        site="-",
+        address=f"127.{fleet.net}.255.250",
+        port=PORT,
+        model="-",
+        firmware="-",
+        mac="000000000000",
+        admin_user="-",
+        admin_password="-",
+        sip_user="-",
+        sip_password="-",
+        registrar="-",
+        outbound_proxy="-",
+        emergency_numbers=[],
+        emergency_route="-",
+        provisioning_server="-",
+    )
+
+    def handle(_dev: LabDevice, req: LabRequest) -> LabResponse:
+        if req.method == "POST" and req.path == "/rollout":
+            body = req.json() or {}
+            done = apply_update(
+                fleet,
+                int(body.get("count", max(1, len(fleet.phones) // 5))),
+                int(body.get("lose_112", 0)),
+            )
+            return LabResponse.json(
+                {"updated": done.updated, "lost_112": done.lost_112, "firmware": done.firmware}
+            )
+        if req.path == "/state":
+            return LabResponse.json(
+                {
+                    p.id: {
+                        "firmware": p.firmware,
+                        "updated_from": p.extra.get("_updated"),
+                        "emergency_numbers": p.emergency_numbers,
+                    }
+                    for p in fleet.phones
+                }
+            )
+        return LabResponse(
+            404, json.dumps({"error": "POST /rollout or GET /state"}), "application/json"
+        )
+
+    return DeviceServer(LabDevice(spec, Collected({})), handle, "none", None)

@@ -1,0 +1,558 @@
+"""Cisco CUBE profile: IOS dial-peer selection and number translation as the box applies
+them (each table row cites the Cisco document it follows), the lab CUBE over fleet's SSH
+transport and netmiko's cisco_ios driver, the seeded faults, and secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+import pytest
+
+from device_profiles.cisco_cube import routing, simulator
+from fleet import profiles
+from fleet.collect.ssh import Platform, SshOptions, SshTarget, run_cli
+from fleet.errors import AuthFailed, ConfigFileError, DeviceError
+from fleet.lab import sbc as labsbc
+from fleet.lab.spec import LabSbc, LabSbcDevice
+from fleet.model import DeviceState
+from fleet.redact import redact_params
+
+PROFILE = profiles.get("cisco_cube")
+SAMPLES = Path(PROFILE.folder or ".") / "samples"
+NET = 92
+PHONE = "127.10.0.5"  # a phone in the lab spec's phone network
+
+# The Cisco documents the tables follow (README, "Sources").
+DOC_ROUTING = "Cisco 211306 Understand IOS and IOS XE Call Routing"
+DOC_XLATE = "Cisco 61083 Determine Voice Translation Rules"
+
+
+def _spec(host: int = 1, **kw: Any) -> LabSbc:
+    base: dict[str, Any] = dict(
+        id="t-sbc",
+        profile="cisco_cube",
+        site="lon",
+        address=f"127.{NET}.255.{host}",
+        port=8022,
+        hostname="lon-sbc-1",
+        admin_user=simulator.ADMIN_USER,
+        admin_password="lab-admin-Zq8v",
+        enable_password="lab-enable-Xw3",
+        phone_networks=["127.10.0.0/16"],
+        emergency_numbers=["999", "112"],
+    )
+    base.update(kw)
+    return LabSbc(**base)
+
+
+def _state_of(name: str) -> DeviceState:
+    text = (SAMPLES / name).read_text()
+    assert PROFILE.parse_files and PROFILE.to_state
+    return PROFILE.to_state(PROFILE.parse_files(name, text, lambda _n: None))
+
+
+def _rendered(spec: LabSbc) -> DeviceState:
+    assert PROFILE.parse_files and PROFILE.to_state
+    return PROFILE.to_state(
+        PROFILE.parse_files("show running-config", simulator.render(spec), lambda _n: None)
+    )
+
+
+def _route(state: DeviceState, number: str, source: str | None) -> tuple[Any, ...]:
+    assert PROFILE.route
+    d = PROFILE.route(state, number, source)
+    return d.outcome, d.route, d.sent, d.trunk, d.priority
+
+
+# --- number patterns and translation rules --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "number", "matches", "why"),
+    [
+        ("2...", "2001", True, f"{DOC_ROUTING}: Dial-Peer Wildcards, '.' one digit"),
+        ("2...", "200", False, f"{DOC_ROUTING}: four positions need four digits"),
+        ("2...", "20012", True, f"{DOC_ROUTING}: ^ assumed, no $: the pattern is a prefix"),
+        ("2...$", "20012", False, f"{DOC_ROUTING}: '$' ends the string"),
+        (".T", "112", True, f"{DOC_ROUTING}: T, variable length up to 32 digits"),
+        ("9T", "112", False, f"{DOC_ROUTING}: 9T needs a leading 9"),
+        ("[2,5-8]0000", "60000", True, f"{DOC_ROUTING}: commas break up a bracket range"),
+        ("[2,5-8]0000", "30000", False, f"{DOC_ROUTING}: 3 is outside [2,5-8]"),
+        ("91[^135]555", "912555", True, f"{DOC_ROUTING}: ^ inside brackets excludes"),
+        ("91[^135]555", "913555", False, f"{DOC_ROUTING}: ^ inside brackets excludes"),
+        ("+19191112222", "+19191112222", True, f"{DOC_ROUTING}: leading + is literal"),
+        ("(206)?5015111", "5015111", True, f"{DOC_ROUTING}: ? zero or one time"),
+        ("(206)?5015111", "2065015111", True, f"{DOC_ROUTING}: ? zero or one time"),
+    ],
+)
+def test_number_patterns(pattern: str, number: str, matches: bool, why: str) -> None:
+    assert routing.pattern_matches(pattern, number) is matches, why
+
+
+def test_longest_match_measure() -> None:
+    # DOC_ROUTING, Number String Dial-Peer Hunting: 200. is more specific than 2... for 2001
+    assert routing.number_pattern("200.").explicit > routing.number_pattern("2...").explicit
+    assert routing.number_pattern(".T").explicit == 0
+    assert routing.number_pattern("74%").explicit == 1  # the 4 may occur zero times
+    with pytest.raises(ValueError):
+        routing.number_pattern("9T1")
+
+
+@pytest.mark.parametrize(
+    ("rule", "number", "result"),
+    [  # every row is an example of DOC_XLATE
+        ("/123/ /456/", "1234", "4564"),  # Simple Match and Replace, Example 1
+        ("/123/ /456/", "6123123", "6456123"),  # only the first occurrence
+        ("/^123/ /456/", "6123", None),  # Example 2: no match
+        ("/^123$/ /456/", "1234", None),  # Example 3: exact number only
+        ("/^40.../ /6666000/", "40123", "6666000"),  # Pattern Match with Wildcards 1
+        ("/.*/ /5554000/", "", "5554000"),  # Example 2: matches the null number
+        ("/.+/ /5554000/", "", None),  # Example 3: not the null number
+        ("/^0+/ /909/", "000123456", "909123456"),  # Example 4
+        (r"/^\(12\)3\(45\)$/ /6\1\2/", "12345", "61245"),  # Number Slice, Related Example
+        (r"/^.*\(..\)/ /\1/", "123456", "56"),  # Truncate Numbers Down to the Last Two
+        (
+            r"/^2\(...$\)/ /01779345\1/ type unknown national plan unknown isdn",
+            "2001",
+            "01779345001",
+        ),  # Number Type and Plan, Example 2
+        (r"/^\(01...\)\-\(......?$\)/ /\1\2/", "01208-333444", "01208333444"),  # hyphens
+    ],
+)
+def test_translation_rules(rule: str, number: str, result: str | None) -> None:
+    new, matched, rejected = routing.translate({"1": routing.parse_rule(rule)}, number)
+    assert not rejected
+    assert (new if matched else None) == result
+
+
+def test_translation_reject_and_precedence() -> None:
+    # DOC_XLATE, Reject Calls: "rule 1 reject /^234/" blocks 2345, not 1234
+    rules = {"1": routing.parse_rule("reject /^234/")}
+    assert routing.translate(rules, "2345")[2] is True
+    assert routing.translate(rules, "1234") == ("1234", None, False)
+    # rules run in precedence order, not as typed; the first match ends the search
+    rules = {"20": routing.parse_rule("/^9/ /X/"), "3": routing.parse_rule("/^99/ /Y/")}
+    assert routing.translate(rules, "999")[:2] == ("Y9", "3")
+
+
+# --- route(): the two real-format samples ---------------------------------------------
+
+LON = [  # samples/cube-lon-hq.cfg
+    (
+        "999",
+        None,
+        ("routed", "dial-peer 999", "999", "DP-EMERGENCY-SIP", "emergency"),
+        f"{DOC_ROUTING}: longest match, 999 (3 explicit digits) beats .T",
+    ),
+    (
+        "112",
+        PHONE,
+        ("routed", "dial-peer 112", "112", "DP-EMERGENCY-SIP", "emergency"),
+        f"{DOC_ROUTING}: longest match",
+    ),
+    (
+        "9999",
+        "10.20.3.4",
+        ("routed", "dial-peer 999", "999", "DP-EMERGENCY-SIP", "emergency"),
+        f"{DOC_ROUTING} Table 1 (incoming called-number .) + {DOC_XLATE} Number Slice "
+        r"(rule 10 /^9\(999\)$/ /\1/) before outbound matching",
+    ),
+    (
+        "911",
+        None,
+        ("routed", "dial-peer 200", "911", "DP-CARRIER-SIP", None),
+        f"{DOC_ROUTING}: only the catch-all .T matches 911",
+    ),
+    (
+        "902079460000",
+        None,
+        ("routed", "dial-peer 200", "02079460000", "DP-CARRIER-SIP", None),
+        f"{DOC_XLATE}: rule 30 strips the outside-line 9",
+    ),
+    (
+        "2001",
+        None,
+        ("routed", "dial-peer 400", "2001", "DP-PBX-PRIMARY", None),
+        f"{DOC_ROUTING}: same match length, preference 0 before preference 1",
+    ),
+    (
+        "2000",
+        None,
+        ("routed", "dial-peer 402", "2000", "DP-VOICEMAIL", None),
+        f"{DOC_ROUTING}: 2000 is a longer match than 2...",
+    ),
+    (
+        "+442071234567",
+        "203.0.113.10",
+        ("routed", "dial-peer 200", "02071234567", "DP-CARRIER-SIP", None),
+        f"{DOC_ROUTING} Table 1: incoming uri via CARRIER is matched first; {DOC_XLATE} slice",
+    ),
+    (
+        "09011234567",
+        None,
+        ("rejected", "dial-peer 200", None, None, None),
+        f"{DOC_XLATE}: Reject Calls (TO-CARRIER rule 1 reject /^09[0-9]/)",
+    ),
+    (
+        "0123",
+        None,
+        ("routed", "dial-peer 200", "0123", "DP-CARRIER-SIP", None),
+        f"{DOC_ROUTING}: Dial-Peer States, shutdown dial-peer 500 (0T) is not eligible",
+    ),
+]
+DAL = [  # samples/cube-dal-gw.txt
+    (
+        "9911",
+        "10.50.244.2",
+        ("routed", "dial-peer 911", "911", "ITSP-E911", "emergency"),
+        f"{DOC_ROUTING}: inbound via CUCM, rule 1 strips 9; VoIP 911 pref 0 before POTS pref 1",
+    ),
+    (
+        "9911",
+        "10.60.1.7",
+        ("no-route", None, None, None, None),
+        f"{DOC_ROUTING}: no inbound match is dial-peer 0 (no translation); no outbound match "
+        "and the call fails",
+    ),
+    (
+        "914155551234",
+        "10.50.244.2",
+        ("routed", "dial-peer 20", "14155551234", "ITSP-LD", None),
+        f"{DOC_XLATE}: rule 2 slice; {DOC_ROUTING}: preference 0 before the PRI",
+    ),
+    (
+        "919005551234",
+        "10.50.244.2",
+        ("rejected", "dial-peer 20", None, None, None),
+        f"{DOC_XLATE}: Reject Calls in the outgoing TO-ITSP profile",
+    ),
+    (
+        "95551234",
+        "10.50.244.2",
+        ("routed", "dial-peer 20", "19725551234", "ITSP-LD", None),
+        f"{DOC_XLATE}: rule 3 adds 1972",
+    ),
+    (
+        "411",
+        None,
+        ("routed", "dial-peer 30", "411", "PRI-SERVICE-CODES", None),
+        "CCNA Voice 640-461 Example 6-12: POTS forward-digits 3 keeps 411",
+    ),
+    (
+        "02079460000",
+        None,
+        ("routed", "dial-peer 40", "2079460000", "PRI-OPERATOR", None),
+        "CCNA Voice 640-461 Example 6-12: a POTS dial-peer strips the explicitly matched digits",
+    ),
+]
+
+
+@pytest.mark.parametrize(("number", "source", "want", "why"), LON)
+def test_route_lon_sample(number: str, source: str | None, want: tuple[Any, ...], why: str) -> None:
+    assert _route(_state_of("cube-lon-hq.cfg"), number, source) == want, why
+
+
+@pytest.mark.parametrize(("number", "source", "want", "why"), DAL)
+def test_route_dal_sample(number: str, source: str | None, want: tuple[Any, ...], why: str) -> None:
+    assert _route(_state_of("cube-dal-gw.txt"), number, source) == want, why
+
+
+def test_route_steps_explain_the_choice() -> None:
+    assert PROFILE.route
+    d = PROFILE.route(_state_of("cube-lon-hq.cfg"), "9999", "10.20.3.4")
+    text = "\n".join(d.steps)
+    assert "dial-peer 100" in text and "rule 10 turns 9999 into 999" in text
+    assert "ELIN 02079460000" in text  # 10.20.3.4 is in emergency response location 1
+    d = PROFILE.route(_state_of("cube-lon-hq.cfg"), "2001", None)
+    assert "dial-peer 401" in "\n".join(d.steps)
+
+
+def test_state_of_sample() -> None:
+    st = _state_of("cube-lon-hq.cfg")
+    assert st.sbc is not None
+    assert st.sbc.addresses == ["10.20.1.5:5060", "198.51.100.2:5060"]
+    assert st.sbc.emergency_numbers == ["999", "112"]
+    assert st.sbc.trunks[:2] == ["DP-EMERGENCY-SIP", "DP-CARRIER-SIP"]
+    assert "OLD-CARRIER-DECOMMISSIONED" not in st.sbc.trunks  # shutdown
+    assert st.sbc.data["trunk_aliases"]["DP-EMERGENCY-SIP"] == [
+        "dial-peer 999",
+        "dial-peer 112",
+        "ipv4:203.0.113.20:5060",
+    ]
+    assert st.model == "ISR4331/K9"
+
+
+def test_detect_and_bad_files() -> None:
+    for name in ("cube-lon-hq.cfg", "cube-dal-gw.txt"):
+        assert profiles.detect((SAMPLES / name).read_text()) is PROFILE
+    assert not PROFILE.detect("hostname r1\ninterface Gi0/0\n ip address 10.0.0.1 255.0.0.0\n")
+    assert PROFILE.parse_files
+    with pytest.raises(ConfigFileError):
+        PROFILE.parse_files("r1.cfg", "hostname r1\n!\nend\n", lambda _n: None)
+    bad = "dial-peer voice 1 voip\n destination-pattern 9T1\n session target ipv4:1.2.3.4\n!\n"
+    with pytest.raises(ConfigFileError) as info:
+        PROFILE.parse_files("x.cfg", bad, lambda _n: None)
+    assert info.value.line == 2
+
+
+# --- the lab CUBE ------------------------------------------------------------------------
+
+
+def _platform(**changes: Any) -> Platform:
+    assert PROFILE.platform
+    return Platform.from_dict({**PROFILE.platform, **changes})
+
+
+async def _run_lab(spec: LabSbc, tmp: Path, body: Callable[..., Any]) -> Any:
+    running = await labsbc.start([spec])
+    try:
+        kh = tmp / "known_hosts"
+        kh.write_text("\n".join(running.known_hosts) + "\n")
+        return await body(running.devices[spec.id], str(kh))
+    finally:
+        await running.close()
+
+
+def _target(spec: LabSbc, known_hosts: str, **kw: Any) -> SshTarget:
+    args = dict(
+        hostname=spec.address,
+        port=spec.port,
+        username=spec.admin_user,
+        password=spec.admin_password,
+        enable_password=spec.enable_password,
+        options=SshOptions(known_hosts=known_hosts),
+    )
+    args.update(kw)
+    return SshTarget(**args)
+
+
+def _netmiko(spec: LabSbc, **kw: Any) -> dict[str, str]:
+    import netmiko
+
+    with netmiko.ConnectHandler(
+        device_type="cisco_ios",
+        host=spec.address,
+        port=spec.port,
+        username=spec.admin_user,
+        password=spec.admin_password,
+        secret=spec.enable_password,
+        ssh_strict=False,
+        **kw,
+    ) as conn:
+        conn.enable()
+        return {
+            "prompt": conn.find_prompt(),
+            "show running-config": conn.send_command("show running-config"),
+            "show version": conn.send_command("show version"),
+        }
+
+
+def test_lab_round_trip_run_cli_and_netmiko(tmp_path: Path) -> None:
+    spec = _spec(1)
+
+    async def body(dev: LabSbcDevice, kh: str) -> tuple[dict[str, str], dict[str, str]]:
+        outputs = await run_cli(_target(spec, kh), _platform(), asyncio.Semaphore(5))
+        # netmiko is synchronous: a thread of its own while the lab serves on this loop
+        nm = await asyncio.to_thread(_netmiko, spec)
+        return outputs, nm
+
+    outputs, nm = asyncio.run(_run_lab(spec, tmp_path, body))
+    config = simulator.render(spec)
+    assert outputs["show running-config"].strip() == config.strip()
+    assert nm["show running-config"].strip() == config.strip()
+    assert nm["prompt"] == "lon-sbc-1#"
+    assert "Cisco IOS XE Software, Version 17.06.05" in nm["show version"]
+    assert PROFILE.parse_cli and PROFILE.to_state and PROFILE.route
+    state = PROFILE.to_state(PROFILE.parse_cli(outputs))
+    assert (state.model, state.firmware) == ("ISR4331/K9", "17.06.05")
+    assert state.sbc is not None
+    assert state.sbc.addresses[0] == f"{spec.address}:5060"
+    assert state.sbc.trunks[:2] == [simulator.EMERGENCY_TRUNK, simulator.NORMAL_TRUNK]
+    assert state.sbc.emergency_numbers == ["999", "112"]
+    assert [r.name for r in state.sbc.routes][:3] == [
+        "dial-peer 999",
+        "dial-peer 112",
+        "dial-peer 200",
+    ]
+    for number in ("999", "112"):
+        assert _route(state, number, PHONE) == (
+            "routed",
+            f"dial-peer {number}",
+            number,
+            simulator.EMERGENCY_TRUNK,
+            "emergency",
+        )
+    assert _route(state, "902079460000", PHONE) == (
+        "routed",
+        "dial-peer 200",
+        "02079460000",
+        simulator.NORMAL_TRUNK,
+        None,
+    )
+
+
+def test_lab_paging_before_terminal_length_0(tmp_path: Path) -> None:
+    spec = _spec(2)
+
+    async def body(dev: LabSbcDevice, kh: str) -> tuple[str, str]:
+        async with asyncssh.connect(
+            spec.address,
+            spec.port,
+            username=spec.admin_user,
+            password=spec.admin_password,
+            known_hosts=kh,
+        ) as conn:
+            proc = await conn.create_process(term_type="vt100", term_size=(80, 24))
+            proc.stdin.write("show version\n")
+            first = ""
+            while "--More--" not in first:
+                first += await asyncio.wait_for(proc.stdout.read(4096), 5)
+            proc.stdin.write("q")
+            proc.stdin.write("exit\n")
+        # fleet's transport without the paging commands pages through with spaces
+        outputs = await run_cli(_target(spec, kh), _platform(setup=[]), asyncio.Semaphore(2))
+        return first, outputs["show running-config"]
+
+    first, paged = asyncio.run(_run_lab(spec, tmp_path, body))
+    assert first.rstrip().endswith("--More--")
+    assert "Configuration register" not in first
+    heads = re.findall(r"dial-peer voice \d+ voip", paged)
+    assert heads == re.findall(r"dial-peer voice \d+ voip", simulator.render(spec))
+
+
+def test_lab_wrong_password_and_unknown_host_key(tmp_path: Path) -> None:
+    spec = _spec(3)
+
+    async def body(dev: LabSbcDevice, kh: str) -> list[BaseException]:
+        errors: list[BaseException] = []
+        for target in (
+            _target(spec, kh, password="wrong"),
+            _target(spec, kh, enable_password="wrong"),
+            _target(spec, str(tmp_path / "empty_known_hosts")),
+        ):
+            try:
+                await run_cli(target, _platform(), asyncio.Semaphore(1))
+            except DeviceError as e:
+                errors.append(e)
+        return errors
+
+    (tmp_path / "empty_known_hosts").write_text("")
+    errors = asyncio.run(_run_lab(spec, tmp_path, body))
+    assert [type(e) for e in errors] == [AuthFailed, AuthFailed, DeviceError]
+    assert "lab-admin" not in str(errors[0])
+
+
+@pytest.mark.parametrize("fault", sorted(simulator.FAULTS))
+def test_faults(fault: str) -> None:
+    state = _rendered(_spec(fault=fault))
+    failing = {
+        subject for rule, subject in simulator.FAULT_EXPECT[fault] if rule == "emergency.sbc_route"
+    }
+    assert failing
+    for number in ("999", "112"):
+        outcome, route, sent, trunk, priority = _route(state, number, PHONE)
+        healthy = (outcome, sent, trunk, priority) == (
+            "routed",
+            number,
+            simulator.EMERGENCY_TRUNK,
+            "emergency",
+        )
+        assert healthy is (number not in failing), (fault, number, route, sent, trunk)
+        if not healthy:
+            assert trunk == simulator.NORMAL_TRUNK  # the carrier catch-all .T takes it
+
+
+def test_render_follows_spec() -> None:
+    spec = _spec(
+        4,
+        hostname="dal-sbc-9",
+        emergency_numbers=["911"],
+        phone_networks=["127.20.0.0/16", "127.21.4.0/24"],
+    )
+    state = _rendered(spec)
+    assert state.raw["hostname"] == "dal-sbc-9"
+    assert state.sbc is not None and state.sbc.emergency_numbers == ["911"]
+    assert _route(state, "9911", "127.21.4.9")[:4] == (
+        "routed",
+        "dial-peer 911",
+        "911",
+        simulator.EMERGENCY_TRUNK,
+    )
+    assert state.raw["voice emergency response location 1: subnet 2"] == (
+        "127.21.4.0 255.255.255.0"
+    )
+
+
+def test_secrets_are_redacted() -> None:
+    spec = _spec()
+    cases = [
+        (simulator.render(spec), [spec.admin_password, spec.enable_password]),
+        (
+            (SAMPLES / "cube-dal-gw.txt").read_text(),
+            ["C1sco-Legacy-En", "Gw-Netops-2024", "Itsp-Digest-77"],
+        ),
+        ((SAMPLES / "cube-lon-hq.cfg").read_text(), ["0822455D0A16544541"]),
+    ]
+    assert PROFILE.parse_files and PROFILE.to_state
+    for text, plain in cases:
+        c = PROFILE.parse_files("x", text, lambda _n: None)
+        secret_values = [v for k, v in c.params.items() if PROFILE.secret_keys.search(k)]
+        assert secret_values
+        c.params = redact_params(c.params, PROFILE)
+        dumped = repr(PROFILE.to_state(c).raw)
+        for value in [*plain, *secret_values]:
+            assert value.split()[-1] not in dumped
+
+
+# --- the CLI session without a network ---------------------------------------------------
+
+
+def _cli() -> simulator.Cli:
+    spec = _spec()
+    return simulator.Cli(LabSbcDevice(spec=spec, config=simulator.render(spec)))
+
+
+def test_cli_modes_errors_and_abbreviations() -> None:
+    cli = _cli()
+    assert cli.prompt() == "lon-sbc-1>"
+    out = cli.handle("show running-config")
+    assert out.splitlines()[1] == "% Invalid input detected at '^' marker."
+    assert out.index("^") == len("lon-sbc-1>show ")  # caret under running-config
+    assert "Version 17.06.05" in cli.handle("sh ver")
+    assert cli.handle("te len 0") == "" and cli.paging is False
+    cli.handle("enable")
+    assert (cli.secret_input, cli.prompt()) == (True, "Password: ")
+    for _ in range(2):
+        assert cli.handle("nope") == ""
+    assert cli.handle("nope").startswith("% Bad secrets")
+    assert cli.prompt() == "lon-sbc-1>"
+    cli.handle("en")
+    cli.handle("lab-enable-Xw3")
+    assert cli.prompt() == "lon-sbc-1#"
+    assert cli.handle("sh run").startswith("Building configuration...")
+    assert cli.handle("terminal length").startswith("% Incomplete command.")
+    cli.handle("exit")
+    assert cli.closed
+
+
+def test_type7_is_the_ios_form() -> None:
+    # The classic type 7 vector: "cisco" with salt 02 is "02050D480809".
+    assert simulator.type7("cisco", seed=2) == "7 02050D480809"
+
+
+def test_every_template_has_captures_that_parse() -> None:
+    from fleet.cli_parse import parse
+
+    folder = Path(PROFILE.folder or ".")
+    for template in sorted((folder / "templates").glob("*.textfsm")):
+        captures = sorted((SAMPLES / "templates" / template.stem).glob("*.raw"))
+        assert captures, template.name
+        for raw in captures:
+            want = json.loads(raw.with_suffix(".parsed.json").read_text())
+            assert parse(template, raw.read_text()) == want, raw
