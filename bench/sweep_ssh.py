@@ -79,7 +79,7 @@ async def bare_one(h: inventory_mod.Host, platform: dict, sem: asyncio.Semaphore
         if en and h.enable:
             proc.stdin.write(en.get("command", "enable") + "\n")
             buf = ""
-            while not re.search(en["password_prompt"], buf):
+            while not re.search(en["password_prompt"], buf.replace("\r", "").rsplit("\n", 1)[-1]):
                 buf += await proc.stdout.read(65536)
             proc.stdin.write(h.enable.value + "\n")
             await until_prompt()
