@@ -30,6 +30,8 @@ class Fmt(StrEnum):
     table = "table"
     json = "json"
     junit = "junit"
+    html = "html"
+    csv = "csv"
 
 
 class Sev(StrEnum):
@@ -41,7 +43,7 @@ class Sev(StrEnum):
 
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="SQLite store")]
-FmtOpt = Annotated[Fmt, typer.Option("--format", help="table, json or junit")]
+FmtOpt = Annotated[Fmt, typer.Option("--format", help="table, json, junit, html or csv")]
 WaitOpt = Annotated[
     float, typer.Option("--store-wait", help="seconds to wait for another run that holds the store")
 ]
@@ -49,6 +51,70 @@ OutOpt = Annotated[Path | None, typer.Option("--output", help="write the report 
 FailOpt = Annotated[Sev, typer.Option("--fail-on", help="exit 1 at or above this severity")]
 TagOpt = Annotated[str | None, typer.Option("--tag", help="label the snapshot")]
 GoldenOpt = Annotated[Path, typer.Option("--golden", help="golden template (YAML)")]
+
+
+EmailOpt = Annotated[
+    list[str] | None,
+    typer.Option("--email", "--report-email", help="send the report to this address (repeatable)"),
+]
+SmtpOpt = Annotated[str, typer.Option("--smtp", help="SMTP server HOST:PORT")]
+StartTlsOpt = Annotated[bool, typer.Option("--starttls", help="upgrade SMTP with STARTTLS")]
+SmtpUserOpt = Annotated[str | None, typer.Option("--smtp-user", help="SMTP login")]
+SmtpPwOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--smtp-password-ref", help="SMTP password as a secret reference: ${env:X} or ${file:P}"
+    ),
+]
+SenderOpt = Annotated[str, typer.Option("--email-from", help="sender address")]
+OnChangeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--only-on-change", help="send only when the findings changed since the last report"
+    ),
+]
+MetricsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--metrics", help="write Prometheus text exposition here (node_exporter textfile)"
+    ),
+]
+MaxAgeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-age", help="coverage.stale when a path was last proven longer ago (24h, 7d)"
+    ),
+]
+
+
+def _publish(
+    email: list[str] | None,
+    smtp: str,
+    starttls: bool,
+    smtp_user: str | None,
+    smtp_password_ref: str | None,
+    email_from: str,
+    only_on_change: bool,
+    metrics: Path | None,
+    max_age: str | None,
+):  # type: ignore[no-untyped-def]
+    from fleet.check.staleness import parse_age
+    from fleet.commands import Publish
+    from fleet.inventory import resolve_secret_ref
+    from fleet.report.email import EmailOptions
+
+    opts = None
+    if email:
+        password = (
+            resolve_secret_ref(smtp_password_ref, "--smtp-password-ref").value
+            if smtp_password_ref
+            else None
+        )
+        opts = EmailOptions(
+            list(email), smtp, starttls, smtp_user, password, email_from, only_on_change
+        )
+        opts.host_port()
+    return Publish(opts, metrics, parse_age(max_age) if max_age else None)
 
 
 _SIGNALS: list[int] = []  # the signal that stopped this run, if one did
@@ -84,24 +150,46 @@ def sweep(
     select: Annotated[list[str] | None, typer.Option(help="e.g. site=lon,role=phone")] = None,
     tag: TagOpt = None,
     store_wait: WaitOpt = 30.0,
+    email: EmailOpt = None,
+    smtp: SmtpOpt = "localhost:25",
+    starttls: StartTlsOpt = False,
+    smtp_user: SmtpUserOpt = None,
+    smtp_password_ref: SmtpPwOpt = None,
+    email_from: SenderOpt = "fleet@localhost",
+    only_on_change: OnChangeOpt = False,
+    metrics: MetricsOpt = None,
+    max_age: MaxAgeOpt = None,
 ) -> None:
-    """Crawl the devices, check them, store a snapshot, report."""
+    """Crawl the devices, check them, store a snapshot, report (and email, metrics)."""
     from fleet import commands
 
+    pub = (
+        email,
+        smtp,
+        starttls,
+        smtp_user,
+        smtp_password_ref,
+        email_from,
+        only_on_change,
+        metrics,
+        max_age,
+    )
     raise typer.Exit(
         _run(
-            commands.sweep,
-            inventory,
-            golden,
-            store=store,
-            fmt=fmt.value,
-            output=output,
-            fail_on=fail_on.value,
-            concurrency=concurrency,
-            timeout=timeout,
-            select=select,
-            tag=tag,
-            store_wait=store_wait,
+            lambda: commands.sweep(
+                inventory,
+                golden,
+                store=store,
+                fmt=fmt.value,
+                output=output,
+                fail_on=fail_on.value,
+                concurrency=concurrency,
+                timeout=timeout,
+                select=select,
+                tag=tag,
+                store_wait=store_wait,
+                pub=_publish(*pub),
+            )
         )
     )
 
@@ -117,22 +205,44 @@ def audit(
     fail_on: FailOpt = Sev.high,
     tag: TagOpt = None,
     store_wait: WaitOpt = 30.0,
+    email: EmailOpt = None,
+    smtp: SmtpOpt = "localhost:25",
+    starttls: StartTlsOpt = False,
+    smtp_user: SmtpUserOpt = None,
+    smtp_password_ref: SmtpPwOpt = None,
+    email_from: SenderOpt = "fleet@localhost",
+    only_on_change: OnChangeOpt = False,
+    metrics: MetricsOpt = None,
+    max_age: MaxAgeOpt = None,
 ) -> None:
     """The same checks on configuration files, with no network; stores a snapshot."""
     from fleet import commands
 
+    pub = (
+        email,
+        smtp,
+        starttls,
+        smtp_user,
+        smtp_password_ref,
+        email_from,
+        only_on_change,
+        metrics,
+        max_age,
+    )
     raise typer.Exit(
         _run(
-            commands.audit,
-            paths,
-            golden,
-            inventory=inventory,
-            store=store,
-            fmt=fmt.value,
-            output=output,
-            fail_on=fail_on.value,
-            tag=tag,
-            store_wait=store_wait,
+            lambda: commands.audit(
+                paths,
+                golden,
+                inventory=inventory,
+                store=store,
+                fmt=fmt.value,
+                output=output,
+                fail_on=fail_on.value,
+                tag=tag,
+                store_wait=store_wait,
+                pub=_publish(*pub),
+            )
         )
     )
 
@@ -208,18 +318,40 @@ def report(
     fmt: FmtOpt = Fmt.table,
     output: OutOpt = None,
     fail_on: FailOpt = Sev.high,
+    email: EmailOpt = None,
+    smtp: SmtpOpt = "localhost:25",
+    starttls: StartTlsOpt = False,
+    smtp_user: SmtpUserOpt = None,
+    smtp_password_ref: SmtpPwOpt = None,
+    email_from: SenderOpt = "fleet@localhost",
+    only_on_change: OnChangeOpt = False,
+    metrics: MetricsOpt = None,
+    max_age: MaxAgeOpt = None,
 ) -> None:
-    """Render a stored snapshot."""
+    """Render a stored snapshot; --email sends it, --metrics writes Prometheus metrics."""
     from fleet import commands
 
+    pub = (
+        email,
+        smtp,
+        starttls,
+        smtp_user,
+        smtp_password_ref,
+        email_from,
+        only_on_change,
+        metrics,
+        max_age,
+    )
     raise typer.Exit(
         _run(
-            commands.report_cmd,
-            snapshot,
-            store=store,
-            fmt=fmt.value,
-            output=output,
-            fail_on=fail_on.value,
+            lambda: commands.report_cmd(
+                snapshot,
+                store=store,
+                fmt=fmt.value,
+                output=output,
+                fail_on=fail_on.value,
+                pub=_publish(*pub),
+            )
         )
     )
 

@@ -13,13 +13,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fleet import inventory as inventory_mod
-from fleet import pipeline, profiles, report
+from fleet import lock, pipeline, profiles, report
 from fleet.audit import audit as run_audit
 from fleet.check import golden as golden_mod
-from fleet.check import policies
+from fleet.check import policies, staleness
+from fleet.check.staleness import site_unverified_since
 from fleet.collect.crawler import CrawlOptions
 from fleet.errors import InputError
 from fleet.model import SEVERITY_RANK, Snapshot
+from fleet.report import context as report_context
+from fleet.report import csv_report, metrics
+from fleet.report.context import ReportContext
+from fleet.report.email import EmailOptions
 from fleet.store import Store
 
 if TYPE_CHECKING:
@@ -32,12 +37,72 @@ def exit_code(snap: Snapshot, fail_on: str) -> int:
     return 1 if bad else 0
 
 
-def emit(snap: Snapshot, fmt: str, output: Path | None, fail_on: str = "high") -> None:
+@dataclass(slots=True)
+class Publish:
+    """Where a run's results go besides stdout: email, metrics, staleness."""
+
+    email: EmailOptions | None = None
+    metrics: Path | None = None
+    max_age_s: float | None = None
+
+
+def context_for(st: Store, snap: Snapshot) -> ReportContext:
+    prev_id = st.previous(before=snap.id) if snap.id else st.previous()
+    history = [h for h in st.snapshots() if snap.id is None or h["id"] <= snap.id][-30:]
+    return report_context.build(
+        snap,
+        st.load(prev_id) if prev_id else None,
+        history,
+        site_unverified_since(snap, st.last_proven()),
+    )
+
+
+def emit(
+    snap: Snapshot, fmt: str, output: Path | None, fail_on: str = "high", st: Store | None = None
+) -> None:
+    if fmt == "html":
+        from fleet.report import html
+
+        assert st is not None
+        text = html.render(context_for(st, snap))
+    elif fmt == "csv":
+        text = csv_report.render(snap)
+    else:
+        text = report.render(snap, fmt, color=False if output else None, fail_on=fail_on)
     if output is not None:
-        output.write_text(report.render(snap, fmt, color=False, fail_on=fail_on), encoding="utf-8")
+        output.write_text(text, encoding="utf-8")
         print(f"report written to {output}", file=sys.stderr)
     else:
-        sys.stdout.write(report.render(snap, fmt, fail_on=fail_on))
+        sys.stdout.write(text)
+
+
+def publish(st: Store, snap: Snapshot, pub: Publish) -> None:
+    """Metrics and email after a run or for a stored snapshot."""
+    if pub.metrics is not None:
+        metrics.write(snap, pub.metrics)
+    if pub.email is None:
+        return
+    from fleet.report import email, html
+
+    channel = "email:" + ",".join(sorted(pub.email.to))
+    fp = email.fingerprint(snap)
+    last = st.last_report(channel)
+    if pub.email.only_on_change and last is not None and last[1] == fp:
+        print(
+            f"findings unchanged since the report of snapshot {last[0]}: no email sent",
+            file=sys.stderr,
+        )
+        return
+    ctx = context_for(st, snap)
+    email.send(email.build(ctx, pub.email, html.render(ctx)), pub.email)
+    assert snap.id is not None
+    st.record_report(snap.id, channel, fp, pipeline.now())
+    print(f"report sent to {', '.join(pub.email.to)}: {ctx.verdict}", file=sys.stderr)
+
+
+def mark_stale(st: Store, snap: Snapshot, pub: Publish) -> None:
+    if pub.max_age_s is not None:
+        staleness.mark_stale(snap, st.last_proven(), pub.max_age_s)
 
 
 def sweep(
@@ -53,11 +118,14 @@ def sweep(
     select: list[str] | None,
     tag: str | None,
     store_wait: float = 30.0,
+    pub: Publish | None = None,
 ) -> int:
+    pub = pub or Publish()
     inputs = load_inputs(inventory, golden, select)  # bad input fails before the store opens
-    with Store(store, timeout=store_wait) as st:  # before any device: a bad store fails early
-        snap = run_sweep(st, inputs, concurrency, timeout, tag)
-    emit(snap, fmt, output, fail_on)
+    with lock.held(store, store_wait), Store(store, timeout=store_wait) as st:
+        snap = run_sweep(st, inputs, concurrency, timeout, tag, pub)
+        emit(snap, fmt, output, fail_on, st)
+        publish(st, snap, pub)
     return exit_code(snap, fail_on)
 
 
@@ -80,7 +148,12 @@ def load_inputs(inventory: Path, golden: Path, select: list[str] | None) -> Swee
 
 
 def run_sweep(
-    st: Store, inputs: SweepInputs, concurrency: int, timeout: float, tag: str | None
+    st: Store,
+    inputs: SweepInputs,
+    concurrency: int,
+    timeout: float,
+    tag: str | None,
+    pub: Publish | None = None,
 ) -> Snapshot:
     """Sweep, check, note firmware drift against the last sweep, store."""
     from fleet import drift
@@ -92,6 +165,7 @@ def run_sweep(
     snap.golden_file = str(inputs.golden.resolve())
     snap.selection = inputs.select
     drift.firmware_drift(snap, st.load(prev_id) if prev_id else None)
+    mark_stale(st, snap, pub or Publish())
     st.save(snap)
     return snap
 
@@ -107,20 +181,24 @@ def audit(
     fail_on: str,
     tag: str | None,
     store_wait: float = 30.0,
+    pub: Publish | None = None,
 ) -> int:
     from fleet import drift
 
+    pub = pub or Publish()
     gold = golden_mod.load(golden)
     inv = inventory_mod.load(inventory) if inventory else None
-    with Store(store, timeout=store_wait) as st:
-        snap = run_audit(paths, gold, inv, tag)
-        if not snap.results:
-            raise InputError("no configuration file found", file=" ".join(map(str, paths)))
+    snap = run_audit(paths, gold, inv, tag)
+    if not snap.results:
+        raise InputError("no configuration file found", file=" ".join(map(str, paths)))
+    with lock.held(store, store_wait), Store(store, timeout=store_wait) as st:
         snap.golden_file = str(golden.resolve())
         prev_id = st.previous(kind="audit")
         drift.firmware_drift(snap, st.load(prev_id) if prev_id else None)
+        mark_stale(st, snap, pub)
         st.save(snap)
-    emit(snap, fmt, output, fail_on)
+        emit(snap, fmt, output, fail_on, st)
+        publish(st, snap, pub)
     return exit_code(snap, fail_on)
 
 
@@ -176,7 +254,7 @@ def rollout_verify(
 
     if not store.exists():
         raise InputError("no such store", file=str(store), field="--store")
-    with Store(store, timeout=store_wait) as st:
+    with lock.held(store, store_wait), Store(store, timeout=store_wait) as st:
         base = st.load(st.resolve(baseline))
         inv_path = inventory or (Path(base.inventory) if base.inventory else None)
         gold_path = golden or (Path(base.golden_file) if base.golden_file else None)
@@ -211,13 +289,22 @@ def _write(text: str, output: Path | None) -> None:
 
 
 def report_cmd(
-    snapshot: str | None, *, store: Path, fmt: str, output: Path | None, fail_on: str
+    snapshot: str | None,
+    *,
+    store: Path,
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+    pub: Publish | None = None,
 ) -> int:
+    pub = pub or Publish()
     if not store.exists():
         raise InputError("no such store", file=str(store), field="--store")
     with Store(store) as st:
         snap = st.load(st.resolve(snapshot))
-    emit(snap, fmt, output, fail_on)
+        mark_stale(st, snap, pub)
+        emit(snap, fmt, output, fail_on, st)
+        publish(st, snap, pub)
     return exit_code(snap, fail_on)
 
 

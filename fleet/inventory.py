@@ -444,3 +444,12 @@ class _SecretCache:
                 raise error(f"cannot read secret file {p}: {e.strerror}") from None
         self.cache[value] = secret
         return secret
+
+
+def resolve_secret_ref(value: str, field_name: str, base: Path | None = None) -> Secret:
+    """A secret given on the command line (e.g. --smtp-password-ref '${env:SMTP_PW}')."""
+
+    def error(msg: str) -> InventoryError:
+        return InventoryError(msg, field=field_name)
+
+    return _SecretCache(base or Path.cwd()).resolve(value, error)

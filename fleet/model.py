@@ -230,8 +230,12 @@ class Snapshot:
             for f in r.findings:
                 counts[f.severity] += 1
         status = [r.status for r in self.results]
+        failing = sum(
+            1 for r in self.results if any(f.rule.startswith("emergency.") for f in r.findings)
+        )
         return {
             "devices": len(self.results),
+            "failing": failing,
             "audited": status.count("audited"),
             "unreachable": status.count("unreachable"),
             "auth_failed": status.count("auth-failed"),

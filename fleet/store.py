@@ -13,7 +13,7 @@ from typing import Any
 from fleet.errors import StoreBusy, StoreError
 from fleet.model import DeviceResult, DeviceState, Finding, Snapshot
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -41,6 +41,14 @@ MIGRATIONS: dict[int, str] = {
 ALTER TABLE snapshots ADD COLUMN inventory TEXT;
 ALTER TABLE snapshots ADD COLUMN golden_file TEXT;
 ALTER TABLE snapshots ADD COLUMN selection TEXT;
+""",
+    # v3: reports sent, so --only-on-change knows what the last one said
+    3: """
+CREATE TABLE IF NOT EXISTS reports(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  snapshot_id INTEGER NOT NULL, sent_at TEXT NOT NULL, channel TEXT NOT NULL,
+  fingerprint TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS reports_channel ON reports(channel, id);
 """,
 }
 
@@ -242,6 +250,34 @@ class Store:
             args.append(before)
         row = self.db.execute(sql, args).fetchone()
         return int(row[0]) if row and row[0] is not None else None
+
+    def last_report(self, channel: str) -> tuple[int, str] | None:
+        """(snapshot id, findings fingerprint) of the last report sent on ``channel``."""
+        row = self.db.execute(
+            "SELECT snapshot_id, fingerprint FROM reports WHERE channel=? ORDER BY id DESC LIMIT 1",
+            (channel,),
+        ).fetchone()
+        return (int(row[0]), str(row[1])) if row else None
+
+    def record_report(self, snapshot_id: int, channel: str, fingerprint: str, sent_at: str) -> None:
+        with self._tx():
+            self.db.execute(
+                "INSERT INTO reports(snapshot_id, sent_at, channel, fingerprint) VALUES (?,?,?,?)",
+                (snapshot_id, sent_at, channel, fingerprint),
+            )
+
+    def last_proven(self) -> dict[str, str]:
+        """For each device, when its emergency checks last all passed (audited, with no
+        emergency finding): the basis of coverage.stale."""
+        rows = self.db.execute(
+            "SELECT d.device_id, max(s.finished_at) FROM devices d"
+            " JOIN snapshots s ON s.id = d.snapshot_id"
+            " WHERE d.status = 'audited' AND NOT EXISTS (SELECT 1 FROM findings f"
+            "   WHERE f.snapshot_id = d.snapshot_id AND f.device_id = d.device_id"
+            "   AND f.rule LIKE 'emergency.%')"
+            " GROUP BY d.device_id"
+        )
+        return {r[0]: r[1] for r in rows}
 
     def prune(self, keep: int) -> int:
         ids = [r[0] for r in self.db.execute("SELECT id FROM snapshots ORDER BY id DESC")]

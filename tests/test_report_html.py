@@ -1,0 +1,293 @@
+"""The HTML report from real sweeps of a running lab: self-contained, the right numbers, a table
+per site, every emergency finding with its evidence, drift and trend, escaping; then opened in
+headless Chromium at phone and desktop width, as the people it is for will open it."""
+
+from __future__ import annotations
+
+import copy
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from markupsafe import escape
+
+from fleet.lab import fleet as labfleet
+from fleet.lab.rollout import apply_update
+from fleet.model import Finding, Snapshot
+from fleet.report import charts, context
+from fleet.report import html as report_html
+from fleet.store import Store
+from tests.conftest import LabThread, run_fleet
+
+CHROMIUM = "chromium"
+PHONE_W, DESKTOP_W = 412, 1280
+
+
+@dataclass
+class Swept:
+    ctx: context.ReportContext
+    doc: str
+    path: Path
+    snap: Snapshot
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory) -> Swept:
+    """Three sweeps of a lab of its own (this one is changed between sweeps, which the shared
+    session lab must not be): a firmware update in between, one phone losing 112."""
+    fleet = labfleet.build(18, net=labfleet.free_net(140))
+    folder = tmp_path_factory.mktemp("html-lab")
+    inv, golden = labfleet.write_files(fleet, folder)
+    db = folder / "s.db"
+    with LabThread(fleet):
+        for n in range(3):
+            if n:
+                apply_update(fleet, 2, 1 if n == 2 else 0)
+            p = run_fleet("sweep", str(inv), "--golden", str(golden), "--store", str(db))
+            assert p.returncode in (0, 1), p.stderr
+    with Store(db) as st:
+        sid = st.resolve(None)
+        snap = st.load(sid)
+        prev = st.previous(before=sid)
+        assert prev is not None
+        ctx = context.build(snap, st.load(prev), st.snapshots())
+    doc = report_html.render(ctx)
+    path = folder / "report.html"
+    path.write_text(doc, encoding="utf-8")
+    return Swept(ctx, doc, path, snap)
+
+
+def _esc(text: str) -> str:
+    return str(escape(text))
+
+
+def _count(doc: str, name: str) -> int:
+    m = re.search(rf'id="count-{name}" data-value="(\d+)"', doc)
+    assert m, f"count {name} missing"
+    return int(m.group(1))
+
+
+def test_self_contained(swept: Swept) -> None:
+    doc = swept.doc
+    assert doc.startswith("<!DOCTYPE html>")
+    assert '<meta name="viewport"' in doc
+    assert "<link" not in doc.lower() and "<script" not in doc.lower()
+    assert "@import" not in doc and "url(" not in doc
+    refs = re.findall(r'\b(?:src|href|xlink:href)\s*=\s*"([^"]*)"', doc)
+    assert refs and all(r.startswith("#") for r in refs), [r for r in refs if r[:1] != "#"]
+    assert "<style>" in doc and "@media print" in doc
+
+
+def test_numbers_match_the_snapshot(swept: Swept) -> None:
+    results = swept.snap.results
+
+    def bad(r):
+        return any(f.rule.startswith("emergency.") for f in r.findings)
+
+    expected = {
+        "devices": len(results),
+        "audited": sum(r.status == "audited" for r in results),
+        "proven": sum(r.role == "phone" and r.status == "audited" and not bad(r) for r in results),
+        "failing": sum(bad(r) for r in results),
+        "unreachable": sum(r.status != "audited" for r in results),
+    }
+    # The lab's seeded faults: a phone down, one refusing the password, one answering HTTP
+    # 500 and an SBC down are not audited; several phones cannot reach 999/112.
+    assert expected["unreachable"] == 4
+    assert expected["failing"] >= 8
+    for name, n in expected.items():
+        assert _count(swept.doc, name) == n, name
+    assert swept.ctx.verdict.startswith("EMERGENCY")
+    assert 'class="verdict verdict-bad"' in swept.doc
+    assert _esc(swept.ctx.verdict) in swept.doc
+
+
+def test_every_site_has_a_table_of_its_devices(swept: Swept) -> None:
+    doc = swept.doc
+    sites = {r.site for r in swept.snap.results}
+    assert sites == {"lon", "man", "edi"}
+    for site in sites:
+        start = doc.index(f'data-site="{site}"')
+        section = doc[start : doc.index("</section>", start)]
+        assert "<table" in section and '<th scope="col">Device</th>' in section
+        for r in swept.snap.results:
+            if r.site == site:
+                assert f'id="{report_html.anchor(r.id)}"' in section, r.id
+
+
+def test_emergency_findings_first_with_their_evidence(swept: Swept) -> None:
+    doc = swept.doc
+    assert swept.ctx.emergency
+    start, end = doc.index('id="emergency"'), doc.index('id="drift"')
+    assert start < end < doc.index('id="sites"')
+    section = doc[start:end]
+    for r, f in swept.ctx.emergency:
+        assert f'data-rule="{f.rule}" data-device="{r.id}"' in section
+        assert _esc(f.message) in section
+        for ev in f.evidence:
+            assert _esc(ev) in section, ev
+    # A phone routed to a faulty SBC: the phone → SBC → trunk chain is all there.
+    path = [f for _, f in swept.ctx.emergency if f.rule == "emergency.path" and len(f.evidence) > 2]
+    assert path, "no emergency.path finding with a phone → SBC → trunk chain"
+
+
+def test_drift_and_trend(swept: Swept) -> None:
+    ctx, doc = swept.ctx, swept.doc
+    assert ctx.drift, "the update between sweeps must show as drift"
+    section = doc[doc.index('id="drift"') : doc.index('id="not-audited"')]
+    for g in ctx.drift:
+        assert str(report_html.code_spans(g.line())) in section
+    assert "Emergency-relevant" in section
+    assert len(ctx.trend) == 3
+    assert doc.count("<svg") == 2
+    assert 'aria-labelledby="chart-trend-over-the-last-snapshots-title' in doc
+    assert "Compliance by site</title>" in doc
+
+
+def test_escaping(swept: Swept) -> None:
+    snap = copy.deepcopy(swept.snap)
+    r = snap.results[0]
+    r.id = "lon-<b>evil</b>"
+    r.findings.insert(
+        0,
+        Finding(
+            "emergency.dial",
+            "critical",
+            "999",
+            "<script>alert(1)</script> & more",
+            evidence=['dialplan = <img src="http://x/y.png">'],
+        ),
+    )
+    doc = report_html.render(context.build(snap))
+    assert "<script>alert" not in doc and "<img" not in doc and "<b>evil" not in doc
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in doc
+    assert "&lt;img src=&#34;http://x/y.png&#34;&gt;" in doc
+    assert "lon-&lt;b&gt;evil&lt;/b&gt;" in doc
+
+
+def test_verdict_tones_and_stale_sites(swept: Swept) -> None:
+    healthy = copy.deepcopy(swept.snap)
+    healthy.results = [r for r in healthy.results if r.status == "audited" and not r.findings]
+    doc = report_html.render(context.build(healthy))
+    assert 'verdict verdict-good"' in doc and "emergency paths verified" in doc
+
+    unaudited = copy.deepcopy(swept.snap)
+    unaudited.results = [
+        r for r in unaudited.results if not any(f.rule.startswith("emergency.") for f in r.findings)
+    ]
+    doc = report_html.render(context.build(unaudited))
+    assert 'verdict verdict-warn"' in doc and "not audited" in doc
+
+    # The lead computes last_proven; the report says how long the site has gone unverified.
+    doc = report_html.render(context.build(swept.snap, last_proven={"lon": "2000-01-01T00:00:00Z"}))
+    lon = doc[doc.index('data-site="lon"') :]
+    assert re.search(r"Unverified for <strong>\d+ days( \d+ h)?</strong>", lon)
+    assert report_html.unverified_for("2026-01-01T00:00:00Z", "2026-01-03T05:00:00Z") == (
+        "2 days 5 h"
+    )
+
+
+def test_charts_are_plain_svg() -> None:
+    svg = charts.bar_chart([("lon<1>", 0.9996, "bad"), ("man", 1.0, "good")], title="T")
+    assert svg.startswith("<svg") and 'viewBox="0 0 ' in svg and "width=" not in svg[:120]
+    assert "lon&lt;1&gt;" in svg and "99%" in svg and "100%" in svg and "<title" in svg
+    assert charts.trend_chart(["#1"], [("a", [3], "bad")]).count("<circle") == 1
+    many = charts.trend_chart([f"#{i}" for i in range(30)], [("a", list(range(30)), "bad")])
+    assert many.count("<polyline") == 1 and many.count("<circle") == 30
+
+
+# -- in a real browser ---------------------------------------------------------------------
+
+
+def _chromium() -> str:
+    exe = shutil.which(CHROMIUM) or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail(
+            "chromium is not installed: the HTML report is checked in a headless browser "
+            "(apt-get install chromium; .ci/run installs it)"
+        )
+    return exe
+
+
+def _browse(url: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    p = subprocess.run(
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            *args,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    return p
+
+
+def _png(path: Path) -> tuple[int, int, int]:
+    """(width, height, distinct sampled byte values): enough to tell a page from a blank."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is no PNG"
+    w, h = struct.unpack(">II", data[16:24])
+    idat, pos = b"", 8
+    while pos < len(data):
+        (n,) = struct.unpack(">I", data[pos : pos + 4])
+        if data[pos + 4 : pos + 8] == b"IDAT":
+            idat += data[pos + 8 : pos + 8 + n]
+        pos += 12 + n
+    raw = zlib.decompress(idat)
+    return w, h, len(set(raw[:: max(1, len(raw) // 20000)]))
+
+
+def test_in_headless_chromium(swept: Swept, tmp_path: Path) -> None:
+    # A probe in a copy (the report itself carries no script): how wide the page lays out
+    # at phone width, so nothing forces sideways scrolling of the whole page.
+    probe = tmp_path / "probe.html"
+    probe.write_text(
+        swept.doc.replace(
+            "</body>",
+            "<script>document.body.setAttribute('data-scroll-width',"
+            " document.documentElement.scrollWidth)</script></body>",
+        ),
+        encoding="utf-8",
+    )
+    dom = _browse(
+        probe.as_uri(), tmp_path / "p1", f"--window-size={PHONE_W},900", "--dump-dom"
+    ).stdout
+    for name in ("devices", "audited", "proven", "failing", "unreachable"):
+        m = re.search(rf'id="count-{name}" data-value="(\d+)">([\d,]+)', dom)
+        assert m, f"count {name} not in the rendered DOM"
+        want = getattr(swept.ctx, name)
+        assert int(m.group(1)) == want and int(m.group(2).replace(",", "")) == want, name
+    assert _esc(swept.ctx.verdict) in dom
+    width = int(re.search(r'data-scroll-width="(\d+)"', dom).group(1))
+    assert width <= PHONE_W, f"the page is {width}px wide on a {PHONE_W}px phone"
+
+    shots = {}
+    for w, h in ((PHONE_W, 2400), (DESKTOP_W, 2000)):
+        shot = tmp_path / f"report-{w}.png"
+        _browse(
+            swept.path.as_uri(),
+            tmp_path / f"p{w}",
+            f"--window-size={w},{h}",
+            f"--screenshot={shot}",
+        )
+        assert shot.is_file(), f"no screenshot at {w}px"
+        shots[w] = _png(shot)
+        assert shots[w][:2] == (w, h)
+        assert shots[w][2] > 20, f"the {w}px screenshot looks blank"
