@@ -5,6 +5,7 @@ headless Chromium at phone and desktop width, as the people it is for will open 
 from __future__ import annotations
 
 import copy
+import html as htmlmod
 import re
 import shutil
 import struct
@@ -254,20 +255,31 @@ def _png(path: Path) -> tuple[int, int, int]:
     return w, h, len(set(raw[:: max(1, len(raw) // 20000)]))
 
 
-def test_in_headless_chromium(swept: Swept, tmp_path: Path) -> None:
-    # A probe in a copy (the report itself carries no script): how wide the page lays out
-    # at phone width, so nothing forces sideways scrolling of the whole page.
-    probe = tmp_path / "probe.html"
-    probe.write_text(
-        swept.doc.replace(
-            "</body>",
-            "<script>document.body.setAttribute('data-scroll-width',"
-            " document.documentElement.scrollWidth)</script></body>",
-        ),
+def _phone_frame(doc: str, folder: Path, height: int, probe: bool = False) -> Path:
+    """The report in a phone-wide iframe: headless Chromium will not make its window narrower
+    than 500 px, so `--window-size=412,...` alone would lay the page out at 500 px and crop.
+    srcdoc keeps the frame same-origin, so the probe can measure it."""
+    script = (
+        "<script>document.getElementById('f').addEventListener('load', function () {"
+        " var d = this.contentDocument.documentElement;"
+        " document.body.setAttribute('data-scroll-width', d.scrollWidth);"
+        " document.body.setAttribute('data-client-width', d.clientWidth); });</script>"
+        if probe
+        else ""
+    )
+    page = folder / ("probe.html" if probe else "phone.html")
+    page.write_text(
+        '<!DOCTYPE html><html><body style="margin:0">'
+        f'<iframe id="f" style="width:{PHONE_W}px;height:{height}px;border:0" '
+        f'srcdoc="{htmlmod.escape(doc, quote=True)}"></iframe>{script}</body></html>',
         encoding="utf-8",
     )
+    return page
+
+
+def test_in_headless_chromium(swept: Swept, tmp_path: Path) -> None:
     dom = _browse(
-        probe.as_uri(), tmp_path / "p1", f"--window-size={PHONE_W},900", "--dump-dom"
+        swept.path.as_uri(), tmp_path / "p0", f"--window-size={DESKTOP_W},900", "--dump-dom"
     ).stdout
     for name in ("devices", "audited", "proven", "failing", "unreachable"):
         m = re.search(rf'id="count-{name}" data-value="(\d+)">([\d,]+)', dom)
@@ -275,19 +287,22 @@ def test_in_headless_chromium(swept: Swept, tmp_path: Path) -> None:
         want = getattr(swept.ctx, name)
         assert int(m.group(1)) == want and int(m.group(2).replace(",", "")) == want, name
     assert _esc(swept.ctx.verdict) in dom
-    width = int(re.search(r'data-scroll-width="(\d+)"', dom).group(1))
-    assert width <= PHONE_W, f"the page is {width}px wide on a {PHONE_W}px phone"
+    assert dom.count('class="site"') == len(swept.ctx.sites)
 
-    shots = {}
-    for w, h in ((PHONE_W, 2400), (DESKTOP_W, 2000)):
+    # Nothing may force the whole page to scroll sideways on a phone.
+    probe = _phone_frame(swept.doc, tmp_path, 900, probe=True)
+    dom = _browse(probe.as_uri(), tmp_path / "p1", f"--window-size={PHONE_W},900", "--dump-dom")
+    m = re.search(r'data-scroll-width="(\d+)" data-client-width="(\d+)"', dom.stdout)
+    assert m, "the probe did not run"
+    assert int(m.group(1)) <= int(m.group(2)), f"page {m.group(1)}px wide on a phone"
+
+    for w, h, url in (
+        (PHONE_W, 2400, _phone_frame(swept.doc, tmp_path, 2400).as_uri()),
+        (DESKTOP_W, 2000, swept.path.as_uri()),
+    ):
         shot = tmp_path / f"report-{w}.png"
-        _browse(
-            swept.path.as_uri(),
-            tmp_path / f"p{w}",
-            f"--window-size={w},{h}",
-            f"--screenshot={shot}",
-        )
+        _browse(url, tmp_path / f"p{w}", f"--window-size={w},{h}", f"--screenshot={shot}")
         assert shot.is_file(), f"no screenshot at {w}px"
-        shots[w] = _png(shot)
-        assert shots[w][:2] == (w, h)
-        assert shots[w][2] > 20, f"the {w}px screenshot looks blank"
+        width, height, colours = _png(shot)
+        assert (width, height) == (w, h)
+        assert colours > 20, f"the {w}px screenshot looks blank"

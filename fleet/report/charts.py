@@ -9,9 +9,9 @@ Every label is escaped: site names come from user inventories.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from html import escape
-import re
 
 # Tones shared with the page's CSS: red = an emergency check fails, amber = unverified.
 TONES = {"bad": "#b3261e", "warn": "#b26a00", "good": "#1b6e3a", "muted": "#6b6b6b"}
@@ -104,8 +104,11 @@ def trend_chart(
     head, tail = _open(width, height, title, desc)
     parts = [head]
 
+    inset = 10  # keeps the first point's label clear of the y axis labels
+
     def x(i: int) -> float:
-        return left + (plot_w / 2 if n == 1 else plot_w * i / (n - 1))
+        span = plot_w - 2 * inset
+        return left + inset + (span / 2 if n == 1 else span * i / (n - 1))
 
     def y(v: float) -> float:
         return top + plot_h - plot_h * v / ymax
