@@ -111,6 +111,9 @@ def audit(
         res = to_result(host, collected, error)
         check.check_device(res, golden, host.facts())
         results.append(res)
+    check.check_fleet(
+        results, golden, {h.id: h.hostname for h in (inventory.hosts if inventory else [])}
+    )
     return Snapshot(
         kind="audit",
         started_at=started,

@@ -110,3 +110,87 @@ def test_broken_and_unknown_files(tmp_path):
     )
     assert explicit.returncode == 2
     assert "README.txt:1" in explicit.stderr and "not a configuration" in explicit.stderr
+
+
+def test_audit_closes_the_path_through_saved_sbc_configurations(tmp_path):
+    """Phone files and `show running-config` captures from the same day, with the inventory
+    mapping file ids to addresses: the phone → SBC → trunk path closes offline too."""
+    fleet = labfleet.build(15)
+    if not fleet.sbcs:
+        pytest.skip("no SBC simulators")
+    inv, golden = labfleet.write_files(fleet, tmp_path / "lab")
+    files = tmp_path / "files"
+    files.mkdir()
+    names = export_lab(fleet, files)
+    args = [str(files / pid / name) for pid, name in names.items()]
+    for s in fleet.sbcs:
+        f = files / f"{s.id}.txt"
+        f.write_text(profiles.get(s.profile).simulator.render(s))
+        args.append(str(f))
+    proc = run_fleet(
+        "audit",
+        *args,
+        "--golden",
+        str(golden),
+        "--inventory",
+        str(inv),
+        "--format",
+        "json",
+        "--store",
+        str(tmp_path / "a.db"),
+    )
+    report = json.loads(proc.stdout)
+    got = {d["id"]: d for d in report["devices"]}
+    for s in fleet.sbcs:
+        assert got[s.id]["role"] == "sbc" and got[s.id]["status"] == "audited"
+    for p in fleet.phones:
+        paths = [f for f in got[p.id]["findings"] if f["rule"] == "emergency.path"]
+        via = p.extra.get("_fault", "")
+        if via.startswith("via-") and not via.endswith("down"):
+            assert paths, (p.id, got[p.id]["findings"])
+        elif not via:
+            assert paths == [], (p.id, paths)
+
+
+def test_audits_on_two_days_diff_like_sweeps(tmp_path):
+    fleet = labfleet.build(6, faults=False, sbcs=False)
+    _, golden = labfleet.write_files(fleet, tmp_path / "lab")
+    files = tmp_path / "prov"
+    files.mkdir()
+    names = export_lab(fleet, files)
+    args = [str(files / pid / name) for pid, name in names.items()]
+    db = str(tmp_path / "a.db")
+    assert (
+        run_fleet(
+            "audit", *args, "--golden", str(golden), "--store", db, "--tag", "monday"
+        ).returncode
+        == 0
+    )
+    # Tuesday: someone "tidied" the Poly file and 112 went with it
+    poly = next(p for p in fleet.phones if p.profile == "polycom")
+    master = files / poly.id / names[poly.id]
+    changed = [
+        f
+        for f in master.parent.iterdir()
+        if 'dialplan.routing.emergency.2.value="112"' in f.read_text()
+    ]
+    assert changed
+    for f in changed:
+        f.write_text(
+            f.read_text().replace(
+                'dialplan.routing.emergency.2.value="112"', 'dialplan.routing.emergency.2.value=""'
+            )
+        )
+    assert (
+        run_fleet(
+            "audit", *args, "--golden", str(golden), "--store", db, "--tag", "tuesday"
+        ).returncode
+        == 1
+    )
+    diff = json.loads(
+        run_fleet("diff", "monday", "tuesday", "--store", db, "--format", "json").stdout
+    )
+    keys = {(c["device"], c["key"]) for c in diff["changes"]}
+    assert (poly.id, "dialplan.routing.emergency.2.value") in keys
+    assert all(c["device"] == poly.id for c in diff["changes"])
+    assert diff["groups"][0]["emergency"]

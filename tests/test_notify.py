@@ -195,3 +195,12 @@ def test_overlapping_runs_do_not_collide(lab, store):
         )
     assert proc.returncode == 2
     assert "another fleet run is still working on this store" in proc.stderr
+
+
+def test_html_report_from_the_command_line(store, tmp_path):
+    out = tmp_path / "report.html"
+    proc = run_fleet("report", "--store", str(store), "--format", "html", "--output", str(out))
+    assert proc.returncode == 1, proc.stderr
+    html = out.read_text()
+    assert html.lstrip().lower().startswith("<!doctype html")
+    assert "EMERGENCY:" in html and "<script src" not in html and "stylesheet" not in html
