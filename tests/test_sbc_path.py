@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -171,3 +172,19 @@ def test_netmiko_transport_reads_an_ios_device(lab, tmp_path):
     cube_dev = _dev(report, "ios-cube")
     assert cube_dev["status"] == "audited"
     assert not [f for f in cube_dev["findings"] if f["rule"] == "emergency.sbc_route"]
+
+
+def test_sbc_secrets_never_reach_the_store_or_the_report(lab):
+    fleet, inv, _, proc, _ = lab
+    secrets = {fleet.admin_password, fleet.enable_password}
+    for s in fleet.sbcs:
+        text = profiles.get(s.profile).simulator.render(s)
+        for m in re.finditer(r"(?i)\b(?:secret|password)\s+(?:[0-9]\s+)?\"?([^\s\"]+)", text):
+            secrets.add(m.group(1))
+    secrets = {x for x in secrets if len(x) >= 6}
+    assert len(secrets) >= 5
+    blob = b"".join(p.read_bytes() for p in inv.parent.glob("s.db*"))
+    assert blob
+    for secret in secrets:
+        assert secret.encode() not in blob, secret[:3]
+        assert secret not in proc.stdout
