@@ -213,6 +213,7 @@ def main() -> None:
             "--out",
             tmp,
             "--no-faults",
+            "--no-with-sbcs",  # phones only: this measures the HTTP crawler
             "--net",
             str(args.net),
         ]
@@ -232,7 +233,7 @@ def main() -> None:
             specs = {
                 p.id: p
                 for p in labfleet.build(
-                    args.phones, faults=False, profile_names=names, net=args.net
+                    args.phones, faults=False, profile_names=names, net=args.net, sbcs=False
                 ).phones
             }
             key = {h.id: (h.profile, specs[h.id].firmware) for h in hosts}

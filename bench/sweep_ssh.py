@@ -49,53 +49,65 @@ def target(h: inventory_mod.Host) -> SshTarget:
     )
 
 
-async def bare_one(h: inventory_mod.Host, platform: dict, sem: asyncio.Semaphore) -> bool:
+async def bare_one(
+    h: inventory_mod.Host, platform: dict, sem: asyncio.Semaphore, handshakes: asyncio.Semaphore
+) -> bool:
     prompt = re.compile(platform["prompt"])
-    async with (
-        sem,
-        asyncssh.connect(
-            h.hostname,
-            h.port,
-            username=h.username,
-            password=h.password.value if h.password else None,
-            known_hosts=h.ssh.known_hosts,
-            client_keys=None,
-            agent_path=None,
-        ) as conn,
-    ):
-        proc = await conn.create_process(term_type="vt100", encoding="utf-8")
+    async with sem:
+        async with handshakes:  # the same handshake limit as fleet's, so the same load
+            conn = await asyncssh.connect(
+                h.hostname,
+                h.port,
+                username=h.username,
+                password=h.password.value if h.password else None,
+                known_hosts=h.ssh.known_hosts,
+                client_keys=None,
+                agent_path=None,
+            )
+        async with conn:
+            return await _session(conn, h, platform, prompt)
 
-        async def until_prompt() -> str:
-            buf = ""
-            while not prompt.search(buf.replace("\r", "").rsplit("\n", 1)[-1]):
-                chunk = await proc.stdout.read(65536)
-                if not chunk:
-                    raise ConnectionError("closed")
-                buf += chunk
-            return buf
 
+async def _session(
+    conn: asyncssh.SSHClientConnection,
+    h: inventory_mod.Host,
+    platform: dict,
+    prompt: re.Pattern[str],
+) -> bool:
+    proc = await conn.create_process(term_type="vt100", encoding="utf-8")
+
+    async def until_prompt() -> str:
+        buf = ""
+        while not prompt.search(buf.replace("\r", "").rsplit("\n", 1)[-1]):
+            chunk = await proc.stdout.read(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            buf += chunk
+        return buf
+
+    await until_prompt()
+    en = platform.get("enable")
+    if en and h.enable:
+        proc.stdin.write(en.get("command", "enable") + "\n")
+        buf = ""
+        while not re.search(en["password_prompt"], buf.replace("\r", "").rsplit("\n", 1)[-1]):
+            buf += await proc.stdout.read(65536)
+        proc.stdin.write(h.enable.value + "\n")
         await until_prompt()
-        en = platform.get("enable")
-        if en and h.enable:
-            proc.stdin.write(en.get("command", "enable") + "\n")
-            buf = ""
-            while not re.search(en["password_prompt"], buf.replace("\r", "").rsplit("\n", 1)[-1]):
-                buf += await proc.stdout.read(65536)
-            proc.stdin.write(h.enable.value + "\n")
-            await until_prompt()
-        for cmd in [*platform.get("setup", []), *platform["commands"]]:
-            proc.stdin.write(cmd + "\n")
-            await until_prompt()
-        proc.stdin.write("exit\n")
+    for cmd in [*platform.get("setup", []), *platform["commands"]]:
+        proc.stdin.write(cmd + "\n")
+        await until_prompt()
+    proc.stdin.write("exit\n")
     return True
 
 
 async def bare_sweep(hosts: list[inventory_mod.Host], concurrency: int) -> int:
     sem = asyncio.Semaphore(concurrency)
+    handshakes = asyncio.Semaphore(CrawlOptions().ssh_handshakes)
 
     async def one(h: inventory_mod.Host) -> bool:
         try:
-            return await bare_one(h, profiles.get(h.profile).platform or {}, sem)
+            return await bare_one(h, profiles.get(h.profile).platform or {}, sem, handshakes)
         except (OSError, asyncssh.Error):
             return False
 

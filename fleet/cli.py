@@ -398,6 +398,7 @@ def lab_serve(
     profile: Annotated[list[str] | None, typer.Option(help="only these phone profiles")] = None,
     net: Annotated[int, typer.Option(min=1, max=254, help="serve on 127.NET.0.0/16")] = 10,
     sbcs: Annotated[int, typer.Option(min=0, max=2000, help="SBCs beyond one per site")] = 0,
+    with_sbcs: Annotated[bool, typer.Option(help="simulate SBCs (one per site at least)")] = True,
     sbc_profile: Annotated[list[str] | None, typer.Option(help="only these SBC profiles")] = None,
     scenario: Annotated[
         str | None,
@@ -408,7 +409,18 @@ def lab_serve(
     from fleet import commands
 
     raise typer.Exit(
-        _run(commands.lab_serve, phones, out, faults, profile, net, sbcs, sbc_profile, scenario)
+        _run(
+            commands.lab_serve,
+            phones,
+            out,
+            faults,
+            profile,
+            net,
+            sbcs,
+            sbc_profile,
+            scenario,
+            with_sbcs,
+        )
     )
 
 

@@ -421,6 +421,7 @@ def lab_serve(
     extra_sbcs: int = 0,
     sbc_only: list[str] | None = None,
     scenario: str | None = None,
+    with_sbcs: bool = True,
 ) -> int:
     from fleet.lab import fleet as labfleet
     from fleet.lab import rollout
@@ -438,6 +439,7 @@ def lab_serve(
         net=net,
         extra_sbcs=extra_sbcs,
         sbc_profile_names=sbc_only,
+        sbcs=with_sbcs,
     )
     inv_path, golden_path = labfleet.write_files(lab, out)
 
