@@ -186,9 +186,10 @@ def _problem(res: Outcome, number: str, policy: EmergencyPolicy) -> tuple[str, s
             f"emergency route {_route_text(policy)}",
         )
     if res.delay_s > policy.max_dial_delay_s:
-        return "emergency.delay", (
-            f"sent only after a {res.delay_s:g} s inter-digit timer"
-            f"{m}, while a longer entry could still match"
+        # the timer may be an inter-digit timer or an auto-dial one: say which entry waits
+        return (
+            "emergency.delay",
+            f"the phone waits {res.delay_s:g} s for a timer{m} before sending it",
         )
     return None
 

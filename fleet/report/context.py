@@ -87,14 +87,14 @@ def verdict(snap: Snapshot) -> tuple[str, bool]:
     bad = [r for r in snap.results if any(_is_emergency(f) for f in r.findings)]
     phones = [r for r in snap.results if r.role == "phone"]
     if bad:
-        numbers = sorted(
-            {
-                f.subject
-                for r in bad
-                for f in r.findings
-                if _is_emergency(f) and f.subject.isdigit() and len(f.subject) <= 4
-            }
-        )
+        subjects = {
+            f.subject
+            for r in bad
+            for f in r.findings
+            if _is_emergency(f) and f.subject.isdigit() and len(f.subject) <= 4
+        }
+        # 9999 is 999 behind the outside-line prefix: name each emergency number once
+        numbers = sorted(n for n in subjects if not any(n != m and n.endswith(m) for m in subjects))
         sites = sorted({r.site or "?" for r in bad})
         what = "phones" if all(r.role == "phone" for r in bad) else "devices"
         reach = f"cannot reach {' or '.join(numbers)}" if numbers else "fail an emergency check"

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fleet.model import SEVERITY_RANK, Snapshot
+from fleet.report.context import verdict
 from fleet.report.json_report import _ordered
 
 STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
@@ -74,29 +75,6 @@ def render(snap: Snapshot, *, color: bool | None = None) -> str:
 
 
 def _verdict(snap: Snapshot) -> Text:
-    phones_bad = sorted(
-        {r.id for r in snap.results for f in r.findings if f.rule.startswith("emergency.")}
-    )
-    not_audited = [r for r in snap.results if r.status != "audited"]
-    if phones_bad:
-        numbers = sorted(
-            {
-                f.subject
-                for r in snap.results
-                for f in r.findings
-                if f.rule.startswith("emergency.") and f.subject.isdigit()
-            }
-        )
-        sites = sorted({r.site or "?" for r in snap.results if r.id in phones_bad})
-        return Text(
-            f"EMERGENCY: {len(phones_bad)} device(s) would fail an emergency call"
-            + (f" ({', '.join(numbers)})" if numbers else "")
-            + f" — {', '.join(sites)}",
-            style="bold red",
-        )
-    if not_audited:
-        return Text(
-            f"{len(not_audited)} device(s) not audited: emergency calling unverified there",
-            style="bold yellow",
-        )
-    return Text(f"All {len(snap.results)} devices pass the emergency checks", style="bold green")
+    text, ok = verdict(snap)  # the same words as the email subject and the HTML report
+    style = "bold green" if ok else "bold red" if text.startswith("EMERGENCY") else "bold yellow"
+    return Text(text, style=style)
