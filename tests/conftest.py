@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from fleet.collect.http import HttpHost, HttpPool, TlsOptions
 from fleet.lab import fleet as labfleet
+from fleet.lab.spec import LabPhone
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,4 +58,18 @@ def run_fleet(
         cwd=cwd or ROOT,
         env={**os.environ, **(env or {})},
         timeout=timeout,
+    )
+
+
+def phone_host(
+    pool: HttpPool, spec: LabPhone, password: str | None = None, *, scheme: str | None = None
+) -> HttpHost:
+    """A lab phone as a profile's fetch sees it (self-signed TLS accepted, as lab phones
+    carry one); ``password`` / ``scheme`` override the spec to test refusals."""
+    return HttpHost(
+        pool,
+        f"{scheme or spec.scheme}://{spec.address}:{spec.port}",
+        spec.admin_user,
+        spec.admin_password if password is None else password,
+        TlsOptions(verify=False),
     )

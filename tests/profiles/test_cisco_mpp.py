@@ -10,23 +10,12 @@ import pytest
 
 from device_profiles.cisco_mpp.profile import PROFILE, provisioning_server
 from device_profiles.cisco_mpp.simulator import export_files, https_only, uk_dial_plan
-from fleet.collect.http import HttpHost, HttpPool, TlsOptions
+from fleet.collect.http import HttpPool
 from fleet.errors import AuthFailed, ConfigFileError, DeviceError, ProtocolError
 from fleet.lab import fleet as labfleet
 from fleet.lab.spec import LabPhone
 from fleet.model import Collected, DeviceState
-
-
-def _host(
-    pool: HttpPool, spec: LabPhone, *, scheme: str | None = None, password: str | None = None
-) -> HttpHost:
-    return HttpHost(
-        pool,
-        f"{scheme or spec.scheme}://{spec.address}:{spec.port}",
-        spec.admin_user,
-        spec.admin_password if password is None else password,
-        TlsOptions(verify=False),
-    )
+from tests.conftest import phone_host as _host
 
 
 def _lab(tweak: Callable[[labfleet.LabFleet], None] | None = None) -> labfleet.LabFleet:

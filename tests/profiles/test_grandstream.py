@@ -13,11 +13,12 @@ from device_profiles.grandstream.profile import PROFILE, _answer, provisioning_s
 from device_profiles.grandstream.simulator import FAULT_EXPECT, FAULTS, export_files
 from fleet.check.emergency import check_phone
 from fleet.check.golden import EmergencyPolicy
-from fleet.collect.http import HttpHost, HttpPool, HttpReply, TlsOptions
+from fleet.collect.http import HttpPool, HttpReply
 from fleet.errors import AuthFailed, ConfigFileError, DeviceError, ProtocolError
 from fleet.lab import fleet as labfleet
 from fleet.lab.spec import LabPhone
 from fleet.model import Collected, DeviceState
+from tests.conftest import phone_host as _host
 
 UK = EmergencyPolicy(
     numbers=["999", "112"],
@@ -25,16 +26,6 @@ UK = EmergencyPolicy(
     phone_route=[f"127.73.255.{k}" for k in (1, 2, 3)],
     prefixes=["9"],
 )
-
-
-def _host(pool: HttpPool, spec: LabPhone, password: str | None = None) -> HttpHost:
-    return HttpHost(
-        pool,
-        f"{spec.scheme}://{spec.address}:{spec.port}",
-        spec.admin_user,
-        spec.admin_password if password is None else password,
-        TlsOptions(verify=False),
-    )
 
 
 def _lab(tweak: Callable[[labfleet.LabFleet], None] | None = None) -> labfleet.LabFleet:

@@ -10,21 +10,12 @@ import pytest
 
 from device_profiles.polycom import simulator
 from device_profiles.polycom.profile import PROFILE
-from fleet.collect.http import HttpHost, HttpPool, TlsOptions
+from fleet.collect.http import HttpPool
 from fleet.errors import AuthFailed, ConfigFileError, DeviceError
 from fleet.lab import fleet as labfleet
 from fleet.lab.spec import LabPhone
 from fleet.model import Collected, DeviceState
-
-
-def _host(pool: HttpPool, spec: LabPhone, password: str | None = None) -> HttpHost:
-    return HttpHost(
-        pool,
-        f"{spec.scheme}://{spec.address}:{spec.port}",
-        spec.admin_user,
-        spec.admin_password if password is None else password,
-        TlsOptions(verify=False),
-    )
+from tests.conftest import phone_host as _host
 
 
 def _run(

@@ -12,23 +12,12 @@ from device_profiles.snom.profile import PROFILE, parse_info, provisioning_serve
 from device_profiles.snom.simulator import FAULT_EXPECT, FAULTS, export_files, uk_dial_plan
 from fleet.check.emergency import check_phone
 from fleet.check.golden import EmergencyPolicy
-from fleet.collect.http import HttpHost, HttpPool, TlsOptions
+from fleet.collect.http import HttpPool
 from fleet.errors import AuthFailed, ConfigFileError, DeviceError, ProtocolError
 from fleet.lab import fleet as labfleet
 from fleet.lab.spec import LabPhone
 from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Line
-
-
-def _host(
-    pool: HttpPool, spec: LabPhone, *, scheme: str | None = None, password: str | None = None
-) -> HttpHost:
-    return HttpHost(
-        pool,
-        f"{scheme or spec.scheme}://{spec.address}:{spec.port}",
-        spec.admin_user,
-        spec.admin_password if password is None else password,
-        TlsOptions(verify=False),
-    )
+from tests.conftest import phone_host as _host
 
 
 def _lab(tweak: Callable[[labfleet.LabFleet], None] | None = None) -> labfleet.LabFleet:

@@ -11,11 +11,12 @@ import pytest
 
 from device_profiles.yealink import simulator
 from device_profiles.yealink.profile import PROFILE
-from fleet.collect.http import HttpHost, HttpPool, TlsOptions
+from fleet.collect.http import HttpPool
 from fleet.errors import AuthFailed, DeviceError
 from fleet.lab import fleet as labfleet
 from fleet.lab.spec import LabPhone
 from fleet.model import Collected, DeviceState
+from tests.conftest import phone_host as _host
 
 Scenario = Callable[[labfleet.LabFleet, HttpPool], Awaitable[Any]]
 
@@ -28,16 +29,6 @@ def _run(scenario: Scenario, lab: labfleet.LabFleet | None = None) -> Any:
             return await scenario(lab, pool)
 
     return asyncio.run(main())
-
-
-def _host(pool: HttpPool, spec: LabPhone, password: str | None = None) -> HttpHost:
-    return HttpHost(
-        pool,
-        f"{spec.scheme}://{spec.address}:{spec.port}",
-        spec.admin_user,
-        spec.admin_password if password is None else password,
-        TlsOptions(verify=False),
-    )
 
 
 def _api_phone(lab: labfleet.LabFleet) -> LabPhone:
