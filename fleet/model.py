@@ -21,6 +21,12 @@ class Collected:
     params: dict[str, str]
     identity: dict[str, str] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
+    # What the profile noticed while reading and the device would also notice or ignore: a
+    # line the phone skips (``config.malformed``), a vendor fact fleet could not confirm
+    # (``coverage.uncertain``), what this firmware cannot be configured to do
+    # (``config.limitation``). The engine moves them to ``DeviceState.notices``; they become
+    # findings of that device. Never put a parameter value that may be a secret in one.
+    notices: list[Finding] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -89,15 +95,21 @@ class RouteDecision:
 
     number: str
     source: str | None
-    outcome: str  # routed | no-route | rejected
+    # routed | no-route | rejected; or ambiguous: the box's own rules leave more than one
+    # source possible for this call, and ``alternatives`` holds the decision for each.
+    outcome: str
     route: str | None = None  # the winning rule, as SbcRoute.name
     sent: str | None = None  # the called number as it leaves
     trunk: str | None = None  # where it leaves
     priority: str | None = None
     steps: list[str] = field(default_factory=list)
+    alternatives: list[RouteDecision] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if not d["alternatives"]:
+            del d["alternatives"]
+        return d
 
 
 @dataclass(slots=True)
@@ -112,6 +124,15 @@ class DeviceState:
     location_source: str | None = None
     raw: dict[str, str] = field(default_factory=dict)
     sbc: SbcState | None = None
+    # The plan the device applies where a line has none of its own: a site or common file's
+    # plan, checked even when the file configures no line (a factory sip.cfg whose plan turns
+    # 112 into 11 must be flagged before any phone loads it).
+    dialplan: DialPlan | None = None
+    notices: list[Finding] = field(default_factory=list)
+    # False where the firmware has no emergency-number setting at all (older Cisco SPA):
+    # every number is then an ordinary call to the line's server, and the checks follow
+    # that instead of reporting "not one of the phone's emergency numbers".
+    emergency_setting: bool = True
 
     def normalised(self) -> dict[str, Any]:
         """The normalised keys golden rules may name (SPEC: Golden template)."""
@@ -133,7 +154,9 @@ class DeviceState:
             "sip.outbound_proxy": first.outbound_proxy if first else None,
             "sip.transport": first.transport if first else None,
             "provisioning.server": self.provisioning_server,
-            "dialplan": first.dialplan.text if first and first.dialplan else None,
+            "dialplan": first.dialplan.text
+            if first and first.dialplan
+            else (self.dialplan.text if self.dialplan else None),
             "emergency.numbers": ",".join(numbers) if numbers else None,
             "emergency.route": ",".join(routes) if routes else None,
             "emergency.location": self.location_source,
@@ -142,8 +165,14 @@ class DeviceState:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        if d["sbc"] is None:
-            del d["sbc"]  # phones: the shape their samples and stored snapshots have
+        # Omitted when empty: the shape samples and snapshots stored before them have.
+        for key in ("sbc", "dialplan"):
+            if d[key] is None:
+                del d[key]
+        if not d["notices"]:
+            del d["notices"]
+        if d["emergency_setting"]:
+            del d["emergency_setting"]
         return d
 
     @classmethod
@@ -160,13 +189,15 @@ class DeviceState:
                     emergency=[EmergencyEntry(**e) for e in em],
                 )
             )
-        rest = {k: v for k, v in d.items() if k not in ("lines", "sbc")}
+        rest = {k: v for k, v in d.items() if k not in ("lines", "sbc", "dialplan", "notices")}
         sbc = None
         if d.get("sbc"):
             sd = dict(d["sbc"])
             sd["routes"] = [SbcRoute(**r) for r in sd.get("routes", [])]
             sbc = SbcState(**sd)
-        return cls(**rest, lines=lines, sbc=sbc)
+        plan = DialPlan(**d["dialplan"]) if d.get("dialplan") else None
+        notices = [Finding(**f) for f in d.get("notices", [])]
+        return cls(**rest, lines=lines, sbc=sbc, dialplan=plan, notices=notices)
 
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")

@@ -25,7 +25,7 @@ def check_device(result: DeviceResult, golden: Golden, facts: dict[str, list[str
         return
     state = result.state
     facts = {**facts, "model": [state.model or ""]}
-    found: list[Finding] = []
+    found: list[Finding] = list(state.notices)
     if result.role == "phone":
         found += emergency.check_phone(state, golden.emergency)
     elif result.role == "sbc":
