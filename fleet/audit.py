@@ -1,11 +1,13 @@
 """`fleet audit`: the sweep's checks on configuration files, no network.
 
-Each file is one device whose id is the file name without its extension; files a master file
-pulls in (a Poly ``[MAC].cfg`` naming ``CONFIG_FILES``) belong to that device."""
+Every file given or found (folders are walked recursively) is accounted for: each is a device
+whose id is the file name without its extension, or a part of the device whose master file
+includes it (a Poly ``[MAC].cfg`` naming ``CONFIG_FILES``, a Yealink MAC file and its common
+file). A file no profile reads is a device with ``coverage.unrecognised``; one that cannot be
+read, ``coverage.error``."""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,20 +16,13 @@ from pathlib import Path
 from fleet import check, profiles
 from fleet.check.golden import Golden
 from fleet.collect.http import TlsOptions
-from fleet.errors import ConfigFileError, DeviceError, ProtocolError
+from fleet.errors import ConfigFileError
 from fleet.inventory import Host, Inventory
-from fleet.model import DeviceState, Snapshot
-from fleet.pipeline import now, to_result
+from fleet.model import Collected, DeviceResult, DeviceState, Snapshot
+from fleet.pipeline import device_result, now
 from fleet.redact import redact_params
 
 MAX_FILE = 8 * 1024 * 1024
-
-
-@dataclass(slots=True)
-class ConfigFile:
-    path: Path
-    text: str
-    profile: profiles.Profile
 
 
 def _read(path: Path) -> str:
@@ -42,36 +37,70 @@ def _read(path: Path) -> str:
     return data.decode("utf-8", errors="replace").lstrip("\ufeff")
 
 
-def gather(paths: list[Path], warn: bool = True) -> list[ConfigFile]:
-    """Recognise each file by content; explicit files that are not configurations are an
-    input error, files found in a folder that are not are skipped with a note."""
-    found: list[ConfigFile] = []
+@dataclass(slots=True)
+class ConfigFile:
+    path: Path
+    text: str
+    profile: profiles.Profile
+
+
+@dataclass(slots=True)
+class Unread:
+    """A file given or found that no profile reads: still a device in the report."""
+
+    path: Path
+    status: str  # unrecognised | error
+    why: str
+
+
+def _walk(folder: Path) -> list[Path]:
+    """Every file under ``folder``, recursively, in a stable order; hidden files and folders
+    (``.git``, editor swap files) are not configurations and are left out."""
+    out = []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder).parts
+        if any(part.startswith(".") for part in rel) or not p.is_file():
+            continue
+        out.append(p)
+    return out
+
+
+def gather(paths: list[Path], warn: bool = False) -> list[ConfigFile]:
+    """The recognised files among ``paths`` (folders walked recursively); a path that does not
+    exist is an input error. `fleet audit` uses :func:`gather_all`, which keeps the rest."""
+    return [f for f in gather_all(paths) if isinstance(f, ConfigFile)]
+
+
+def gather_all(paths: list[Path]) -> list[ConfigFile | Unread]:
+    """Every file given or found, recognised by content or not: nothing is dropped."""
+    files: list[Path] = []
     for p in paths:
         if p.is_dir():
-            for f in sorted(x for x in p.iterdir() if x.is_file() and not x.name.startswith(".")):
-                try:
-                    text = _read(f)
-                except ConfigFileError as e:
-                    if warn:
-                        print(f"skipped {e}", file=sys.stderr)
-                    continue
-                prof = profiles.detect(text)
-                if prof is None:
-                    if warn:
-                        print(f"skipped {f}: not a configuration fleet recognises", file=sys.stderr)
-                    continue
-                found.append(ConfigFile(f, text, prof))
+            files += _walk(p)
         elif p.exists():
-            text = _read(p)
-            prof = profiles.detect(text)
-            if prof is None:
-                known = ", ".join(profiles.registry())
-                raise ConfigFileError(
-                    f"not a configuration of any known profile ({known})", file=str(p), line=1
-                )
-            found.append(ConfigFile(p, text, prof))
+            files.append(p)
         else:
             raise ConfigFileError("no such file or folder", file=str(p))
+    found: list[ConfigFile | Unread] = []
+    seen: set[Path] = set()
+    for f in files:
+        key = f.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            text = _read(f)
+        except ConfigFileError as e:
+            found.append(Unread(f, "error", e.reason))
+            continue
+        prof = profiles.detect(text)
+        if prof is None:
+            known = ", ".join(p for p in profiles.registry() if profiles.get(p).parse_files)
+            found.append(
+                Unread(f, "unrecognised", f"not a configuration of any profile fleet has ({known})")
+            )
+            continue
+        found.append(ConfigFile(f, text, prof))
     return found
 
 
@@ -82,37 +111,33 @@ def audit(
     tag: str | None = None,
 ) -> Snapshot:
     started, t0 = now(), time.monotonic()
-    files = gather(paths)
-    included = {
-        (f.path.parent / name).resolve()
-        for f in files
-        for name in f.profile.includes(f.path.name, f.text)
-    }
+    found = gather_all(paths)
+    files = [f for f in found if isinstance(f, ConfigFile)]
+    parts = _parts(files)
+    included = {p for ps in parts.values() for p in ps}
     by_id = {h.id: h for h in inventory.hosts} if inventory else {}
     results = []
     seen: set[str] = set()
-    for f in files:
+    for f in found:
         if f.path.resolve() in included:
             continue
         # Two files with one stem (a.cfg, a.xml) must not fold into one device.
         device_id = f.path.stem if f.path.stem not in seen else str(f.path)
         seen.add(device_id)
+        if isinstance(f, Unread):
+            results.append(_unread(f, device_id, golden, by_id.get(device_id)))
+            continue
         host = by_id.get(device_id) or _host_for(device_id, f)
         if host.profile != f.profile.name:
             host = _host_for(device_id, f, host)
-        collected = error = None
-        try:
-            assert f.profile.parse_files is not None
-            collected = f.profile.parse_files(f.path.name, f.text, _sibling_reader(f.path))
-        except ConfigFileError as e:
-            error = ProtocolError(str(e))
-        except DeviceError as e:
-            error = e
-        res = to_result(host, collected, error)
-        check.check_device(res, golden, host.facts())
+        res = device_result(host, golden, read=_parser(f), from_file=True)
+        res.files = [str(f.path), *(str(p) for p in parts.get(f.path.resolve(), []))]
         results.append(res)
     check.check_fleet(
-        results, golden, {h.id: h.hostname for h in (inventory.hosts if inventory else [])}
+        results,
+        golden,
+        {h.id: h.hostname for h in (inventory.hosts if inventory else [])},
+        outside_sbcs(inventory.hosts if inventory else [], {r.id for r in results}),
     )
     return Snapshot(
         kind="audit",
@@ -123,6 +148,50 @@ def audit(
         tag=tag,
         duration_s=round(time.monotonic() - t0, 3),
     )
+
+
+def outside_sbcs(hosts: list[Host], in_run: set[str]) -> dict[str, str]:
+    """Address → id of the inventory's SBCs that are not in this run."""
+    return {h.hostname: h.id for h in hosts if h.role == "sbc" and h.id not in in_run}
+
+
+def _parts(files: list[ConfigFile]) -> dict[Path, list[Path]]:
+    """Master file → the files it includes that were given or found (resolved paths)."""
+    have = {f.path.resolve() for f in files}
+    out: dict[Path, list[Path]] = {}
+    for f in files:
+        try:
+            names = f.profile.includes(f.path.name, f.text)
+        except Exception:  # an include list fleet cannot read: the file stands alone
+            names = []
+        hits = [(f.path.parent / n).resolve() for n in names]
+        hits = [h for h in dict.fromkeys(hits) if h in have and h != f.path.resolve()]
+        if hits:
+            out[f.path.resolve()] = hits
+    return out
+
+
+def _parser(f: ConfigFile) -> Callable[[], Collected]:
+    def read() -> Collected:
+        assert f.profile.parse_files is not None
+        return f.profile.parse_files(f.path.name, f.text, _sibling_reader(f.path))
+
+    return read
+
+
+def _unread(f: Unread, device_id: str, golden: Golden, base: Host | None) -> DeviceResult:
+    res = DeviceResult(
+        id=device_id,
+        site=base.site if base else None,
+        role=base.role if base else "unknown",
+        profile=base.profile if base else "unknown",
+        address=str(f.path),
+        status=f.status,
+        error=f"{f.path}: {f.why}",
+        files=[str(f.path)],
+    )
+    check.check_device(res, golden, {})
+    return res
 
 
 def audit_one(f: ConfigFile) -> DeviceState:

@@ -100,14 +100,21 @@ def _publish(
 ):  # type: ignore[no-untyped-def]
     from fleet.check.staleness import parse_age
     from fleet.commands import Publish
-    from fleet.inventory import resolve_secret_ref
+    from fleet.inventory import SECRET_REF, resolve_secret_ref
     from fleet.report.email import EmailOptions
 
     opts = None
+    if smtp_password_ref is not None and not SECRET_REF.match(smtp_password_ref.strip()):
+        # a password typed on the command line would sit in shell history and `ps`
+        raise InputError(
+            "not a secret reference: give ${env:NAME} or ${file:PATH}, never the password "
+            "itself (in a systemd unit write $${env:NAME})",
+            field="--smtp-password-ref",
+        )
     if email:
         password = (
             resolve_secret_ref(smtp_password_ref, "--smtp-password-ref").value
-            if smtp_password_ref
+            if smtp_password_ref is not None
             else None
         )
         opts = EmailOptions(
@@ -127,7 +134,14 @@ def _run(fn, *args, **kwargs) -> int:  # type: ignore[no-untyped-def]
     try:
         return fn(*args, **kwargs)
     except KeyboardInterrupt:
-        typer.echo("fleet: interrupted; nothing of this run was stored", err=True)
+        from fleet import commands
+
+        said = (
+            f"snapshot {commands.STORED[-1]} was stored before it"
+            if commands.STORED
+            else "nothing of this run was stored"
+        )
+        typer.echo(f"fleet: interrupted; {said}", err=True)
         return 128 + (_SIGNALS[0] if _SIGNALS else signal.SIGINT)
     except (InputError, StoreError) as e:
         typer.echo(f"fleet: {e}", err=True)
@@ -135,6 +149,24 @@ def _run(fn, *args, **kwargs) -> int:  # type: ignore[no-untyped-def]
     except FleetError as e:
         typer.echo(f"fleet: {e}", err=True)
         return 2
+    except OSError as e:
+        # a disk, a folder or a path that is not what it should be: a failure of the run,
+        # never exit 1 (which means "findings") and never a traceback
+        where = e.filename or "fleet"
+        typer.echo(f"fleet: {where}: {e.strerror or e}{_stored_note()}", err=True)
+        return 2
+    except Exception as e:
+        from fleet.errors import bug_text
+
+        typer.echo(f"fleet: {bug_text('run', 'command', e)}{_stored_note()}", err=True)
+        return 2
+
+
+def _stored_note() -> str:
+    from fleet import commands
+
+    sid = commands.STORED[-1] if commands.STORED else None
+    return f" (snapshot {sid} was stored before this failed)" if sid else ""
 
 
 @app.command()
@@ -504,10 +536,15 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        app()
+        app(standalone_mode=True)
     except KeyboardInterrupt:
         typer.echo("fleet: interrupted", err=True)
         sys.exit(128 + (_SIGNALS[0] if _SIGNALS else signal.SIGINT))
+    except Exception as e:  # outside any command's own boundary: still exit 2, no traceback
+        from fleet.errors import bug_text
+
+        typer.echo(f"fleet: {bug_text('start', 'command', e)}", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,26 @@ if TYPE_CHECKING:
     from fleet.lab.fleet import LabFleet
 
 
+# Snapshot ids this process stored, so a failure after the save says so (exit 2 all the same).
+STORED: list[int] = []
+
+
+def writable(path: Path | None, option: str, *, store: bool = False) -> None:
+    """Fail before any work when ``path`` cannot be written: its folder is missing or it is
+    a folder itself. Exit 2 naming the path, not a traceback after a long sweep."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise InputError("is a folder, not a file", file=str(path), field=option)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"folder {parent} does not exist", file=str(path), field=option)
+    import os
+
+    if not os.access(parent, os.W_OK) and not (store and path.exists()):
+        raise InputError(f"folder {parent} is not writable", file=str(path), field=option)
+
+
 def exit_code(snap: Snapshot, fail_on: str) -> int:
     limit = SEVERITY_RANK[fail_on]
     bad = any(SEVERITY_RANK[f.severity] <= limit for r in snap.results for f in r.findings)
@@ -122,11 +142,18 @@ def sweep(
 ) -> int:
     pub = pub or Publish()
     inputs = load_inputs(inventory, golden, select)  # bad input fails before the store opens
+    _writable_all(store, output, pub)
     with lock.held(store, store_wait), Store(store, timeout=store_wait) as st:
         snap = run_sweep(st, inputs, concurrency, timeout, tag, pub)
         emit(snap, fmt, output, fail_on, st)
         publish(st, snap, pub)
     return exit_code(snap, fail_on)
+
+
+def _writable_all(store: Path, output: Path | None, pub: Publish | None) -> None:
+    writable(store, "--store", store=True)
+    writable(output, "--output")
+    writable(pub.metrics if pub else None, "--metrics")
 
 
 @dataclass(slots=True)
@@ -136,6 +163,7 @@ class SweepInputs:
     select: list[str]
     hosts: list[inventory_mod.Host]
     gold: golden_mod.Golden
+    outside: dict[str, str]  # address -> id of inventory SBCs left out of the run
 
 
 def load_inputs(inventory: Path, golden: Path, select: list[str] | None) -> SweepInputs:
@@ -144,7 +172,30 @@ def load_inputs(inventory: Path, golden: Path, select: list[str] | None) -> Swee
     hosts = inv.select(select)
     if not hosts:
         raise InputError("matches no host in the inventory", file=str(inventory), field="--select")
-    return SweepInputs(inventory, golden, list(select or []), hosts, gold)
+    hosts += _path_sbcs(inv.hosts, hosts)
+    chosen = {h.id for h in hosts}
+    outside = {h.hostname: h.id for h in inv.hosts if h.role == "sbc" and h.id not in chosen}
+    return SweepInputs(inventory, golden, list(select or []), hosts, gold, outside)
+
+
+def _path_sbcs(
+    every: list[inventory_mod.Host], chosen: list[inventory_mod.Host]
+) -> list[inventory_mod.Host]:
+    """The SBCs a selection of phones left out: a phone's emergency path runs through an SBC,
+    and a path not walked must not read as proven. Which SBC a phone uses is known only once
+    the phone is read, so every SBC of the inventory comes along (there are few)."""
+    if not any(h.role == "phone" for h in chosen):
+        return []
+    ids = {h.id for h in chosen}
+    extra = [h for h in every if h.role == "sbc" and h.id not in ids]
+    if extra:
+        names = ", ".join(h.id for h in extra[:8]) + (" ..." if len(extra) > 8 else "")
+        print(
+            f"fleet: also reading {len(extra)} SBC(s) the selection left out, to prove the "
+            f"selected phones' emergency paths: {names}",
+            file=sys.stderr,
+        )
+    return extra
 
 
 def run_sweep(
@@ -160,13 +211,15 @@ def run_sweep(
 
     prev_id = st.previous(kind="sweep")
     opts = CrawlOptions(concurrency=concurrency, device_timeout=timeout)
-    snap = asyncio.run(pipeline.sweep(inputs.hosts, inputs.gold, opts, tag=tag))
+    snap = asyncio.run(
+        pipeline.sweep(inputs.hosts, inputs.gold, opts, tag=tag, outside=inputs.outside)
+    )
     snap.inventory = str(inputs.inventory.resolve())
     snap.golden_file = str(inputs.golden.resolve())
     snap.selection = inputs.select
     drift.firmware_drift(snap, st.load(prev_id) if prev_id else None)
     mark_stale(st, snap, pub or Publish())
-    st.save(snap)
+    STORED.append(st.save(snap))
     return snap
 
 
@@ -188,6 +241,7 @@ def audit(
     pub = pub or Publish()
     gold = golden_mod.load(golden)
     inv = inventory_mod.load(inventory) if inventory else None
+    _writable_all(store, output, pub)
     snap = run_audit(paths, gold, inv, tag)
     if not snap.results:
         raise InputError("no configuration file found", file=" ".join(map(str, paths)))
@@ -196,7 +250,7 @@ def audit(
         prev_id = st.previous(kind="audit")
         drift.firmware_drift(snap, st.load(prev_id) if prev_id else None)
         mark_stale(st, snap, pub)
-        st.save(snap)
+        STORED.append(st.save(snap))
         emit(snap, fmt, output, fail_on, st)
         publish(st, snap, pub)
     return exit_code(snap, fail_on)
@@ -216,6 +270,7 @@ def diff(
 
     if not store.exists():
         raise InputError("no such store", file=str(store), field="--store")
+    writable(output, "--output")
     with Store(store) as st:
         new_id = st.resolve(new)
         old_id = st.resolve(old) if old else st.previous(before=new_id)
@@ -254,6 +309,7 @@ def rollout_verify(
 
     if not store.exists():
         raise InputError("no such store", file=str(store), field="--store")
+    writable(output, "--output")
     with lock.held(store, store_wait), Store(store, timeout=store_wait) as st:
         base = st.load(st.resolve(baseline))
         inv_path = inventory or (Path(base.inventory) if base.inventory else None)
@@ -300,6 +356,8 @@ def report_cmd(
     pub = pub or Publish()
     if not store.exists():
         raise InputError("no such store", file=str(store), field="--store")
+    writable(output, "--output")
+    writable(pub.metrics, "--metrics")
     with Store(store) as st:
         snap = st.load(st.resolve(snapshot))
         mark_stale(st, snap, pub)
@@ -356,6 +414,8 @@ def store_list(store: Path) -> int:
 
 
 def store_prune(store: Path, keep: int) -> int:
+    if not store.exists():  # a mistyped path must not create an empty store
+        raise InputError("no such store", file=str(store), field="--store")
     with Store(store) as st:
         print(f"dropped {st.prune(keep)} snapshot(s)")
     return 0
@@ -364,6 +424,7 @@ def store_prune(store: Path, keep: int) -> int:
 def demo(phones: int, *, store: Path | None, fmt: str) -> int:
     from fleet.lab import fleet as labfleet
 
+    writable(store, "--store", store=True)
     lab = _free_lab(phones)
     with tempfile.TemporaryDirectory(prefix="fleet-demo-") as tmp:
         inv_path, golden_path = labfleet.write_files(lab, Path(tmp))
@@ -390,8 +451,8 @@ def demo(phones: int, *, store: Path | None, fmt: str) -> int:
 
         snap = _on_lab_loop(lab, run)
         with Store(store_path) as st:
-            st.save(snap)
-        emit(snap, fmt, None)
+            STORED.append(st.save(snap))
+            emit(snap, fmt, None, st=st)
     return 0
 
 

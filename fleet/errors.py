@@ -85,3 +85,20 @@ class StoreBusy(StoreError):
 
 class DialPlanError(FleetError):
     pass
+
+
+def bug_text(stage: str, subject: str, e: BaseException) -> str:
+    """An unexpected exception, reported without its own text (which may quote configuration,
+    and so a secret): the stage, the exception's type and where it was raised."""
+    import traceback
+    from pathlib import Path
+
+    frames = traceback.extract_tb(e.__traceback__)
+    where = ""
+    if frames:
+        f = Path(frames[-1].filename)
+        where = f" at {f.parent.name}/{f.name}:{frames[-1].lineno}"
+    return (
+        f"{stage} failed: fleet could not {stage} this device ({type(e).__name__}{where}; "
+        f"a bug in fleet or its {subject} profile)"
+    )

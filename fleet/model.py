@@ -237,6 +237,9 @@ class DeviceResult:
     findings: list[Finding] = field(default_factory=list)
     elapsed_s: float = 0.0
     attempts: int = 0
+    # `fleet audit`: the files this device was read from, the master first, then the files
+    # it includes (shown as parts of this device, never as skipped)
+    files: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -272,6 +275,17 @@ class Snapshot:
             "auth_failed": status.count("auth-failed"),
             "errors": status.count("error"),
             "findings": counts,
+        } | self._files()
+
+    def _files(self) -> dict[str, Any]:
+        """`fleet audit`: every file given or found, accounted for."""
+        if self.kind != "audit":
+            return {}
+        files = sum(len(r.files) or 1 for r in self.results)
+        return {
+            "unrecognised": sum(1 for r in self.results if r.status == "unrecognised"),
+            "files": files,
+            "parts": sum(max(len(r.files) - 1, 0) for r in self.results),
         }
 
     def worst(self) -> str | None:

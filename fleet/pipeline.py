@@ -1,4 +1,5 @@
-"""inventory -> collect -> parse -> check: the engine behind `fleet sweep` and `fleet audit`.
+"""inventory -> collect -> parse -> check: the engine behind `fleet sweep` and `fleet audit`,
+with the one per-device task boundary both share (:func:`device_result`).
 
 Storing and reporting are the caller's next steps (see fleet.cli)."""
 
@@ -14,7 +15,7 @@ from typing import Any
 from fleet import check, profiles
 from fleet.check.golden import Golden
 from fleet.collect.crawler import CrawlOptions, Fetched, crawl
-from fleet.errors import DeviceError, ProtocolError
+from fleet.errors import ConfigFileError, DeviceError, ProtocolError, bug_text
 from fleet.inventory import Host
 from fleet.model import Collected, DeviceResult, Snapshot
 from fleet.redact import redact_params, redact_text
@@ -39,7 +40,26 @@ def to_result(
     elapsed: float = 0.0,
     attempts: int = 0,
 ) -> DeviceResult:
-    """Parse stage: redact, normalise; a parse failure makes the device an ``error``."""
+    """Redact and normalise one device's configuration, with no checks (`fleet sbc route`)."""
+    return device_result(
+        host, None, collected=collected, error=error, elapsed=elapsed, attempts=attempts
+    )
+
+
+def device_result(
+    host: Host,
+    golden: Golden | None,
+    *,
+    collected: Collected | None = None,
+    error: DeviceError | None = None,
+    read: Callable[[], Collected] | None = None,
+    elapsed: float = 0.0,
+    attempts: int = 0,
+    from_file: bool = False,
+) -> DeviceResult:
+    """The per-device task boundary, one for sweep and audit: (file read →) redact → parse →
+    device checks. Whatever goes wrong in it, a profile's bug included, becomes this device's
+    ``error`` with a ``coverage.error`` finding naming the stage; the run goes on."""
     res = DeviceResult(
         id=host.id,
         site=host.site,
@@ -50,22 +70,46 @@ def to_result(
         elapsed_s=round(elapsed, 3),
         attempts=attempts,
     )
-    if collected is not None:
-        prof = profiles.get(host.profile)
-        collected.params = redact_params(collected.params, prof)
-        try:
-            assert prof.to_state is not None
-            state = prof.to_state(collected)
-        except (ProtocolError, ValueError, KeyError) as e:
-            error = ProtocolError(f"configuration could not be read: {e}")
-        else:
-            state.raw = collected.params
-            res.state = state
-            return res
-    assert error is not None
-    res.status = error.status
-    res.error = redact_text(str(error))
+    stage = "read"
+    try:
+        if read is not None:
+            try:
+                collected = read()
+            except ConfigFileError as e:
+                error = ProtocolError(str(e))
+            except DeviceError as e:
+                error = e
+        if collected is not None:
+            stage = "parse"
+            error = _parse(res, host, collected) or error
+        if res.state is None:
+            res.status = (error or DeviceError("nothing was read")).status
+            res.error = redact_text(str(error or "nothing was read"))
+        if golden is not None:
+            stage = "check"
+            check.check_device(res, golden, host.facts(), from_file)
+    except Exception as e:  # a bug on one device must not stop the run, nor pass silently
+        res.state, res.status = None, "error"
+        res.error = bug_text(stage, host.profile, e)
+        if golden is not None:
+            check.check_device(res, golden, host.facts(), from_file)
     return res
+
+
+def _parse(res: DeviceResult, host: Host, collected: Collected) -> DeviceError | None:
+    prof = profiles.get(host.profile)
+    collected.params = redact_params(collected.params, prof)
+    try:
+        assert prof.to_state is not None
+        state = prof.to_state(collected)
+    except (ProtocolError, ValueError, KeyError) as e:
+        return ProtocolError(f"configuration could not be read: {e}")
+    state.raw = collected.params
+    state.notices = [*collected.notices, *state.notices]
+    for n in state.notices:
+        n.message = redact_text(n.message)
+    res.state = state
+    return None
 
 
 async def sweep(
@@ -75,13 +119,25 @@ async def sweep(
     *,
     progress: bool | None = None,
     tag: str | None = None,
+    outside: dict[str, str] | None = None,
 ) -> Snapshot:
+    """``outside``: address → id of the inventory's SBCs left out of this run."""
     started, t0 = now(), time.monotonic()
     show = sys.stderr.isatty() if progress is None else progress
     with _progress(len(hosts), show) as advance:
         fetched = await crawl(hosts, wanted_keys(golden), opts, on_done=advance)
-    results = [_checked(f, golden) for f in fetched]
-    check.check_fleet(results, golden, {h.id: h.hostname for h in hosts})
+    results = [
+        device_result(
+            f.host,
+            golden,
+            collected=f.collected,
+            error=f.error,
+            elapsed=f.elapsed_s,
+            attempts=f.attempts,
+        )
+        for f in fetched
+    ]
+    check.check_fleet(results, golden, {h.id: h.hostname for h in hosts}, outside)
     return Snapshot(
         kind="sweep",
         started_at=started,
@@ -91,12 +147,6 @@ async def sweep(
         tag=tag,
         duration_s=round(time.monotonic() - t0, 3),
     )
-
-
-def _checked(f: Fetched, golden: Golden) -> DeviceResult:
-    res = to_result(f.host, f.collected, f.error, f.elapsed_s, f.attempts)
-    check.check_device(res, golden, f.host.facts())
-    return res
 
 
 def _progress(total: int, show: bool) -> Any:

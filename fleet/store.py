@@ -13,7 +13,7 @@ from typing import Any
 from fleet.errors import StoreBusy, StoreError
 from fleet.model import DeviceResult, DeviceState, Finding, Snapshot
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -49,6 +49,10 @@ CREATE TABLE IF NOT EXISTS reports(
   snapshot_id INTEGER NOT NULL, sent_at TEXT NOT NULL, channel TEXT NOT NULL,
   fingerprint TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS reports_channel ON reports(channel, id);
+""",
+    # v4: the files an audited device was read from (a master file and those it includes)
+    4: """
+ALTER TABLE devices ADD COLUMN files TEXT;
 """,
 }
 
@@ -123,7 +127,7 @@ class Store:
                 )
                 sid = int(cur.lastrowid or 0)
                 self.db.executemany(
-                    "INSERT INTO devices VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO devices VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     [_device_row(sid, r) for r in snap.results],
                 )
                 self.db.executemany(
@@ -204,7 +208,7 @@ class Store:
         results = []
         for row in self.db.execute(
             "SELECT device_id, site, role, profile, address, status, error, state, raw,"
-            " elapsed_s FROM devices WHERE snapshot_id=? ORDER BY device_id",
+            " elapsed_s, files FROM devices WHERE snapshot_id=? ORDER BY device_id",
             (snapshot_id,),
         ):
             state = None
@@ -223,6 +227,7 @@ class Store:
                     state=state,
                     findings=findings.get(row[0], []),
                     elapsed_s=row[9] or 0.0,
+                    files=json.loads(row[10] or "[]"),
                 )
             )
         return Snapshot(
@@ -310,6 +315,7 @@ def _device_row(sid: int, r: DeviceResult) -> tuple[Any, ...]:
         state_json,
         raw_json,
         r.elapsed_s,
+        json.dumps(r.files) if r.files else None,
     )
 
 

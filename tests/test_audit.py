@@ -96,20 +96,58 @@ def test_broken_and_unknown_files(tmp_path):
         str(tmp_path / "b.db"),
     )
     report = json.loads(proc.stdout)
-    [d] = report["devices"]
-    assert d["id"] == "broken" and d["status"] == "error"
-    assert "broken.cfg" in d["error"]
-    assert "skipped" in proc.stderr and "README.txt" in proc.stderr
+    # nothing is dropped: the broken file and the stray README are both devices, and fail
+    by_id = {d["id"]: d for d in report["devices"]}
+    assert set(by_id) == {"broken", "README"}
+    assert by_id["broken"]["status"] == "error" and "broken.cfg" in by_id["broken"]["error"]
+    assert [f["rule"] for f in by_id["README"]["findings"]] == ["coverage.unrecognised"]
+    assert by_id["README"]["findings"][0]["severity"] == "high"
+    assert report["summary"]["files"] == 2 and report["summary"]["unrecognised"] == 1
+    assert proc.returncode == 1
+    assert "skipped" not in proc.stderr
     explicit = run_fleet(
         "audit",
         str(folder / "README.txt"),
         "--golden",
         str(golden),
+        "--format",
+        "json",
         "--store",
         str(tmp_path / "c.db"),
     )
-    assert explicit.returncode == 2
-    assert "README.txt:1" in explicit.stderr and "not a configuration" in explicit.stderr
+    assert explicit.returncode == 1
+    [d] = json.loads(explicit.stdout)["devices"]
+    assert d["status"] == "unrecognised" and "not a configuration" in d["error"]
+
+
+def test_audit_walks_folders_recursively_and_accounts_for_every_file(tmp_path):
+    fleet = labfleet.build(6, faults=False)
+    _, golden = labfleet.write_files(fleet, tmp_path / "lab")
+    root = tmp_path / "tftp"
+    (root / "phones" / "deep").mkdir(parents=True)
+    names = export_lab(fleet, root / "phones" / "deep")
+    (root / "notes.txt").write_text("a note\n")
+    (root / "empty.bin").write_bytes(b"\0\0\0")
+    (root / ".hidden").write_text("x\n")
+    proc = run_fleet(
+        "audit",
+        str(root),
+        "--golden",
+        str(golden),
+        "--format",
+        "json",
+        "--store",
+        str(tmp_path / "r.db"),
+    )
+    report = json.loads(proc.stdout)
+    files = [p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    listed = [f for d in report["devices"] for f in (d.get("files") or [])]
+    assert sorted(listed) == sorted(map(str, files))
+    assert report["summary"]["files"] == len(files)
+    by_id = {d["id"]: d for d in report["devices"]}
+    assert by_id["notes"]["status"] == "unrecognised"
+    assert by_id["empty"]["status"] == "error"
+    assert all(pid in by_id for pid in names)
 
 
 def test_audit_closes_the_path_through_saved_sbc_configurations(tmp_path):

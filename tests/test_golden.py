@@ -32,7 +32,8 @@ rules:
     )
     assert g.emergency.numbers == ["999", "112", "911", "101"]
     assert g.emergency.location_required  # RAY BAUM'S Act via the us pack
-    assert g.emergency.prefixes == ["9"]
+    assert g.emergency.prefixes == []  # the pack's 9 applies only where 9 is an access code
+    assert g.emergency.pack_prefixes == ["9"]
     assert g.emergency.phone_route == ["sbc1.example.net"]
     assert any("A3.2" in s for s in g.emergency.sources["999"])
     assert g.rules[0].severity == "high"

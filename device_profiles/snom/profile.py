@@ -18,7 +18,7 @@ from defusedxml.ElementTree import fromstring
 
 from fleet.collect.http import HttpHost
 from fleet.errors import ConfigFileError, DeviceError, ProtocolError
-from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Line
+from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Finding, Line
 from fleet.profiles import Profile
 
 SETTINGS = "/settings.xml"
@@ -33,11 +33,20 @@ TEXT_DETECT = re.compile(
     r"(?m)^\s*(?:user_host|user_name|user_pass|user_outbound|user_dp_str|setting_server|"
     r"keyboard_lock_emergency|emergency_proxy)\d*[!&$]?\s*:"
 )
+XML_DETECT = re.compile(r"<(?:phone-settings|setting-files|settings|dialplan|dial-plan)\b")
 # snom<model>-<MAC>.xml/.htm (wazo/xivo provd naming) or <MAC>.xml.
 FILE_NAME = re.compile(r"(?i)^(?:(snom[a-z0-9]+)-)?(000413[0-9a-f]{6})\b")
 INFO_VERSION = re.compile(r"(snom[A-Za-z0-9]+)-SIP\s+([0-9][0-9A-Za-z.\-]*)")
 INFO_MAC = re.compile(r"(?i)\b((?:[0-9a-f]{2}[:-]){5}[0-9a-f]{2}|000413[0-9a-f]{6})\b")
 LINE_OPTIONS = ("user_dp_exp", "user_dp")
+# The XML dial plan (<dialplan> / <dial-plan> with <TEMPLATE MATCH= Timeout= Rewrite=>, Snom wiki
+# "<dialplan> tag", "Features/Dial Plan/XML") is a second plan mechanism beside user_dp_str. No
+# engine of fleet's reads it: it is kept under this pseudo-setting (no setting can be named so)
+# and handed on as a plan in syntax "snom-xml", so the checks report it as unevaluated.
+XML_DIALPLAN = "<dialplan>"
+XML_DIALPLAN_SYNTAX = "snom-xml"
+# Root elements of the files a <setting-files> container may list that hold no phone settings.
+OTHER_ROOTS = ("functionKeys", "function-keys", "tbook", "certificates", "uploads")
 GLOBAL_OPTIONS = ("auto_dial", "auto_dial_target")
 
 
@@ -73,18 +82,36 @@ def xml_params(settings: Element) -> dict[str, str]:
     return out
 
 
-def text_params(text: str, name: str) -> dict[str, str]:
-    """The text setting file: ``name[!&$]: value`` lines inside optional <html><pre>."""
+def xml_dialplan(root: Element) -> str | None:
+    """The templates of a ``<dialplan>`` / ``<dial-plan>`` section, one per line, or None."""
+    if root.tag.lower() in ("dialplan", "dial-plan"):
+        sections = [root]
+    else:
+        sections = [el for el in root if str(el.tag).lower() in ("dialplan", "dial-plan")]
+    rows = []
+    for sec in sections:
+        for t in sec:
+            if isinstance(t.tag, str) and t.tag.lower() == "template":
+                attrs = " ".join(f'{k}="{v}"' for k, v in t.attrib.items())
+                rows.append(f"<{t.tag} {attrs}/>")
+    return "\n".join(rows) or None
+
+
+def text_params(text: str, name: str) -> tuple[dict[str, str], list[int]]:
+    """The text setting file: ``name[!&$]: value`` lines inside optional <html><pre>; also the
+    numbers of the lines that are not settings (the phone skips them)."""
     out: dict[str, str] = {}
+    bad: list[int] = []
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line[0] in "#<":
             continue  # comments; "<" also covers the <html><pre> wrapper
         m = TEXT_LINE.match(line)
         if m is None:
-            raise ConfigFileError(f"not a 'name: value' setting: {line[:40]!r}", file=name, line=n)
+            bad.append(n)
+            continue
         out[m.group(1)] = m.group(3).strip()
-    return out
+    return out, bad
 
 
 def _setting_file_urls(root: Element) -> list[str]:
@@ -117,42 +144,79 @@ def detect(text: str) -> bool:
 def parse_files(name: str, text: str, read_sibling: Callable[[str], str | None]) -> Collected:
     params: dict[str, str] = {}
     sources = [name]
-    if text.lstrip().startswith("<?xml") or "<phone-settings" in text or "<setting-files" in text:
+    notices: list[Finding] = []
+    if text.lstrip().startswith("<?xml") or XML_DETECT.search(text[:4096]):
         root = _xml_root(text, name)
         if root.tag == "setting-files":
-            params, sources = _follow(name, root, read_sibling)
+            params, sources, notices = _follow(name, root, read_sibling)
         else:
             settings = _phone_settings(root)
-            if settings is None:
-                raise ConfigFileError("no <phone-settings> element", file=name)
-            params = xml_params(settings)
+            plan = xml_dialplan(root)
+            if settings is not None:
+                params = xml_params(settings)
+            elif plan is None and not (
+                root.tag in OTHER_ROOTS
+                or (root.tag == "settings" and any(el.tag in OTHER_ROOTS for el in root))
+            ):
+                raise ConfigFileError(f"no <phone-settings> element (root <{root.tag}>)", file=name)
+            if plan is not None:
+                params[XML_DIALPLAN] = plan
     else:
-        params = text_params(text, name)
+        params, bad = text_params(text, name)
+        if not params:
+            line = bad[0] if bad else None
+            raise ConfigFileError("no 'name: value' setting in the file", file=name, line=line)
+        notices += [
+            Finding(
+                "config.malformed",
+                "medium",
+                f"{name}:{n}",
+                f"{name} line {n} is not a 'name: value' setting: the phone skips it",
+                evidence=[f"{name}:{n}"],
+            )
+            for n in bad
+        ]
     identity = _identity_from_name(name)
     if "model" not in identity and params.get("phone_type"):
         identity["model"] = params["phone_type"]
-    return Collected(params=params, identity=identity, sources=sources)
+    return Collected(params=params, identity=identity, sources=sources, notices=notices)
 
 
 def _follow(
     name: str, root: Element, read_sibling: Callable[[str], str | None]
-) -> tuple[dict[str, str], list[str]]:
+) -> tuple[dict[str, str], list[str], list[Finding]]:
     # The phone applies the listed files in order, so a later file's value wins.
     params: dict[str, str] = {}
     sources = [name]
+    notices: list[Finding] = []
+    missing: list[str] = []
     urls = _setting_file_urls(root)
     for url in urls:
         child = _basename(url)
         body = read_sibling(child)
         if body is None:
+            missing.append(child)
             continue
         sub = parse_files(child, body, read_sibling)
         params.update(sub.params)
         sources += sub.sources
+        notices += sub.notices
     if len(sources) == 1:
         listed = ", ".join(_basename(u) for u in urls) or "no files"
         raise ConfigFileError(f"lists {listed}, none of which is beside it", file=name)
-    return params, sources
+    for child in missing:
+        notices.append(
+            Finding(
+                "coverage.uncertain",
+                "high",
+                child,
+                f"{name} lists {child}, which is not beside it: the settings the phone takes "
+                "from it (a dial plan, emergency numbers, a proxy) are not audited",
+                expected=f"{child} beside {name}",
+                actual="missing",
+            )
+        )
+    return params, sources, notices
 
 
 def includes(name: str, text: str) -> list[str]:
@@ -214,6 +278,9 @@ def strip_uri(value: str | None) -> str | None:
     v = (value or "").strip()
     if not v:
         return None
+    # user_outbound may list several proxies, comma-separated (FusionPBX's Snom templates
+    # write "primary:5060;transport=udp,secondary:5060;transport=udp"); the first is used.
+    v = v.split(",", 1)[0].strip()
     v = re.sub(r"(?i)^sips?:", "", v)
     v = v.split(";", 1)[0].split("@")[-1].strip()
     return v or None
@@ -237,12 +304,20 @@ def _numbers(params: dict[str, str]) -> tuple[list[str], str]:
     return [n for n in re.split(r"[\s,;]+", value) if n], key
 
 
+def _xml_plan(params: dict[str, str]) -> DialPlan | None:
+    text = params.get(XML_DIALPLAN)
+    return DialPlan(syntax=XML_DIALPLAN_SYNTAX, text=text, source=XML_DIALPLAN) if text else None
+
+
 def _dialplan(params: dict[str, str], n: int, registrar: str | None) -> DialPlan:
     key = f"user_dp_str{n}"
     text = params.get(key, "")
     if not text.strip() and params.get(f"user_dp_exp{n}", "").strip():
         key = f"user_dp_exp{n}"
         text = params[key]
+    if not text.strip() and (xml := _xml_plan(params)) is not None:
+        # No regex plan on this identity: the XML dial plan is the one the phone applies.
+        return xml
     options = {k: params[k] for k in GLOBAL_OPTIONS if k in params}
     for base in LINE_OPTIONS:
         if f"{base}{n}" in params:
@@ -301,6 +376,22 @@ def to_state(c: Collected) -> DeviceState:
     indexes = sorted({int(m.group(1)) for k in p if (m := LINE_KEY.match(k))})
     lines = [ln for n in indexes if (ln := _line(p, n)) is not None]
     mac = re.sub(r"[^0-9a-f]", "", c.identity.get("mac", "").lower()) or None
+    xml = _xml_plan(p)
+    notices: list[Finding] = []
+    both = [ln.index for ln in lines if ln.dialplan and ln.dialplan.syntax == "snom"]
+    if xml is not None and both:
+        notices.append(
+            Finding(
+                "coverage.uncertain",
+                "high",
+                "dialplan",
+                f"identity {', '.join(map(str, both))} has a user_dp_str plan and the file also "
+                "carries an XML <dialplan>: Snom's documentation found does not say which one "
+                "the phone applies; fleet evaluated user_dp_str only",
+                expected="one dial plan mechanism",
+                actual="user_dp_str and <dialplan>",
+            )
+        )
     return DeviceState(
         vendor="Snom",
         profile="snom",
@@ -311,6 +402,8 @@ def to_state(c: Collected) -> DeviceState:
         provisioning_server=provisioning_server(p.get("setting_server")),
         location_source=None,
         raw=dict(p),
+        dialplan=xml,
+        notices=notices,
     )
 
 

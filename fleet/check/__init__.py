@@ -7,8 +7,11 @@ from fleet.check.golden import Golden
 from fleet.model import DeviceResult, Finding
 
 
-def check_device(result: DeviceResult, golden: Golden, facts: dict[str, list[str]]) -> None:
-    """Fill ``result.findings``; a device not audited gets one ``coverage.<status>`` finding."""
+def check_device(
+    result: DeviceResult, golden: Golden, facts: dict[str, list[str]], from_file: bool = False
+) -> None:
+    """Fill ``result.findings``; a device not audited gets one ``coverage.<status>`` finding.
+    ``from_file``: read from a file (`fleet audit`), which may be a shared site file."""
     if result.status != "audited" or result.state is None:
         result.findings = [
             Finding(
@@ -27,7 +30,7 @@ def check_device(result: DeviceResult, golden: Golden, facts: dict[str, list[str
     facts = {**facts, "model": [state.model or ""]}
     found: list[Finding] = list(state.notices)
     if result.role == "phone":
-        found += emergency.check_phone(state, golden.emergency)
+        found += emergency.check_phone(state, golden.emergency, from_file)
     elif result.role == "sbc":
         found += path.check_sbc(result, golden.emergency)
     for rule in golden.rules:
@@ -42,7 +45,11 @@ def check_device(result: DeviceResult, golden: Golden, facts: dict[str, list[str
 
 
 def check_fleet(
-    results: list[DeviceResult], golden: Golden, addresses: dict[str, str | None]
+    results: list[DeviceResult],
+    golden: Golden,
+    addresses: dict[str, str | None],
+    outside: dict[str, str] | None = None,
 ) -> None:
-    """Checks across devices: the phone → SBC → trunk path."""
-    path.check_paths(results, golden.emergency, addresses)
+    """Checks across devices: the phone → SBC → trunk path. ``outside``: address → id of the
+    inventory's SBCs that are not in this run (a path through one is unproven)."""
+    path.check_paths(results, golden.emergency, addresses, outside)

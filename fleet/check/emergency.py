@@ -4,12 +4,10 @@ prefixed form) the way the phone evaluates it."""
 
 from __future__ import annotations
 
-import json
-
 from fleet import dialplan
 from fleet.check.golden import EmergencyPolicy
 from fleet.dialplan import Outcome
-from fleet.model import DeviceState, EmergencyEntry, Finding, Line
+from fleet.model import DeviceState, DialPlan, EmergencyEntry, Finding, Line
 
 
 def route_matches(route: str | None, wanted: list[str]) -> bool:
@@ -32,27 +30,31 @@ def split_hostport(hostport: str) -> tuple[str, str]:
     return s, ""
 
 
-def check_phone(state: DeviceState, policy: EmergencyPolicy) -> list[Finding]:
+def check_phone(
+    state: DeviceState, policy: EmergencyPolicy, from_file: bool = False
+) -> list[Finding]:
+    """``from_file``: the state was read from a file, which may be a shared site or common
+    file; with no SIP line it is unproven (``coverage.noline``) rather than broken."""
     lines = [ln for ln in state.lines if ln.enabled]
-    if not lines:
-        return [
-            Finding(
-                "emergency.route",
-                "critical",
-                n,
-                f"the phone has no SIP line configured: {n} cannot be called",
-                expected=f"{n} sent to {_route_text(policy)}",
-                actual="no line",
-            )
-            for n in policy.numbers
-        ]
     findings: list[Finding] = []
+    if not lines:
+        findings += _no_line(policy, from_file)
+        if state.dialplan is None:
+            findings.append(_no_plan_finding([], "no dial plan", state))
+            return findings
+        # the device's own plan (a site file's) is still evaluated: a factory plan that turns
+        # 112 into 11 is a fault before any phone loads it
+        lines_for_dial = [Line(index=0, dialplan=state.dialplan)]
+    else:
+        lines_for_dial = [_with_plan(ln, state) for ln in lines]
+        findings += _coverage(lines_for_dial, state)
+        for number in policy.numbers:
+            findings += _number_findings(number, lines, policy, state)
     for number in policy.numbers:
-        findings += _number_findings(number, lines, policy)
-        for digits in [number, *(p + number for p in policy.prefixes)]:
-            findings += dial_findings(lines, digits, number, policy)
-    findings += _malformed(lines)
-    if policy.location_required and not state.location_source:
+        for digits, why in dial_forms(number, lines_for_dial, policy):
+            findings += dial_findings(lines_for_dial, digits, number, policy, why)
+    findings += _malformed(lines_for_dial)
+    if lines and policy.location_required and not state.location_source:
         findings.append(
             Finding(
                 "emergency.location",
@@ -67,11 +69,146 @@ def check_phone(state: DeviceState, policy: EmergencyPolicy) -> list[Finding]:
     return findings
 
 
-def _number_findings(number: str, lines: list[Line], policy: EmergencyPolicy) -> list[Finding]:
+def _no_line(policy: EmergencyPolicy, from_file: bool) -> list[Finding]:
+    if from_file:
+        return [
+            Finding(
+                "coverage.noline",
+                "high",
+                "lines",
+                "no SIP line is configured in this file (a shared site or common file?): which "
+                "server its emergency calls go to is unproven; its dial plan is still checked",
+                expected="at least one enabled SIP line",
+                actual="no line",
+            )
+        ]
+    return [
+        Finding(
+            "emergency.route",
+            "critical",
+            n,
+            f"the phone has no SIP line configured: {n} cannot be called",
+            expected=f"{n} sent to {_route_text(policy)}",
+            actual="no line",
+        )
+        for n in policy.numbers
+    ]
+
+
+def _with_plan(ln: Line, state: DeviceState) -> Line:
+    """The line as it dials: its own plan, else the device's."""
+    if ln.dialplan is not None or state.dialplan is None:
+        return ln
+    return Line(
+        index=ln.index,
+        registrar=ln.registrar,
+        outbound_proxy=ln.outbound_proxy,
+        transport=ln.transport,
+        user=ln.user,
+        dialplan=state.dialplan,
+        emergency=ln.emergency,
+        enabled=ln.enabled,
+    )
+
+
+def plan_of(ln: Line, state: DeviceState) -> DialPlan | None:
+    return ln.dialplan or state.dialplan
+
+
+def _coverage(lines: list[Line], state: DeviceState) -> list[Finding]:
+    """``coverage.dialplan`` for lines whose plan fleet cannot evaluate."""
+    none = [ln for ln in lines if ln.dialplan is None]
+    unread: dict[str, list[Line]] = {}
+    for ln in lines:
+        if ln.dialplan is not None and dialplan.engine_for(ln.dialplan.syntax) is None:
+            unread.setdefault(ln.dialplan.syntax, []).append(ln)
+    out = []
+    if none:
+        out.append(_no_plan_finding(none, "no dial plan", state, lines))
+    for syntax, hit in unread.items():
+        out.append(_no_plan_finding(hit, f"a dial plan in syntax {syntax!r}", state, lines))
+    return out
+
+
+def _no_plan_finding(
+    hit: list[Line], what: str, state: DeviceState, all_lines: list[Line] | None = None
+) -> Finding:
+    where = _on(hit, all_lines) if all_lines else ""
+    plan = hit[0].dialplan if hit else None
+    readable = "no engine of fleet's reads" if plan is not None else "fleet found none"
+    return Finding(
+        "coverage.dialplan",
+        "high",
+        "dialplan",
+        f"{what}{where}: {readable}, so whether the emergency numbers dial is unproven",
+        expected="a dial plan fleet can evaluate",
+        actual=plan.syntax if plan is not None else "none",
+        evidence=[f"{plan.source} = {plan.text}"] if plan is not None else [],
+    )
+
+
+# Numbers outside any private plan, to tell whether a plan uses a prefix as an access code.
+_EXTERNAL = ("2125551234", "12125551234", "02079460000", "442079460000", "0299999999")
+
+
+def dial_forms(
+    number: str, lines: list[Line], policy: EmergencyPolicy
+) -> list[tuple[str, str | None]]:
+    """``number`` itself, each golden prefix before it, and each pack prefix that some line's
+    plan uses as an outside-line prefix (with why), as (digits, why)."""
+    forms: list[tuple[str, str | None]] = [(number, None)]
+    forms += [(p + number, None) for p in policy.prefixes]
+    for p in policy.pack_prefixes:
+        if p in policy.prefixes:
+            continue
+        why = next((w for ln in lines if ln.dialplan and (w := access_code(ln.dialplan, p))), None)
+        if why:
+            forms.append((p + number, why))
+    return forms
+
+
+def access_code(plan: DialPlan, prefix: str) -> str | None:
+    """Why ``prefix`` is an outside-line prefix in ``plan`` (None when it is not): prefixed
+    to an outside number it is stripped, or it selects an entry of its own."""
+    for n in _EXTERNAL:
+        with_p = dialplan.evaluate_plan(plan, prefix + n)
+        bare = dialplan.evaluate_plan(plan, n)
+        if with_p is None or bare is None or with_p.outcome != "dial" or not with_p.sent:
+            continue
+        if not with_p.sent.endswith(n):
+            continue
+        if with_p.sent != prefix + n or bare.outcome != "dial" or with_p.matched != bare.matched:
+            how = (
+                f"sends {with_p.sent}"
+                if with_p.sent != prefix + n
+                else f"takes entry {with_p.matched!r}, not {bare.matched!r}"
+            )
+            return f"{prefix} is an outside-line prefix in this plan: {prefix}{n} {how}"
+    return None
+
+
+def entry_for(state: DeviceState, ln: Line, number: str) -> EmergencyEntry | None:
+    """How ``ln`` treats ``number``: its emergency entry; on firmware with no emergency-number
+    setting, an ordinary call to the line's server."""
+    entry = next((e for e in ln.emergency if e.number == number), None)
+    if entry is not None or state.emergency_setting:
+        return entry
+    server = ln.outbound_proxy or ln.registrar
+    return EmergencyEntry(
+        number,
+        server,
+        "no emergency-number setting on this firmware",
+        "an ordinary call to the line's server",
+    )
+
+
+def _number_findings(
+    number: str, lines: list[Line], policy: EmergencyPolicy, state: DeviceState
+) -> list[Finding]:
     missing: list[Line] = []
     wrong: dict[str, list[tuple[Line, EmergencyEntry]]] = {}
     for ln in lines:
-        entry = next((e for e in ln.emergency if e.number == number), None)
+        entry = entry_for(state, ln, number)
         if entry is None:
             missing.append(ln)
         elif policy.phone_route and not route_matches(entry.route, policy.phone_route):
@@ -112,7 +249,7 @@ def _number_findings(number: str, lines: list[Line], policy: EmergencyPolicy) ->
 
 
 def dial_findings(
-    lines: list[Line], digits: str, number: str, policy: EmergencyPolicy
+    lines: list[Line], digits: str, number: str, policy: EmergencyPolicy, why: str | None = None
 ) -> list[Finding]:
     """``digits`` keyed on each line must end with ``number`` sent at once (or within the
     allowed delay), on no route of the plan's own other than the emergency route. Lines with
@@ -127,14 +264,14 @@ def dial_findings(
         problem = _problem(res, number, policy)
         if problem is None:
             continue
-        rule, why = problem
-        key = (rule, why, ln.dialplan.text)
+        rule, what = problem
+        key = (rule, what, ln.dialplan.text)
         if key in groups:
             groups[key][0].append(ln)
         else:
-            groups[key] = ([ln], res, rule, why)
+            groups[key] = ([ln], res, rule, what)
     out = []
-    for (_, _, text), (hit, res, rule, why) in groups.items():
+    for (_, _, text), (hit, res, rule, what) in groups.items():
         plan = hit[0].dialplan
         assert plan is not None
         out.append(
@@ -142,14 +279,15 @@ def dial_findings(
                 rule,
                 "critical" if rule == "emergency.dial" else "high",
                 digits,
-                f"{digits}{_on(hit, lines)}: {why}",
+                f"{digits}{_on(hit, lines)}: {what}",
                 expected=f"{number} sent at once"
                 if policy.max_dial_delay_s == 0
                 else f"{number} sent within {policy.max_dial_delay_s:g} s",
                 actual=_actual(res),
                 evidence=[
                     f"{plan.source} = {text}",
-                    "evaluation: " + json.dumps(res.to_dict(), separators=(", ", ": ")),
+                    "evaluation: " + dialplan.describe(res),
+                    *([why] if why else []),
                 ],
             )
         )
@@ -169,6 +307,10 @@ def _problem(res: Outcome, number: str, policy: EmergencyPolicy) -> tuple[str, s
     if res.sent != number and res.matched is None:
         return "emergency.dial", (
             f"matches no dial-plan entry: the phone sends {res.sent} as soon as no entry can match"
+        )
+    if res.sent != number and res.sent == res.digits:
+        return "emergency.dial", (
+            f"the phone sends {res.sent} as dialled{m}, not {number}: nothing strips the prefix"
         )
     if res.sent != number:
         return "emergency.dial", f"the dial plan rewrites it to {res.sent}{m}"

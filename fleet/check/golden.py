@@ -118,6 +118,10 @@ class EmergencyPolicy:
     phone_route: list[str] = field(default_factory=list)
     sbc_trunks: list[str] = field(default_factory=list)
     prefixes: list[str] = field(default_factory=list)
+    # A pack's prefixes apply only where the phone's own plan uses them as an outside-line
+    # prefix (Kari's Law: 9911 must reach 911 where 9 is the access code; 911 itself must
+    # dial with no prefix everywhere). The golden's own ``prefixes`` apply always.
+    pack_prefixes: list[str] = field(default_factory=list)
     location_required: bool = False
     sources: dict[str, list[str]] = field(default_factory=dict)  # number -> citations
 
@@ -164,8 +168,8 @@ def _merge(model: GoldenIn) -> EmergencyPolicy:
             pol.sources.setdefault(n, []).append(pack.citation)
         pol.location_required |= pack.location_required
         for p in pack.prefixes:
-            if p not in pol.prefixes:
-                pol.prefixes.append(p)
+            if p not in pol.pack_prefixes:
+                pol.pack_prefixes.append(p)
     em = model.emergency
     for n in em.numbers or []:
         if n not in pol.numbers:

@@ -9,10 +9,8 @@ is ``emergency.path`` on the phone, with the chain hop by hop as evidence.
 
 from __future__ import annotations
 
-import json
-
 from fleet import dialplan, profiles
-from fleet.check.emergency import split_hostport
+from fleet.check.emergency import entry_for, plan_of, split_hostport
 from fleet.check.golden import EmergencyPolicy
 from fleet.model import DeviceResult, Finding, RouteDecision
 
@@ -25,18 +23,24 @@ def check_sbc(result: DeviceResult, policy: EmergencyPolicy) -> list[Finding]:
     out = []
     for number in policy.numbers:
         d = prof.route(state, number, None)
-        why = _route_problem(d, number, policy, _aliases(result))
-        if why:
+        for alt in d.alternatives or [d]:
+            why = _route_problem(alt, number, policy, _aliases(result))
+            if not why:
+                continue
+            src = ""
+            if d.alternatives:
+                src = f" from {alt.source} (the SBC's rules leave the source open: each "
+                src += "possible source is checked)"
             out.append(
                 Finding(
                     "emergency.sbc_route",
                     "critical",
                     number,
-                    f"{number}: {why}",
+                    f"{number}{src}: {why}",
                     expected=f"{number} leaves unmodified on "
                     + (" or ".join(policy.sbc_trunks) or "an emergency trunk"),
-                    actual=_decision_text(d),
-                    evidence=[*d.steps, _json(d)],
+                    actual=_decision_text(alt),
+                    evidence=[*d.steps, *(alt.steps if alt is not d else []), _sentence(alt)],
                 )
             )
     return out
@@ -45,12 +49,12 @@ def check_sbc(result: DeviceResult, policy: EmergencyPolicy) -> list[Finding]:
 def _route_problem(
     d: RouteDecision, number: str, policy: EmergencyPolicy, aliases: dict
 ) -> str | None:
+    if d.outcome == "no-route":
+        return f"the SBC has no route for it ({d.outcome})"
+    if d.outcome == "ambiguous":
+        return "unproven: the SBC's rules leave the call's source open"
     if d.outcome != "routed":
-        return (
-            f"the SBC has no route for it ({d.outcome})"
-            if d.outcome == "no-route"
-            else f"the SBC rejects it (by {d.route or 'its rules'})"
-        )
+        return f"the SBC rejects it (by {d.route or 'its rules'})"
     if d.sent != number:
         return f"the SBC rewrites it to {d.sent} (by {d.route})"
     if policy.sbc_trunks and not _trunk_allowed(d.trunk, policy.sbc_trunks, aliases):
@@ -79,20 +83,30 @@ def _decision_text(d: RouteDecision) -> str:
     return f"{d.sent} on {d.trunk}" + (f" ({d.priority})" if d.priority else "")
 
 
-def _json(d: RouteDecision) -> str:
-    return "route: " + json.dumps({k: v for k, v in d.to_dict().items() if k != "steps"})
+def _sentence(d: RouteDecision) -> str:
+    """The decision in one sentence, for evidence a person reads."""
+    src = f" from {d.source}" if d.source else ""
+    if d.outcome != "routed":
+        by = f" by {d.route}" if d.route else ""
+        return f"route: {d.number}{src} is {d.outcome}{by}"
+    prio = f", marked {d.priority}" if d.priority else ""
+    return f"route: {d.number}{src} takes {d.route} and leaves as {d.sent} on {d.trunk}{prio}"
 
 
 def check_paths(
     results: list[DeviceResult],
     policy: EmergencyPolicy,
     addresses: dict[str, str | None],
+    outside: dict[str, str] | None = None,
 ) -> None:
     """Add ``emergency.path`` findings to the phones in ``results``; ``addresses`` maps a
-    device id to its own IP (the source the SBC sees), when known. Runs only when the
-    results hold at least one SBC: a phones-only sweep has no path to prove."""
+    device id to its own IP (the source the SBC sees), when known. ``outside`` maps the
+    address of each inventory SBC that is not in this run to its id: a phone whose calls go
+    there has an unproven path, never a proven one. With no SBC in the run or outside it, a
+    phones-only fleet has no path to prove."""
+    outside = {k.lower(): v for k, v in (outside or {}).items()}
     sbcs = [r for r in results if r.role == "sbc"]
-    if not sbcs:
+    if not sbcs and not outside:
         return
     owner: dict[str, DeviceResult] = {}
     for r in sbcs:
@@ -105,63 +119,98 @@ def check_paths(
     for r in results:
         if r.role != "phone" or r.status != "audited" or r.state is None:
             continue
-        found: dict[tuple[str, str], Finding] = {}
-        for number in policy.numbers:
-            for line in r.state.lines:
-                if not line.enabled:
-                    continue
-                entry = next((e for e in line.emergency if e.number == number), None)
-                if entry is None:
-                    continue  # emergency.route says so already
-                chain, why = _walk(
-                    r,
-                    line.index,
-                    number,
-                    entry.route,
-                    entry.route_source,
-                    line.dialplan,
-                    owner,
-                    addresses.get(r.id),
-                    policy,
+        try:
+            found = _phone_paths(r, policy, owner, outside, addresses.get(r.id))
+        except Exception as e:  # one device's path, not the run: fail closed on this phone
+            found = [
+                Finding(
+                    "coverage.error",
+                    "high",
+                    "emergency.path",
+                    f"fleet could not walk this phone's emergency path ({type(e).__name__}): "
+                    "the path is unproven",
+                    expected="the path walked",
+                    actual="error",
                 )
-                if why and (number, why) not in found:
-                    found[(number, why)] = Finding(
-                        "emergency.path",
-                        "critical",
-                        number,
-                        f"{number} does not reach an emergency trunk: {why}",
-                        expected=f"{number} → SBC → "
-                        + (" or ".join(policy.sbc_trunks) or "an emergency trunk"),
-                        actual=why,
-                        evidence=chain,
-                    )
-        r.findings += list(found.values())
+            ]
+        r.findings += found
         r.findings.sort(key=Finding.sort_key)
 
 
+def _phone_paths(
+    r: DeviceResult,
+    policy: EmergencyPolicy,
+    owner: dict[str, DeviceResult],
+    outside: dict[str, str],
+    source: str | None,
+) -> list[Finding]:
+    assert r.state is not None
+    found: dict[tuple[str, str], Finding] = {}
+    for number in policy.numbers:
+        for line in r.state.lines:
+            if not line.enabled:
+                continue
+            entry = entry_for(r.state, line, number)
+            if entry is None:
+                continue  # emergency.route says so already
+            chain, why = _walk(
+                _Call(r, line.index, number, entry.route, entry.route_source),
+                plan_of(line, r.state),
+                owner,
+                outside,
+                source,
+                policy,
+            )
+            if why and (number, why) not in found:
+                found[(number, why)] = Finding(
+                    "emergency.path",
+                    "critical",
+                    number,
+                    f"{number} does not reach an emergency trunk: {why}"
+                    if not why.startswith("unproven")
+                    else f"{number}: the path to an emergency trunk is {why}",
+                    expected=f"{number} → SBC → "
+                    + (" or ".join(policy.sbc_trunks) or "an emergency trunk"),
+                    actual=why,
+                    evidence=chain,
+                )
+    return list(found.values())
+
+
+class _Call:
+    __slots__ = ("line", "number", "phone", "route", "route_source")
+
+    def __init__(
+        self, phone: DeviceResult, line: int, number: str, route: str | None, route_source: str
+    ) -> None:
+        self.phone, self.line, self.number = phone, line, number
+        self.route, self.route_source = route, route_source
+
+
 def _walk(
-    phone: DeviceResult,
-    line: int,
-    number: str,
-    route: str | None,
-    route_source: str,
+    call: _Call,
     plan: object,
     owner: dict[str, DeviceResult],
+    outside: dict[str, str],
     source: str | None,
     policy: EmergencyPolicy,
 ) -> tuple[list[str], str | None]:
+    number, route = call.number, call.route
     sent = number
     if plan is not None:
         res = dialplan.evaluate_plan(plan, number)  # type: ignore[arg-type]
         if res is not None and res.outcome == "dial" and res.sent:
             sent = res.sent
-    hop = f"{phone.id} line {line} sends {sent} to {route or 'nowhere'}"
-    chain = [hop + (f" ({route_source})" if route_source else "")]
+    hop = f"{call.phone.id} line {call.line} sends {sent} to {route or 'nowhere'}"
+    chain = [hop + (f" ({call.route_source})" if call.route_source else "")]
     if not route:
         return chain, "the phone has no server to send it to"
     host = split_hostport(route)[0]
     sbc = owner.get(host)
     if sbc is None:
+        if host in outside:
+            chain.append(f"{host} is {outside[host]} in the inventory, which is not in this run")
+            return chain, f"unproven: SBC {outside[host]} is not in this run"
         return chain, f"{host} is no SBC in the inventory"
     chain.append(f"{host} is {sbc.id} ({sbc.profile})")
     if sbc.status != "audited" or sbc.state is None:
@@ -170,20 +219,44 @@ def _walk(
     if prof.route is None:
         return chain, f"{sbc.id}: fleet cannot evaluate {sbc.profile} routing"
     d = prof.route(sbc.state, sent, source)
+    if d.outcome == "ambiguous" and d.alternatives:
+        chain.append(
+            f"{sbc.id}: the source of calls from {source or 'this phone'} is not determined by "
+            f"its rules; each possible source is checked: "
+            + ", ".join(str(a.source) for a in d.alternatives)
+        )
+        chain += [f"  {s}" for s in d.steps]
+        for alt in d.alternatives:
+            why = _hop(chain, sbc, alt, sent, number, source, policy)
+            if why:
+                return chain, why + f" (if the call is classified as {alt.source})"
+        return chain, None
+    return chain, _hop(chain, sbc, d, sent, number, source, policy)
+
+
+def _hop(
+    chain: list[str],
+    sbc: DeviceResult,
+    d: RouteDecision,
+    sent: str,
+    number: str,
+    source: str | None,
+    policy: EmergencyPolicy,
+) -> str | None:
     if d.outcome != "routed":
         chain.append(f"{sbc.id}: {d.outcome} for {sent}" + (f" from {source}" if source else ""))
         chain += [f"  {s}" for s in d.steps]
-        return chain, f"{sbc.id} has no route for {sent} ({d.outcome})"
+        return f"{sbc.id} has no route for {sent} ({d.outcome})"
     chain.append(
         f"{sbc.id}: {d.route} sends {sent} as {d.sent} on {d.trunk}"
         + (f" ({d.priority})" if d.priority else "")
     )
     if d.sent != number:
-        return chain, f"{sbc.id} rewrites it to {d.sent} ({d.route})"
+        return f"{sbc.id} rewrites it to {d.sent} ({d.route})"
     if policy.sbc_trunks and not _trunk_allowed(d.trunk, policy.sbc_trunks, _aliases(sbc)):
         chain.append(
             f"{d.trunk} is not among the emergency trunks ({', '.join(policy.sbc_trunks)})"
         )
-        return chain, f"{sbc.id} sends it to {d.trunk}, not an emergency trunk"
+        return f"{sbc.id} sends it to {d.trunk}, not an emergency trunk"
     chain.append(f"{d.trunk} is an emergency trunk")
-    return chain, None
+    return None

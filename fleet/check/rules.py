@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 from typing import Any
 
@@ -33,9 +32,10 @@ def check_dial_rule(rule: RuleIn, state: DeviceState) -> list[Finding]:
     out = []
     for digits, want in rule.dial.items():
         for ln in state.lines:
-            if not ln.enabled or ln.dialplan is None:
+            plan = ln.dialplan or state.dialplan
+            if not ln.enabled or plan is None:
                 continue
-            res = dialplan.evaluate_plan(ln.dialplan, digits)
+            res = dialplan.evaluate_plan(plan, digits)
             if res is None:
                 continue
             ok = res.outcome == "dial" if want == "dial" else res.outcome != "dial"
@@ -51,8 +51,8 @@ def check_dial_rule(rule: RuleIn, state: DeviceState) -> list[Finding]:
                     expected=want,
                     actual=got,
                     evidence=[
-                        f"{ln.dialplan.source} = {ln.dialplan.text}",
-                        "evaluation: " + json.dumps(res.to_dict()),
+                        f"{plan.source} = {plan.text}",
+                        "evaluation: " + dialplan.describe(res),
                     ],
                 )
             )

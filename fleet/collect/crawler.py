@@ -13,7 +13,7 @@ from fleet import profiles
 from fleet.collect import netmiko_transport
 from fleet.collect.http import HttpHost, HttpPool, HttpStatusError
 from fleet.collect.ssh import Platform, SshTarget, run_cli
-from fleet.errors import ConfigFileError, DeviceError, ProtocolError, Unreachable
+from fleet.errors import ConfigFileError, DeviceError, ProtocolError, Unreachable, bug_text
 from fleet.inventory import Host
 from fleet.model import Collected
 
@@ -159,7 +159,7 @@ async def _fetch_one(io: _Transports, host: Host, wanted: list[str], opts: Crawl
         except DeviceError as e:
             error = e
         except Exception as e:  # a profile bug on one device must not stop the sweep
-            error = DeviceError(f"unexpected {type(e).__name__} while reading the device: {e}")
+            error = DeviceError(bug_text("fetch", host.profile, e))
             break
         pause = opts.backoff * (2 ** (attempts - 1))
         if not _transient(error) or attempts > opts.retries or time.monotonic() + pause >= deadline:

@@ -87,3 +87,21 @@ def _memo(syntax: str, text: str, options: tuple[tuple[str, str], ...], digits: 
     engine = engine_for(syntax)
     assert engine is not None
     return engine(DialPlan(syntax, text, "plan", dict(options)), digits)
+
+
+def describe(res: Outcome) -> str:
+    """The evaluation in one sentence, for evidence a person reads."""
+    entry = f"entry {res.matched!r}" if res.matched else "no entry"
+    keyed = f"keyed {res.digits}"
+    if res.outcome == "block":
+        return f"{keyed}: {entry} bars it; the phone never sends it"
+    if res.outcome == "no-match":
+        return f"{keyed}: no entry matches; the phone never sends it"
+    if res.outcome == "wait":
+        return f"{keyed}: {entry} waits for more digits or the Send key; nothing is sent"
+    when = f"after {res.delay_s:g} s (a timer runs out)" if res.delay_s else "at once"
+    if res.after_timeout and not res.delay_s:
+        when = "when a timer runs out"
+    what = f"sends {res.sent}" if res.sent == res.digits else f"rewrites it and sends {res.sent}"
+    via = f" via {res.route}" if res.route else ""
+    return f"{keyed}: {entry} matches; the phone {what}{via} {when}"

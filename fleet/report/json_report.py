@@ -23,6 +23,8 @@ def device_dict(r: DeviceResult) -> dict[str, Any]:
     }
     if r.error:
         d["error"] = r.error
+    if r.files:
+        d["files"] = list(r.files)
     d["findings"] = [f.to_dict() for f in sorted(r.findings, key=lambda f: f.sort_key())]
     return d
 

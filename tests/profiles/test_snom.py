@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from device_profiles.snom.profile import PROFILE, parse_info, provisioning_server
+from device_profiles.snom.profile import PROFILE, parse_info, provisioning_server, strip_uri
 from device_profiles.snom.simulator import FAULT_EXPECT, FAULTS, export_files, uk_dial_plan
 from fleet.check.emergency import check_phone
 from fleet.check.golden import EmergencyPolicy
@@ -240,9 +240,15 @@ def test_missing_emergency_list_means_the_documented_default() -> None:
 
 
 def test_malformed_files_name_file_and_line() -> None:
+    # A text line that is no setting: the phone skips it, fleet says so (file and line).
+    c = PROFILE.parse_files("bad.htm", "user_host1: a\nthis is not a setting\n", lambda _: None)
+    assert c.params == {"user_host1": "a"}
+    assert [(n.rule, n.severity, n.subject) for n in c.notices] == [
+        ("config.malformed", "medium", "bad.htm:2")
+    ]
     with pytest.raises(ConfigFileError) as info:
-        PROFILE.parse_files("bad.htm", "user_host1: a\nthis is not a setting\n", lambda _: None)
-    assert (info.value.file, info.value.line) == ("bad.htm", 2)
+        PROFILE.parse_files("bad.htm", "this is not a setting\n", lambda _: None)
+    assert (info.value.file, info.value.line) == ("bad.htm", 1)
     xml = "<settings>\n<phone-settings>\n<user_host idx='1'>x</user_hos>\n</settings>"
     with pytest.raises(ConfigFileError) as info:
         PROFILE.parse_files("bad.xml", xml, lambda _: None)
@@ -262,3 +268,91 @@ def test_inactive_and_empty_identities() -> None:
     )
     [line] = PROFILE.to_state(PROFILE.parse_files("x.xml", xml, lambda _: None)).lines
     assert (line.index, line.enabled, line.emergency) == (1, False, [])
+
+
+@pytest.mark.parametrize("answer", ["missing", "login-page"])
+def test_settings_url_answering_otherwise_is_a_coverage_error(answer: str, tmp_path) -> None:
+    # /settings.xml is UNCONFIRMED (README): a phone that answers 404 or an HTML page there
+    # must come out as coverage.error, never as a silently empty phone.
+    from fleet.check import check_device
+    from fleet.check import golden as golden_mod
+    from fleet.model import DeviceResult
+
+    def tweak(lab: labfleet.LabFleet) -> None:
+        lab.phones[1].extra["_settings_xml"] = answer
+
+    lab = _lab(tweak)
+    err = asyncio.run(_error(lab, lab.phones[1]))
+    g = tmp_path / "g.yaml"
+    g.write_text("fleet_golden: 1\nname: t\npolicy: [uk]\n")
+    res = DeviceResult("p", None, "phone", "snom", None, err.status, error=str(err))
+    check_device(res, golden_mod.load(g), {})
+    assert [(f.rule, f.severity) for f in res.findings] == [("coverage.error", "high")]
+    assert "/settings.xml" in (res.error or "")
+
+
+# FusionPBX resources/templates/provision/snom/820/{$mac}.xml: the XML dial plan.
+XML_PLAN = """<settings><phone-settings>
+<user_name idx="1">1001</user_name><user_host idx="1">pbx.example.com</user_host>
+</phone-settings>
+<dialplan>
+<template Timeout="0" User="phone" match="0" rewrite="" scheme="sip"/>
+<template Timeout="8" User="phone" match="1*" rewrite="" scheme="sip"/>
+</dialplan></settings>"""
+
+
+def test_xml_dialplan_is_handed_on_as_a_plan_no_engine_reads() -> None:
+    state = PROFILE.to_state(PROFILE.parse_files("x.xml", XML_PLAN, lambda _: None))
+    [line] = state.lines
+    assert line.dialplan is not None and line.dialplan.syntax == "snom-xml"
+    assert 'match="1*"' in line.dialplan.text and line.dialplan.source == "<dialplan>"
+    assert state.dialplan == line.dialplan and state.notices == []
+    # An empty <dialplan e="2"></dialplan> (FusionPBX snom/300) is no plan at all.
+    empty = XML_PLAN.replace(XML_PLAN[XML_PLAN.index("<dialplan>") :], "<dialplan e='2'>")
+    empty += "</dialplan></settings>"
+    state = PROFILE.to_state(PROFILE.parse_files("x.xml", empty, lambda _: None))
+    assert state.lines[0].dialplan.syntax == "snom" and state.dialplan is None
+
+
+def test_xml_dialplan_beside_user_dp_str_is_uncertain() -> None:
+    both = XML_PLAN.replace(
+        "</phone-settings>",
+        '<user_dp_str idx="1">!^999$!sip:999@\\d!d</user_dp_str></phone-settings>',
+    )
+    state = PROFILE.to_state(PROFILE.parse_files("x.xml", both, lambda _: None))
+    assert state.lines[0].dialplan.syntax == "snom"
+    assert [(n.rule, n.subject) for n in state.notices] == [("coverage.uncertain", "dialplan")]
+
+
+def test_outbound_proxy_list_uses_the_first_proxy() -> None:
+    # FusionPBX snom/D785: "<primary>:<port>;transport=udp,<secondary>:<port>;transport=udp"
+    assert strip_uri("sbc1.example.com:5060;transport=udp,") == "sbc1.example.com:5060"
+    assert strip_uri("sbc1.example.com:5060,sbc2.example.com:5060") == "sbc1.example.com:5060"
+
+
+def test_container_listing_a_file_not_beside_it_is_a_coverage_notice() -> None:
+    files = {
+        "snomD785-000413A1B2C3.htm": '<setting-files><file url="http://p/000413A1B2C3.xml"/>'
+        '<file url="http://p/dialplan.xml"/></setting-files>',
+        "000413A1B2C3.xml": "<settings><phone-settings><user_host idx='1'>p</user_host>"
+        "</phone-settings></settings>",
+    }
+    c = PROFILE.parse_files(
+        "snomD785-000413A1B2C3.htm", files["snomD785-000413A1B2C3.htm"], files.get
+    )
+    assert [(n.rule, n.severity, n.subject) for n in c.notices] == [
+        ("coverage.uncertain", "high", "dialplan.xml")
+    ]
+
+
+def test_listed_files_without_phone_settings_are_read() -> None:
+    # <setting-files> may list a function-key file or a stand-alone <dialplan> file.
+    files = {
+        "m.htm": '<setting-files><file url="http://p/a.xml"/><file url="http://p/k.xml"/>'
+        '<file url="http://p/d.xml"/></setting-files>',
+        "a.xml": "<phone-settings><user_host idx='1'>p</user_host></phone-settings>",
+        "k.xml": "<settings><functionKeys><fkey idx='0'>line</fkey></functionKeys></settings>",
+        "d.xml": '<dialplan e="2"><TEMPLATE MATCH="999" Timeout="0" User="Phone"/></dialplan>',
+    }
+    state = PROFILE.to_state(PROFILE.parse_files("m.htm", files["m.htm"], files.get))
+    assert state.dialplan is not None and 'MATCH="999"' in state.dialplan.text
