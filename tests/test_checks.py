@@ -116,3 +116,71 @@ def test_route_matching():
     assert not route_matches("sbc:5061", ["sbc:5060"])
     assert not route_matches("sbc2", ["sbc"])
     assert not route_matches(None, ["sbc"])
+
+
+def us_golden(tmp_path, body: str = "") -> golden.Golden:
+    p = tmp_path / "us.yaml"
+    p.write_text("fleet_golden: 1\nname: t\npolicy: [us]\n" + body)
+    return golden.load(p)
+
+
+def test_9911_is_checked_only_where_9_is_an_outside_line_prefix(tmp_path):
+    # no outside-line 9: Kari's Law asks 911 without a prefix, nothing of 9911
+    res = phone("911|[2-8]xxxxxx|1[2-9]xxxxxxxxx", numbers=("911",), location="ELIN")
+    check.check_device(res, us_golden(tmp_path), {})
+    assert res.findings == []
+    # 9 strips for outside numbers: 9911 must reach 911 too, and here it does not
+    res = phone("911|R9RR[2-9]xxxxxxxxx", numbers=("911",), location="ELIN")
+    check.check_device(res, us_golden(tmp_path), {})
+    [f] = res.findings
+    assert (f.rule, f.subject) == ("emergency.dial", "9911")
+    assert any("9 is an outside-line prefix" in e for e in f.evidence)
+    # the golden's own prefixes apply always
+    res = phone("911|[2-8]xxxxxx", numbers=("911",), location="ELIN")
+    check.check_device(res, us_golden(tmp_path, "emergency: {prefixes: ['9']}\n"), {})
+    assert [(f.rule, f.subject) for f in res.findings] == [("emergency.dial", "9911")]
+
+
+def test_a_prefixed_form_sent_as_dialled_is_not_called_a_rewrite(tmp_path):
+    res = phone("999|112|9xxx")
+    run(tmp_path, res)
+    f = next(f for f in res.findings if f.subject == "9112")
+    assert "rewrites" not in f.message and "sends 9112 as dialled" in f.message
+    assert not any("{" in e for e in f.evidence)
+    assert any(e.startswith("evaluation: keyed 9112") for e in f.evidence)
+
+
+def test_a_plan_no_engine_reads_or_no_plan_is_coverage_dialplan(tmp_path):
+    res = phone("999|112", syntax="martian")
+    got = run(tmp_path, res)
+    assert ("coverage.dialplan", "dialplan") in got
+    f = next(f for f in res.findings if f.rule == "coverage.dialplan")
+    assert f.severity == "high" and "martian" in f.message
+    res = phone("999|112")
+    res.state.lines[0].dialplan = None
+    assert ("coverage.dialplan", "dialplan") in run(tmp_path, res)
+
+
+def test_a_site_file_plan_is_checked_without_a_line(tmp_path):
+    # a factory plan whose outside-line rule swallows 112 (R1RR: strip a leading 1)
+    st = DeviceState(
+        vendor="Poly",
+        profile="polycom",
+        dialplan=DialPlan("mgcp", "999|R1RRxx", "dialplan.digitmap"),
+    )
+    res = DeviceResult("sip", None, "phone", "polycom", "sip.cfg", "audited", state=st)
+    p = tmp_path / "g.yaml"
+    p.write_text("fleet_golden: 1\nname: t\npolicy: [uk]\n")
+    check.check_device(res, golden.load(p), {}, from_file=True)
+    got = {(f.rule, f.subject): f for f in res.findings}
+    assert ("coverage.noline", "lines") in got
+    f = got[("emergency.dial", "112")]
+    assert "rewrites it to 12" in f.message
+    assert ("emergency.route", "999") not in got  # a shared file is unproven, not broken
+
+
+def test_firmware_without_an_emergency_setting_dials_through_the_line(tmp_path):
+    res = phone("999|112", numbers=())
+    res.state.emergency_setting = False
+    got = run(tmp_path, res)
+    assert not [g for g in got if g[0] == "emergency.route"]

@@ -190,3 +190,22 @@ def test_a_path_through_an_sbc_outside_the_run_is_unproven(tmp_path):
         assert paths, d["findings"]
         assert all("not in this run" in f["message"] for f in paths)
     assert proc.returncode == 1
+
+
+def test_the_systemd_unit_escapes_fleet_references():
+    unit = (ROOT / "docs/systemd/fleet-sweep.service").read_text()
+    exec_start = unit[unit.index("ExecStart=") :].split("\n\n")[0]
+    assert "${env:" in exec_start
+    assert "${env:" not in exec_start.replace("$${env:", "")
+
+
+def test_a_coverage_finding_is_never_all_verified():
+    from fleet.model import DeviceResult, DeviceState, Finding, Snapshot
+    from fleet.report.context import verdict
+
+    ok = DeviceResult("a", "lon", "phone", "polycom", "h", "audited", state=DeviceState("P", "p"))
+    snap = Snapshot("sweep", "t0", "t1", "g", [ok])
+    assert verdict(snap) == ("All 1 emergency paths verified", True)
+    ok.findings = [Finding("coverage.dialplan", "high", "dialplan", "no engine reads it")]
+    text, good = verdict(snap)
+    assert not good and "unproven" in text

@@ -23,14 +23,46 @@ from typing import Any
 
 from fleet.cli_parse import parse
 from fleet.errors import ConfigFileError
-from fleet.model import Collected, DeviceState, RouteDecision, SbcRoute, SbcState
+from fleet.model import Collected, DeviceState, Finding, RouteDecision, SbcRoute, SbcState
 from fleet.profiles import Profile
 
 TEMPLATES = Path(__file__).parent / "templates"
 PRIORITIES = ("none", "normal", "non-urgent", "urgent", "emergency")
-_ELEMENT_LINE = re.compile(r"(?m)^(local-policy|session-agent|sip-interface)[ \t]*$")
-_REALM_LINE = re.compile(r"(?m)^realm-config[ \t]*$")
-_PARAM_LINE = re.compile(r"(?m)^[ \t]+(identifier|to-address|realm-id|hostname)[ \t]")
+# ACLI configuration elements as `show running-config` prints them: the element name alone in
+# column 0, its parameters indented below (ACLI Reference, "Working with Configuration
+# Elements"; captures [C3]). A capture of one element (`show running-config local-policy`,
+# `... session-agent`) holds only that element, so any of them identifies an ACLI capture.
+ELEMENTS = (
+    "access-control",
+    "account-config",
+    "enforcement-profile",
+    "local-policy",
+    "local-routing-config",
+    "media-manager",
+    "media-profile",
+    "network-interface",
+    "phy-interface",
+    "realm-config",
+    "session-agent",
+    "session-group",
+    "session-translation",
+    "sip-config",
+    "sip-interface",
+    "sip-manipulation",
+    "steering-pool",
+    "system-config",
+    "translation-rules",
+)
+_ELEMENT_THEN_PARAM = re.compile(
+    r"(?m)^(?:" + "|".join(re.escape(e) for e in ELEMENTS) + r")[ \t]*\r?\n"
+    r"(?:[ \t]*\r?\n)*"  # blank lines
+    r"(?: {1,8}|\t)[a-z][a-z0-9-]*(?:[ \t]{2,}\S.*)?[ \t]*\r?$"
+)
+# A value line of a list parameter: ACLI prints the first value beside the parameter name and
+# every further value alone on the next lines, at the value column (rianrd1/ROTAS-SIP
+# `VIVO/VIVO TRANSPORTE/SBC/CORE_ITX_VIVO_TRANSPORTE_VSI_1.sql`, session-group `dest`).
+# Parameters sit at indent 8, 16 or 24; a line indented 32 or more is such a value.
+CONTINUATION_INDENT = 32
 _KEY = re.compile(
     r"^(?P<el>[\w-]+)\[(?P<i>\d+)\]"
     r"(?:\.(?P<sub>[\w-]+)\[(?P<j>\d+)\])?(?:\.(?P<subsub>[\w-]+)\[(?P<k>\d+)\])?"
@@ -40,10 +72,33 @@ MAX_SIP_MANIP_DEPTH = 8
 
 
 def detect(text: str) -> bool:
-    head = text[:200_000]
-    return bool(
-        _REALM_LINE.search(head) and _ELEMENT_LINE.search(head) and _PARAM_LINE.search(head)
-    )
+    """An ACLI capture: at least one configuration element followed by its parameters."""
+    return bool(_ELEMENT_THEN_PARAM.search(text[:200_000]))
+
+
+def fold_lists(text: str) -> str:
+    """Join list values printed on the lines below their parameter into one line
+    (``to-address 911 933``), keeping the line count so line numbers stay right."""
+    out: list[str] = []
+    owner: int | None = None  # index in out of the parameter line the values belong to
+    for line in text.replace("\r\n", "\n").split("\n"):
+        body = line.expandtabs(8)
+        stripped = body.strip()
+        indent = len(body) - len(body.lstrip(" "))
+        if stripped and indent >= CONTINUATION_INDENT and owner is not None:
+            out[owner] = (
+                out[owner].rstrip()
+                + (" " if re.search(r"\S\s{2,}\S", out[owner].strip()) else " " * 8)
+                + stripped
+            )
+            out.append("")
+            continue
+        if stripped and indent > 0:
+            owner = len(out)
+        elif stripped:
+            owner = None
+        out.append(line)
+    return "\n".join(out)
 
 
 def _unquote(value: str) -> str:
@@ -149,16 +204,122 @@ def _element_params(text: str) -> dict[str, str]:
 def parse_text(name: str, text: str) -> Collected:
     if not detect(text):
         raise ConfigFileError(
-            "not an Oracle/Acme Packet ACLI running configuration (no realm-config with "
-            "local-policy, session-agent or sip-interface elements)",
+            "not an Oracle/Acme Packet ACLI running configuration (no configuration element "
+            "such as local-policy, realm-config or session-agent followed by its parameters)",
             file=name,
         )
+    text = fold_lists(text)
     params = _generic_params(text)
     params.update(_element_params(text))
     identity = {}
     if host := params.get("system-config[1].hostname"):
         identity["hostname"] = host
-    return Collected(params=params, identity=identity, sources=[name])
+    collected = Collected(params=params, identity=identity, sources=[name])
+    collected.notices += _regex_notices(name, text, params)
+    if not any(k.startswith("local-policy[") for k in params):
+        collected.notices.append(
+            Finding(
+                "coverage.uncertain",
+                "high",
+                "local-policy",
+                f"{name} holds no local-policy element (a partial capture such as `show "
+                "running-config session-agent`?): fleet cannot tell where this SBC routes "
+                "emergency calls",
+                expected="local-policy elements (the full `show running-config`)",
+                actual="none",
+            )
+        )
+    return collected
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """The line number of a flat parameter (element and sub-element counts followed)."""
+    parts = re.findall(r"([\w-]+)\[(\d+)\]", key)
+    param = key.rsplit(".", 1)[-1]
+    lines = text.split("\n")
+    n, end, parent_indent = 0, len(lines), -1
+
+    def indent(line: str) -> int:
+        body = line.expandtabs(8)
+        return len(body) - len(body.lstrip(" "))
+
+    for element, count in parts:
+        seen = 0
+        pat = re.compile(r"^\s*" + re.escape(element) + r"s?\s*$")
+        while n < end:
+            line = lines[n]
+            if line.strip() and indent(line) <= parent_indent:
+                return None
+            if pat.match(line) and indent(line) > parent_indent:
+                seen += 1
+                if seen == int(count):
+                    break
+            n += 1
+        if n >= end:
+            return None
+        parent_indent = indent(lines[n])
+        n += 1
+    pat = re.compile(r"^\s+" + re.escape(param) + r"(\s|$)")
+    while n < end and not (lines[n].strip() and indent(lines[n]) <= parent_indent):
+        if pat.match(lines[n]):
+            return n + 1
+        n += 1
+    return None
+
+
+def _regex_notices(name: str, text: str, params: dict[str, str]) -> list[Finding]:
+    """An HMR pattern-rule that is not a regular expression fleet can compile: the rule is
+    skipped by fleet, so the number it would rewrite is not known (never raises)."""
+    out = []
+    for key, value in params.items():
+        if not key.endswith(".match-value") or ".element-rule[" not in key:
+            continue
+        if params.get(key[: -len("match-value")] + "comparison-type") != "pattern-rule":
+            continue
+        why = _regex_error(_unquote(value))
+        if why is None:
+            continue
+        line = _line_of(text, key)
+        out.append(
+            Finding(
+                "config.malformed",
+                "medium",
+                key,
+                f"{name}{f' line {line}' if line else ''}: {key} is not a regular expression "
+                f"fleet can read ({why}); fleet skips this element-rule, so the number it "
+                "would rewrite is unknown",
+                expected="a valid pattern-rule regular expression",
+                actual="not compilable",
+                evidence=[f"{name}:{line}" if line else name],
+            )
+        )
+    return out
+
+
+def _regex_error(pattern: str) -> str | None:
+    try:
+        re.compile(pattern)
+    except (re.error, RecursionError, OverflowError, ValueError) as e:
+        return str(getattr(e, "msg", None) or e)[:80]
+    return None
+
+
+def _compile(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except (re.error, RecursionError, OverflowError, ValueError):
+        return None
+
+
+def _expand(m: re.Match[str], template: str) -> str:
+    """``$1``-style back references of an HMR new-value, without re's template parser (a
+    value from the configuration must never raise)."""
+
+    def group(g: re.Match[str]) -> str:
+        n = int(g[1])
+        return (m.group(n) or "") if n <= (m.re.groups or 0) else g[0]
+
+    return re.sub(r"\$(\d+)", group, template)
 
 
 def parse_files(name: str, text: str, read_sibling: Callable[[str], str | None]) -> Collected:
@@ -326,6 +487,15 @@ def _data(params: dict[str, str]) -> dict[str, Any]:
 
 def to_state(collected: Collected) -> DeviceState:
     data = _data(collected.params)
+    if not data["policies"]:
+        # A capture without local-policy (one element's `show running-config`): what routing
+        # fleet would compute from it is not the box's, so it computes none (the
+        # coverage.uncertain notice says why) instead of reporting "no route".
+        return DeviceState(
+            vendor="Oracle",
+            profile="acme_packet",
+            raw=dict(collected.params),
+        )
     routes: list[SbcRoute] = []
     emergency: list[str] = []
     for lp in data["policies"]:
@@ -390,28 +560,77 @@ def _enabled(lp: dict[str, Any], pa: dict[str, Any]) -> bool:
 # --- routing --------------------------------------------------------------------------------
 
 
-def _ingress_realm(data: dict[str, Any], source: str | None, steps: list[str]) -> str | None:
+OTHER_REALM = "(any other realm)"
+
+
+def _phone_side(data: dict[str, Any], steps: list[str]) -> list[str]:
+    """Realms a phone's call may arrive in when the caller is not named: those whose SIP
+    ports admit endpoints that are not session agents (allow-anonymous other than
+    agents-only), else those no session agent lives in, else every realm."""
+    realms = [r["id"] for r in data["realms"] if r["id"]]
+    open_realms = [
+        s["realm"]
+        for s in data["interfaces"]
+        if s["state"] == "enabled"
+        and s["realm"] in realms
+        and any(p["allow_anonymous"] != "agents-only" for p in s["ports"])
+    ]
+    if open_realms := list(dict.fromkeys(open_realms)):
+        steps.append(
+            "source: phone side, realm "
+            + " or ".join(open_realms)
+            + " (its sip-port admits endpoints other than session agents)"
+        )
+        return open_realms
+    agent_realms = {a["realm"] for a in data["agents"]}
+    if free := [r for r in realms if r not in agent_realms]:
+        steps.append(f"source: phone side, realm {' or '.join(free)} (no session agent in it)")
+        return free
+    steps.append(
+        "source: phone side undetermined (every sip-port is agents-only and every realm has "
+        "a session agent): each realm is a candidate"
+    )
+    return realms
+
+
+def _unknown_realm(data: dict[str, Any], steps: list[str]) -> list[str]:
+    """No realm-config in the capture: the realms the local-policies name, and any other."""
+    named = [
+        r
+        for lp in data["policies"]
+        if lp["state"] == "enabled"
+        for r in lp["source_realm"]
+        if r != "*"
+    ]
+    steps.append(
+        "ingress realm unknown: the capture holds no realm-config, so each source-realm the "
+        "local-policies name is a candidate"
+    )
+    return [*dict.fromkeys(named), OTHER_REALM]
+
+
+def _ingress_realms(data: dict[str, Any], source: str | None, steps: list[str]) -> list[str]:
+    """Candidate ingress realms for a call from ``source`` (empty: the box takes none)."""
     realms = data["realms"]
     if source is None:
-        # The phone-facing side: the first realm no session agent (trunk) lives in.
-        agent_realms = {a["realm"] for a in data["agents"]}
-        for r in realms:
-            if r["id"] not in agent_realms:
-                steps.append(f"source: phone side, realm {r['id']} (no session agent in it)")
-                return r["id"]
-        return realms[0]["id"] if realms else None
+        return _phone_side(data, steps) if realms else _unknown_realm(data, steps)
     if any(r["id"] == source for r in realms):
         steps.append(f"source: realm {source}")
-        return source
+        return [source]
     try:
         addr = ipaddress.ip_address(source)
     except ValueError:
+        if not realms:
+            steps.append(f"source: realm {source} (the capture holds no realm-config)")
+            return [source]
         steps.append(f"source {source!r} is neither a realm nor an IP address")
-        return None
+        return []
     for a in data["agents"]:
-        if a["ip"] == source:
+        if a["ip"] == source and a["realm"]:
             steps.append(f"source {source} is session-agent {a['hostname']}: realm {a['realm']}")
-            return a["realm"]
+            return [a["realm"]]
+    if not realms:
+        return _unknown_realm(data, steps)
     best: tuple[int, str] | None = None
     for r in realms:
         prefix = r["addr_prefix"]
@@ -425,9 +644,9 @@ def _ingress_realm(data: dict[str, Any], source: str | None, steps: list[str]) -
             best = (net.prefixlen, r["id"])
     if best is None:
         steps.append(f"source {source} matches no realm addr-prefix")
-        return None
+        return []
     steps.append(f"source {source} classified to realm {best[1]} (addr-prefix, most specific)")
-    return best[1]
+    return [best[1]]
 
 
 def _to_match(entry: str, number: str) -> int | None:
@@ -459,6 +678,11 @@ def _apply_manipulation(
     data: dict[str, Any], name: str, user: str, steps: list[str], depth: int = 0
 ) -> str:
     rules = data["manipulations"].get(name)
+    if rules is None and name.upper().startswith("ACME_"):
+        # Built-in rules (prefix ACME_); ACME_NAT_TO_FROM_IP rewrites the To and From hosts
+        # only ("Built-In SIP Manipulations", README [D13]).
+        steps.append(f"sip-manipulation {name} is built in: Request-URI user unchanged")
+        return user
     if rules is None:
         steps.append(
             f"sip-manipulation {name} is not configured (built-in or missing): "
@@ -481,10 +705,18 @@ def _apply_manipulation(
             before = user
             match, new = er["match"], er["new_value"]
             regex = er["comparison"] == "pattern-rule"
+            pattern = _compile(match) if regex and match else None
+            if regex and match and pattern is None:
+                steps.append(
+                    f"sip-manipulation {name} header-rule {hr['name']} element-rule "
+                    f"{er['name']}: pattern-rule is not a regular expression fleet can read; "
+                    "rule skipped, the number as it leaves is uncertain"
+                )
+                continue
             if er["action"] == "replace":
                 hit = (not match) or (
-                    bool(re.search(match, user))
-                    if regex
+                    bool(pattern.search(user))
+                    if pattern
                     else (
                         user.lower() == match.lower()
                         if er["comparison"] == "case-insensitive"
@@ -494,10 +726,11 @@ def _apply_manipulation(
                 if hit:
                     user = _eval_new_value(new, user, steps)
             elif er["action"] == "find-replace-all" and match:
-                repl = re.sub(r"\$(\d+)", r"\\\1", _unquote(new))
-                user = re.sub(match if regex else re.escape(match), repl, user)
+                finder = pattern or re.compile(re.escape(match))
+                template = _unquote(new)
+                user = finder.sub(lambda m, t=template: _expand(m, t), user)
             elif er["action"] == "delete-element":
-                hit = (not match) or (bool(re.search(match, user)) if regex else user == match)
+                hit = (not match) or (bool(pattern.search(user)) if pattern else user == match)
                 if hit:
                     user = ""
             if user != before:
@@ -536,14 +769,50 @@ def route(state: DeviceState, number: str, source: str | None) -> RouteDecision:
     steps: list[str] = []
     if not data:
         return RouteDecision(number, source, "no-route", steps=["no routing data"])
-    realm = _ingress_realm(data, source, steps)
-    if realm is None:
+    realms = _ingress_realms(data, source, steps)
+    if not realms:
         return RouteDecision(
             number,
             source,
             "rejected",
             steps=[*steps, "no ingress realm: the box answers nothing for an unknown source"],
         )
+    if len(realms) == 1:
+        return _route_from(data, number, source, realms[0], steps)
+    decisions = [_route_from(data, number, r, r, []) for r in realms]
+    first = decisions[0]
+    same = all(
+        (d.outcome, d.route, d.sent, d.trunk, d.priority)
+        == (first.outcome, first.route, first.sent, first.trunk, first.priority)
+        for d in decisions
+    )
+    if same:
+        first.source = source
+        first.steps = [
+            *steps,
+            f"every candidate realm ({', '.join(realms)}) routes it alike",
+            *first.steps,
+        ]
+        return first
+    return RouteDecision(
+        number,
+        source,
+        "ambiguous",
+        steps=[
+            *steps,
+            "the configuration leaves the ingress realm open and the candidates route it "
+            "differently: "
+            + "; ".join(
+                f"from {d.source}: {d.outcome} {d.trunk or ''}".rstrip() for d in decisions
+            ),
+        ],
+        alternatives=decisions,
+    )
+
+
+def _route_from(
+    data: dict[str, Any], number: str, source: str | None, realm: str, steps: list[str]
+) -> RouteDecision:
     user = number
     in_manip = next((r["in_manip"] for r in data["realms"] if r["id"] == realm), "")
     if not in_manip:

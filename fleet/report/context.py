@@ -66,6 +66,8 @@ class ReportContext:
     previous: Snapshot | None
     trend: list[TrendPoint]
     generated_at: str
+    # devices audited with a coverage finding: not proven, not shown broken
+    unproven: list[DeviceResult] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +82,12 @@ class ReportContext:
 
 def _is_emergency(f: Finding) -> bool:
     return f.rule.startswith("emergency.")
+
+
+def unproven(r: DeviceResult) -> bool:
+    """Not audited, or audited with something fleet could not read, evaluate or walk: its
+    emergency calling is neither proven nor shown broken, and never counts as verified."""
+    return r.status != "audited" or any(f.rule.startswith("coverage.") for f in r.findings)
 
 
 def verdict(snap: Snapshot) -> tuple[str, bool]:
@@ -108,6 +116,12 @@ def verdict(snap: Snapshot) -> tuple[str, bool]:
             f"{len(missing)} device(s) not audited: emergency calling unverified there "
             f"({', '.join(sorted({r.site or '?' for r in missing}))})"
         ), False
+    partial = [r for r in snap.results if unproven(r)]
+    if partial:
+        return (
+            f"{len(partial)} device(s) not fully evaluated: emergency calling unproven there "
+            f"({', '.join(sorted({r.site or '?' for r in partial}))})"
+        ), False
     return f"All {len(phones):,} emergency paths verified", True
 
 
@@ -131,7 +145,7 @@ def build(
             row.unreachable += 1
         if r.role == "phone":
             row.phones += 1
-            if r.status == "audited" and not bad:
+            if not unproven(r) and not bad:
                 row.proven += 1
         if bad:
             row.failing += 1
@@ -171,4 +185,5 @@ def build(
         previous=previous,
         trend=trend,
         generated_at=snap.finished_at,
+        unproven=[r for r in snap.results if r.status == "audited" and unproven(r)],
     )

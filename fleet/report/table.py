@@ -14,7 +14,13 @@ from fleet.report.context import verdict
 from fleet.report.json_report import _ordered
 
 STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
-STATUS_STYLE = {"audited": "green", "unreachable": "red", "auth-failed": "red", "error": "red"}
+STATUS_STYLE = {
+    "audited": "green",
+    "unreachable": "red",
+    "auth-failed": "red",
+    "error": "red",
+    "unrecognised": "red",
+}
 
 
 def stderr_console() -> Console:
@@ -48,7 +54,7 @@ def render(snap: Snapshot, *, color: bool | None = None) -> str:
             r.profile,
             (st.model if st else "") or "",
             (st.firmware if st else "") or "",
-            Text(r.status, style=STATUS_STYLE[r.status]),
+            Text(r.status, style=STATUS_STYLE.get(r.status, "red")),
             Text(counts or "ok", style=STYLE.get(worst or "", "green")),
         )
     console.print(table)

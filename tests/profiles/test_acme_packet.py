@@ -394,3 +394,191 @@ def test_unknown_host_key_is_device_error(tmp_path: Path) -> None:
 
     with pytest.raises(DeviceError):
         asyncio.run(go())
+
+
+# --- captures without realm-config, list values, regexes from the configuration -------------
+
+CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance" / "acme_packet"
+
+
+def _elements_only(text: str, wanted: str) -> str:
+    """What `show running-config <element>` prints: only those elements of a capture."""
+    out, keep = [], False
+    for line in text.splitlines(keepends=True):
+        if line[:1].strip():
+            keep = line.strip() == wanted
+        if keep:
+            out.append(line)
+    return "".join(out)
+
+
+def test_a_local_policy_capture_is_recognised_and_routed_without_realms() -> None:
+    # `show running-config local-policy` has no realm-config: recognised by its elements.
+    text = _elements_only((SAMPLES / "chi-esbc-2.txt").read_text(), "local-policy")
+    assert "realm-config" not in text and detect(text)
+    state = _state_of(text)
+    # A realm named as the source is taken as given (the capture cannot contradict it).
+    d = route(state, "911", "access")
+    assert (d.outcome, d.trunk, d.priority) == ("routed", "10.1.1.1", "emergency"), d.steps
+    assert "no realm-config" in " ".join(d.steps)
+    # The phone side unknown: each source-realm the policies name is a candidate, and they
+    # route 911 differently, so the decision says so instead of rejecting the call.
+    d = route(state, "911", None)
+    assert d.outcome == "ambiguous", d.steps
+    assert "ingress realm unknown" in " ".join(d.steps)
+    by_source = {a.source: (a.outcome, a.trunk) for a in d.alternatives}
+    assert by_source["access"] == ("routed", "10.1.1.1")
+    assert by_source["core"] == ("routed", "172.16.0.10")
+
+
+def test_a_capture_without_local_policy_reports_coverage_not_a_route() -> None:
+    # A real `show running-config session-agent` capture (rianrd1/ROTAS-SIP teste.txt).
+    path = CONFORMANCE / "rotas-session-agent-capture" / "teste.txt"
+    text = path.read_text()
+    assert detect(text)
+    collected = parse_files(path.name, text, lambda n: None)
+    assert [(n.rule, n.subject) for n in collected.notices] == [
+        ("coverage.uncertain", "local-policy")
+    ]
+    state = to_state(collected)
+    assert state.sbc is None  # no "no route" claim from a partial capture
+    assert collected.params["session-agent[27].hostname"]
+
+
+def test_detect_does_not_take_other_vendors_files() -> None:
+    assert not detect("hostname r1\n!\ndial-peer voice 1 voip\n destination-pattern 911\n")
+    assert not detect("[ IPGroup ]\nFORMAT Index = Name;\nIPGroup 0 = PHONES;\n")
+    assert not detect("local-policy is what we call it\n")
+
+
+LIST_ONE_LINE = """local-policy
+        from-address                            *
+        to-address                              911 933
+        source-realm                            access
+        policy-attribute
+                next-hop                                10.1.1.1
+                realm                                   core
+"""
+# ACLI prints a list's further values alone on the following lines, at the value column;
+# some layouts print even the first value there.
+LIST_BELOW = """local-policy
+        from-address                            *
+        to-address                              911
+                                                933
+        source-realm                            access
+        policy-attribute
+                next-hop                                10.1.1.1
+                realm                                   core
+"""
+LIST_ALL_BELOW = """local-policy
+        from-address
+                                                *
+        to-address
+                                                911
+                                                933
+        source-realm                            access
+        policy-attribute
+                next-hop                                10.1.1.1
+                realm                                   core
+"""
+
+
+@pytest.mark.parametrize("text", [LIST_BELOW, LIST_ALL_BELOW], ids=["first-beside", "all-below"])
+def test_list_values_on_the_following_lines_parse_like_one_line(text: str) -> None:
+    one = parse_files("one.txt", LIST_ONE_LINE, lambda n: None).params
+    below = parse_files("below.txt", text, lambda n: None).params
+    assert below["local-policy[1].to-address"] == "911 933"
+    assert below == one
+    d = route(_state_of(text), "933", "access")
+    assert (d.outcome, d.trunk) == ("routed", "10.1.1.1"), d.steps
+
+
+def test_session_group_dest_list_from_a_real_capture() -> None:
+    # rianrd1/ROTAS-SIP: `dest 172.26.50.39` then `172.26.50.140` alone on the next line.
+    path = CONFORMANCE / "rotas-transporte-dest-list" / "CORE_ITX_VIVO_TRANSPORTE_VSI_1.sql"
+    text = path.read_text()
+    state = _state_of(text)
+    assert state.sbc is not None
+    group = state.sbc.data["groups"][0]
+    assert group["dest"] == ["172.26.50.39", "172.26.50.140"]
+    # With the first member disabled the group still has an enabled one: the hunt goes on.
+    off = text.replace(
+        "        hostname                                172.26.50.39    \n"
+        "        ip-address                              172.26.50.39\n"
+        "        port                                    5060\n"
+        "        state                                   enabled",
+        "        hostname                                172.26.50.39    \n"
+        "        ip-address                              172.26.50.39\n"
+        "        port                                    5060\n"
+        "        state                                   disabled",
+    )
+    assert off != text
+    d = route(_state_of(off), "999", "10.85.0.35")
+    assert (d.outcome, d.trunk) == ("routed", "SAG:vsiitx"), d.steps
+
+
+def _chi_with(match: str, new: str) -> str:
+    text = (SAMPLES / "chi-esbc-2.txt").read_text()
+    text = text.replace("match-value                             ^9(911)$", f"match-value  {match}")
+    return text.replace("new-value                               $1", f"new-value  {new}")
+
+
+@pytest.mark.parametrize(
+    ("match", "new"),
+    [("^9(911$", "$1"), ("^9(911)$", "$2"), ("*9", "$1"), ("^9(?P<x)$", "\\q")],
+    ids=["unbalanced", "missing-group", "nothing-to-repeat", "bad-group-name"],
+)
+def test_a_bad_pattern_rule_never_raises(match: str, new: str) -> None:
+    text = _chi_with(match, new)
+    collected = parse_files("chi.txt", text, lambda n: None)
+    state = to_state(collected)
+    d = route(state, "9911", "172.16.9.9")  # must not raise re.error
+    assert d.outcome in ("routed", "no-route")
+    bad = [n for n in collected.notices if n.rule == "config.malformed"]
+    if match == "^9(911)$":  # a valid pattern whose $2 names no group: left as written
+        assert not bad
+        assert d.sent == "$2"
+        return
+    assert [n.subject for n in bad] == [
+        "sip-manipulation[1].header-rule[1].element-rule[1].match-value"
+    ]
+    line = text.splitlines().index(f"                        match-value  {match}") + 1
+    assert f"chi.txt line {line}:" in bad[0].message
+    assert match not in bad[0].message  # the value is not quoted (it might be a secret)
+    assert "uncertain" in " ".join(d.steps)
+
+
+def test_prompts_from_vendor_documentation_and_a_real_session() -> None:
+    import re
+
+    plat = PROFILE.platform or {}
+    prompt, superuser = re.compile(plat["prompt"]), re.compile(plat["enable"]["prompt"])
+    # "Using the ACLI": ORACLE> enable / Password: / ORACLE#; configuration prompts
+    # ORACLE(configure)#; a real session (rianrd1/ROTAS-SIP): *eSBCJZN02# with unsaved
+    # changes, **eSBCJZN02# saved but not activated.
+    for p in ("ORACLE> ", "ORACLE# ", "ORACLE(configure)# ", "*eSBCJZN02# ", "**eSBCJZN02# "):
+        assert prompt.search(p), p
+    assert superuser.search("eSBCJZN02(network-interface)# ")
+    assert not superuser.search("ORACLE> ")
+    assert plat["setup"] == ["cli more disabled"]  # ACLI Reference, cli
+
+
+def test_paging_command_refused_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # If a box does not know `cli more disabled` (the more-marker text is UNCONFIRMED, so
+    # fleet cannot rely on answering it), collection stops with a ProtocolError naming the
+    # command: the device's status is "error" and the check reports coverage.error.
+    from fleet.errors import ProtocolError
+
+    real = simulator.Cli.handle
+
+    def handle(self: simulator.Cli, line: str) -> str:
+        if line.split()[:2] == ["cli", "more"]:
+            return "% command not found\n"
+        return real(self, line)
+
+    monkeypatch.setattr(simulator.Cli, "handle", handle)
+    with pytest.raises(ProtocolError, match="cli more disabled") as e:
+        _collect(_spec(6), tmp_path / "known_hosts")
+    assert e.value.status == "error"
