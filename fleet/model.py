@@ -95,8 +95,10 @@ class RouteDecision:
 
     number: str
     source: str | None
-    # routed | no-route | rejected; or ambiguous: the box's own rules leave more than one
-    # source possible for this call, and ``alternatives`` holds the decision for each.
+    # routed | no-route | rejected; or ambiguous: the box's own rules leave the decision
+    # open, and ``alternatives`` holds one full decision per possibility: per candidate
+    # source (``source`` names it: an AudioCodes IP group, an Acme realm) or per tied rule
+    # (``route`` names it: CUBE dial-peers equal in match length and preference).
     outcome: str
     route: str | None = None  # the winning rule, as SbcRoute.name
     sent: str | None = None  # the called number as it leaves

@@ -18,7 +18,7 @@ from typing import Any
 from device_profiles.cisco_cube import routing
 from fleet.cli_parse import parse
 from fleet.errors import ConfigFileError
-from fleet.model import Collected, DeviceState, RouteDecision, SbcRoute, SbcState
+from fleet.model import Collected, DeviceState, Finding, RouteDecision, SbcRoute, SbcState
 from fleet.profiles import Profile
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -52,6 +52,12 @@ DIAL_PEER_COMMANDS = {
     "PREFIX": "prefix",
     "BIND_CONTROL": "voice-class sip bind control source-interface",
     "HUNTSTOP": "huntstop",
+    "TRUNKGROUP": "trunkgroup",
+    "DESTINATION_E164_MAP": "destination e164-pattern-map",
+    "DESTINATION_DPG": "destination dpg",
+    "SESSION_SERVER_GROUP": "session server-group",
+    "DESTINATION_URI": "destination uri",
+    "INCOMING_CALLED_E164_MAP": "incoming called e164-pattern-map",
 }
 GLOBAL_COMMANDS = {
     "VERSION": "version",
@@ -87,6 +93,10 @@ _PROFILE_KEY = re.compile(r"^voice translation-profile (\S+): translate (\S+)$")
 _URI_KEY = re.compile(r"^voice class uri (\S+) \S+: (host|pattern|user-id)$")
 _ERL_KEY = re.compile(r"^voice emergency response (location|zone) (\d+): (.+)$")
 _INTERFACE_KEY = re.compile(r"^interface (\S+): (.+)$")
+_CLASS_KEY = re.compile(
+    r"^(voice class e164-pattern-map|voice class dpg|voice class server-group|trunk group) "
+    r"(\S+): (.+)$"
+)
 
 
 def _records(template: str, text: str) -> list[dict[str, Any]]:
@@ -179,6 +189,28 @@ def parse_running_config(text: str, name: str = SHOW_RUN) -> dict[str, str]:
                 raise ConfigFileError(
                     str(e), file=name, line=_line_of(text, f" {cmd} {value}"), field=sec
                 ) from e
+    for r in _records("cisco_ios_running_voice_class_routing", text):
+        kind = " ".join(r["KIND"].split())
+        sec = f"{kind} {r['ID']}"
+        p[f"{sec}: defined"] = "yes"
+        for entry in r["ENTRIES"]:
+            word, _, rest = entry.partition(" ")
+            if kind == "voice class e164-pattern-map" and word in ("e164", "url"):
+                if word == "e164":
+                    try:
+                        routing.number_pattern(rest.strip())
+                    except ValueError as e:
+                        line = _line_of(text, f"e164 {rest.strip()}")
+                        raise ConfigFileError(str(e), file=name, line=line, field=sec) from e
+                key = f"{sec}: {word}"
+                p[key] = f"{p[key]} {rest.strip()}" if key in p else rest.strip()
+            elif kind == "voice class dpg" and word == "dial-peer":
+                tag, _, pref = rest.partition(" preference ")
+                p[f"{sec}: dial-peer {tag.strip()}"] = pref.strip() or "0"
+            elif kind == "voice class server-group" and word in ("ipv4", "ipv6", "dns"):
+                key = f"{sec}: {word}"
+                host = rest.split()[0] if rest.split() else ""
+                p[key] = f"{p[key]} {host}" if key in p else host
     for r in _records("cisco_ios_running_sip_ua", text):
         for field, cmd in SIP_UA_COMMANDS.items():
             if r[field]:
@@ -212,6 +244,22 @@ def parse_files(name: str, text: str, read_sibling: Callable[[str], str | None])
     params = parse_running_config(text, name)
     identity = {"model": params["license udi pid"]} if params.get("license udi pid") else {}
     return Collected(params=params, identity=identity, sources=[name])
+
+
+_E164_URL = re.compile(r"(?m)^\s+url\s+(\S+)\s*$")
+
+
+def includes(name: str, text: str) -> list[str]:
+    """Files a running-config pulls in: the pattern files of ``voice class e164-pattern-map
+    N`` / ``url flash:NAME`` (doc 211306, E164-Pattern-Maps, Flash Configuration Example)."""
+    if not detect(text):
+        return []
+    out = []
+    for m in _E164_URL.finditer(text.replace("\r", "")):
+        base = re.split(r"[:/]", m.group(1))[-1]
+        if base and base not in out:
+            out.append(base)
+    return out
 
 
 def parse_cli(outputs: dict[str, str]) -> Collected:
@@ -263,18 +311,30 @@ def _dial_peers(params: dict[str, str]) -> list[dict[str, Any]]:
                 "prefix": p.get("prefix", ""),
                 "bind_control": p.get("voice-class sip bind control source-interface", ""),
                 "shutdown": p.get("shutdown") == "yes",
-                # How a golden template names this trunk: the operator's description, else
-                # the dial-peer itself.
-                "trunk": p.get("description") or f"dial-peer {p['tag']}",
+                "trunkgroup": (p.get("trunkgroup") or "").split()[0] if p.get("trunkgroup") else "",
+                "e164_map": p.get("destination e164-pattern-map", ""),
+                "dpg": p.get("destination dpg", ""),
+                "server_group": p.get("session server-group", ""),
+                "destination_uri": p.get("destination uri", ""),
+                "incoming_called_e164_map": p.get("incoming called e164-pattern-map", ""),
+                # How a golden template names this trunk: a POTS dial-peer leaves on its trunk
+                # group when it has one; else the operator's description, else the dial-peer.
+                "trunk": (
+                    (p.get("trunkgroup") or "").split()[0]
+                    if p["type"] == "pots" and p.get("trunkgroup")
+                    else p.get("description") or f"dial-peer {p['tag']}"
+                ),
             }
         )
     return out
 
 
 def _is_outbound(p: dict[str, Any]) -> bool:
-    return bool(p["destination_pattern"]) and bool(
-        p["session_target"] if p["type"] == "voip" else p["port"]
-    )
+    return routing.is_outbound(p)
+
+
+def _target(p: dict[str, Any]) -> str:
+    return routing.target_of(p)
 
 
 def _interfaces(params: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -326,8 +386,16 @@ def to_state(c: Collected) -> DeviceState:
     uris: dict[str, dict[str, Any]] = {}
     locations: dict[str, dict[str, Any]] = {}
     zones: dict[str, list[str]] = {}
+    classes: dict[str, dict[str, dict[str, str]]] = {
+        "voice class e164-pattern-map": {},
+        "voice class dpg": {},
+        "voice class server-group": {},
+        "trunk group": {},
+    }
     for key, value in params.items():
-        if m := _RULE_KEY.match(key):
+        if m := _CLASS_KEY.match(key):
+            classes[m.group(1)].setdefault(m.group(2), {})[m.group(3)] = value
+        elif m := _RULE_KEY.match(key):
             rules.setdefault(m.group(1), {})[m.group(2)] = routing.parse_rule(value)
         elif m := _PROFILE_KEY.match(key):
             profiles_.setdefault(m.group(1), {})[m.group(2)] = value
@@ -358,10 +426,17 @@ def to_state(c: Collected) -> DeviceState:
         if not p["shutdown"]:
             t = trunks.setdefault(p["trunk"], {"dial_peers": [], "targets": []})
             t["dial_peers"].append(f"dial-peer {p['tag']}")
-            target = p["session_target"] or f"port {p['port']}"
+            target = _target(p)
+            desc = p.get("description")
+            if p["type"] == "pots" and p["trunkgroup"] and desc and desc not in t["dial_peers"]:
+                t["dial_peers"].append(desc)
             if target not in t["targets"]:
                 t["targets"].append(target)
-        match = {"destination-pattern": p["destination_pattern"]}
+        match = (
+            {"destination-pattern": p["destination_pattern"]}
+            if p["destination_pattern"]
+            else {"destination e164-pattern-map": p["e164_map"]}
+        )
         if p["preference"]:
             match["preference"] = str(p["preference"])
         if p["translation_outgoing"]:
@@ -380,8 +455,28 @@ def to_state(c: Collected) -> DeviceState:
         literal = p["destination_pattern"].lstrip("^").rstrip("$")
         if is_emergency and not p["shutdown"] and literal.isdigit() and literal not in emergency:
             emergency.append(literal)
+    e164_maps = {
+        tag: {"e164": c.get("e164", "").split(), "url": c.get("url", "")}
+        for tag, c in classes["voice class e164-pattern-map"].items()
+    }
+    dpgs = {
+        tag: [
+            {"tag": k.split()[1], "preference": int(v or 0)}
+            for k, v in c.items()
+            if k.startswith("dial-peer ")
+        ]
+        for tag, c in classes["voice class dpg"].items()
+    }
+    server_groups = {
+        tag: [h for k in ("ipv4", "ipv6", "dns") for h in c.get(k, "").split()]
+        for tag, c in classes["voice class server-group"].items()
+    }
     data = {
         "hunt": int(params.get("dial-peer hunt") or 0),
+        "e164_maps": e164_maps,
+        "dpgs": dpgs,
+        "server_groups": server_groups,
+        "trunk_groups": sorted(classes["trunk group"]),
         "voip_incoming_profile": params.get("voip-incoming translation-profile", ""),
         "dial_peers": peers,
         "translation_rules": rules,
@@ -392,7 +487,9 @@ def to_state(c: Collected) -> DeviceState:
         # Every name a golden template may give a trunk: description, dial-peer, target.
         "trunk_aliases": {name: [*t["dial_peers"], *t["targets"]] for name, t in trunks.items()},
     }
+    notices = _notices(peers, data)
     return DeviceState(
+        notices=notices,
         vendor="Cisco",
         profile="cisco_cube",
         model=c.identity.get("model"),
@@ -409,12 +506,53 @@ def to_state(c: Collected) -> DeviceState:
     )
 
 
+def _notices(peers: list[dict[str, Any]], data: dict[str, Any]) -> list[Finding]:
+    """What fleet read but cannot evaluate as IOS would: each is coverage.uncertain."""
+    out: list[Finding] = []
+
+    def uncertain(subject: str, message: str) -> None:
+        out.append(Finding("coverage.uncertain", "high", subject, message))
+
+    for tag, m in data["e164_maps"].items():
+        if m["url"]:
+            uncertain(
+                f"voice class e164-pattern-map {tag}",
+                f"voice class e164-pattern-map {tag} loads its patterns from a file (url): "
+                "the file is not in the configuration, so its entries are not evaluated",
+            )
+    for p in peers:
+        if p["shutdown"]:
+            continue
+        name = f"dial-peer {p['tag']}"
+        if p["destination_uri"]:
+            uncertain(
+                name,
+                f"{name} matches by destination uri {p['destination_uri']}: URI matching of "
+                "outbound dial-peers is not evaluated",
+            )
+        refs = (
+            ("e164_map", "e164_maps", "voice class e164-pattern-map"),
+            ("dpg", "dpgs", "voice class dpg"),
+            ("server_group", "server_groups", "voice class server-group"),
+        )
+        for field, table, what in refs:
+            if p[field] and p[field] not in data[table]:
+                uncertain(
+                    name,
+                    f"{name} refers to {what} {p[field]}, which the configuration does not "
+                    "define: what IOS does with it is not known here",
+                )
+    return out
+
+
 def route(state: DeviceState, number: str, source: str | None) -> RouteDecision:
     if state.sbc is None:
         return RouteDecision(
             number=number, source=source, outcome="no-route", steps=["no SBC routing configuration"]
         )
-    return RouteDecision(**routing.route(state.sbc.data, number, source))
+    d = routing.route(state.sbc.data, number, source)
+    alts = [RouteDecision(**a) for a in d.pop("alternatives", [])]
+    return RouteDecision(**d, alternatives=alts)
 
 
 PROFILE = Profile(
@@ -429,6 +567,7 @@ PROFILE = Profile(
     parse_cli=parse_cli,
     to_state=to_state,
     route=route,
+    includes=includes,
     # enable secret/password, username ... secret/password, sip-ua authentication and
     # credentials passwords; type 7 "encryption" is reversible, type 5/8/9 are crackable.
     secret_keys=re.compile(

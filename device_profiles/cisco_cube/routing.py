@@ -261,17 +261,14 @@ def _hunt_key(hunt: int) -> Any:
 
 
 _HUNT_TIES = {
-    0: "IOS picks at random among equals (dial-peer hunt 0): modelled as the first configured",
-    1: "IOS takes the least recently used among equals (dial-peer hunt 1): modelled as the "
-    "first configured",
-    2: "preference first, then longest match (dial-peer hunt 2); random among equals: "
-    "modelled as the first configured",
-    3: "preference first, then longest match (dial-peer hunt 3); least recently used among "
-    "equals: modelled as the first configured",
-    4: "least recent use first (dial-peer hunt 4): modelled as longest match, preference",
-    5: "least recent use first (dial-peer hunt 5): modelled as preference, longest match",
-    6: "random selection (dial-peer hunt 6): modelled as configuration order",
-    7: "least recent use (dial-peer hunt 7): modelled as configuration order",
+    0: "dial-peer hunt 0: longest match, then preference, then IOS picks at random",
+    1: "dial-peer hunt 1: longest match, then preference, then the least recently used",
+    2: "dial-peer hunt 2: preference, then longest match, then IOS picks at random",
+    3: "dial-peer hunt 3: preference, then longest match, then the least recently used",
+    4: "dial-peer hunt 4: least recent use first, which depends on call history",
+    5: "dial-peer hunt 5: least recent use first, which depends on call history",
+    6: "dial-peer hunt 6: random selection",
+    7: "dial-peer hunt 7: least recent use",
 }
 
 
@@ -299,17 +296,23 @@ def _inbound(
                         f"Via host {ip}: URI is matched before the called number"
                     )
                     return p
+    # Called number: incoming called-number and incoming called e164-pattern-map are one row
+    # of doc 211306 Table 1; the longest match wins among them.
     cands = []
     for idx, p in enumerate(live):
-        pat = p.get("incoming_called_number")
-        if pat and pattern_matches(pat, number):
-            cands.append((idx, p, number_pattern(pat)))
+        texts = [(p.get("incoming_called_number"), "incoming called-number")]
+        if p.get("incoming_called_e164_map"):
+            m = (data.get("e164_maps") or {}).get(p["incoming_called_e164_map"]) or {}
+            what = f"incoming called e164-pattern-map {p['incoming_called_e164_map']}"
+            texts += [(e, what) for e in m.get("e164", [])]
+        for pat, what in texts:
+            if pat and pattern_matches(pat, number):
+                cands.append((idx, p, number_pattern(pat), what))
     if cands:
         cands.sort(key=lambda c: (-c[2].explicit, -c[2].fixed, c[0]))
-        p = cands[0][1]
+        _, p, pat, what = cands[0]
         steps.append(
-            f"inbound: {_peer_name(p)} (incoming called-number {p['incoming_called_number']}) "
-            f"matches the called number {number}"
+            f"inbound: {_peer_name(p)} ({what}, {pat.text}) matches the called number {number}"
         )
         return p
     steps.append(
@@ -389,46 +392,56 @@ def _elin(data: dict[str, Any], p: dict[str, Any], source: str | None) -> str | 
     return None
 
 
-def route(data: dict[str, Any], number: str, source: str | None) -> dict[str, Any]:
-    """The RouteDecision fields for one call, as IOS routes it."""
-    steps: list[str] = []
-    out: dict[str, Any] = {"number": number, "source": source, "steps": steps}
-    inbound = _inbound(data, number, source, steps)
-    called = number
-    profile = inbound.get("translation_incoming") if inbound else None
-    if not profile and data.get("voip_incoming_profile"):
-        profile = data["voip_incoming_profile"]
-        steps.append(f"global voip-incoming translation-profile {profile}")
-    called, rejected = _apply_profile(data, profile, "incoming", called, steps)
-    if rejected:
-        return {**out, "outcome": "rejected"}
-    hunt = int(data.get("hunt") or 0)
-    cands = []
-    for idx, p in enumerate(data.get("dial_peers", [])):
-        pat = p.get("destination_pattern")
-        if not pat or p.get("shutdown"):
-            continue
-        if not (p.get("session_target") if p["type"] == "voip" else p.get("port")):
-            continue  # operationally down: nowhere to send the call (doc 211306)
-        if pattern_matches(pat, called):
-            cands.append((idx, p, number_pattern(pat)))
-    if not cands:
-        steps.append(f"outbound: no dial-peer's destination-pattern matches {called}")
-        return {**out, "outcome": "no-route"}
-    cands.sort(key=_hunt_key(hunt))
-    steps.append(
-        f"outbound candidates for {called} (dial-peer hunt {hunt}): "
-        + ", ".join(
-            f"{_peer_name(p)} [{p['destination_pattern']}, {pat.explicit} explicit, "
-            f"pref {p.get('preference') or 0}]"
-            for _, p, pat in cands
-        )
-    )
-    _, win, pat = cands[0]
-    tied = [c for c in cands[1:] if _hunt_key(hunt)(c)[:-1] == _hunt_key(hunt)(cands[0])[:-1]]
-    if tied:
-        steps.append(_HUNT_TIES.get(hunt, _HUNT_TIES[0]))
-    steps.append(f"outbound: {_peer_name(win)} wins")
+def target_of(p: dict[str, Any]) -> str:
+    """Where a dial-peer sends the call: its session target or server group (VoIP), its
+    voice port or trunk group (POTS)."""
+    if p["type"] == "voip":
+        if p.get("session_target"):
+            return p["session_target"]
+        return f"server-group {p['server_group']}" if p.get("server_group") else ""
+    if p.get("port"):
+        return f"port {p['port']}"
+    return f"trunkgroup {p['trunkgroup']}" if p.get("trunkgroup") else ""
+
+
+def is_outbound(p: dict[str, Any]) -> bool:
+    """Operationally up for outbound matching (doc 211306, Dial-Peer States; doc 12426
+    "Understanding the Operational Status of Dial Peers"): an outbound matching mechanism
+    (destination-pattern or destination e164-pattern-map) and somewhere to send the call
+    (VoIP: session target or session server-group; POTS: a voice port or a trunk group)."""
+    matcher = p.get("destination_pattern") or p.get("e164_map")
+    return bool(matcher) and bool(target_of(p))
+
+
+def _outbound_match(data: dict[str, Any], p: dict[str, Any], called: str) -> NumberPattern | None:
+    """The pattern of ``p`` that matches ``called`` best, or None. destination-pattern and
+    destination e164-pattern-map are evaluated together (doc 211306, Outbound Dial-Peer
+    Matching: "it evaluates all potential destination-pattern matches and destination
+    e164-pattern-map matching commands")."""
+    pats = []
+    if p.get("destination_pattern"):
+        pats.append(p["destination_pattern"])
+    if p.get("e164_map"):
+        pats += (data.get("e164_maps", {}).get(p["e164_map"]) or {}).get("e164", [])
+    best = None
+    for text in pats:
+        if pattern_matches(text, called):
+            pat = number_pattern(text)
+            if best is None or (pat.explicit, pat.fixed) > (best.explicit, best.fixed):
+                best = pat
+    return best
+
+
+def _finish(
+    data: dict[str, Any],
+    out: dict[str, Any],
+    win: dict[str, Any],
+    called: str,
+    source: str | None,
+    steps: list[str],
+) -> dict[str, Any]:
+    """The call once ``win`` is the outbound dial-peer: outgoing translation, POTS digits,
+    emergency marking, the trunk it leaves on."""
     sent, rejected = _apply_profile(
         data, win.get("translation_outgoing"), "outgoing", called, steps
     )
@@ -449,8 +462,7 @@ def route(data: dict[str, Any], number: str, source: str | None) -> dict[str, An
             f"{_peer_name(win)} carries {what}: an emergency call"
             + (f"; calling number replaced by {elin}" if elin else "")
         )
-    target = win.get("session_target") or f"port {win.get('port')}"
-    steps.append(f"leaves on {win['trunk']} ({target}) as {sent}")
+    steps.append(f"leaves on {win['trunk']} ({target_of(win)}) as {sent}")
     return {
         **out,
         "outcome": "routed",
@@ -459,3 +471,126 @@ def route(data: dict[str, Any], number: str, source: str | None) -> dict[str, An
         "trunk": win["trunk"],
         "priority": priority,
     }
+
+
+def _tie_key(hunt: int, item: tuple[int, dict[str, Any], NumberPattern]) -> tuple[int, ...]:
+    """The part of the hunt order that the configuration decides; what is left is random
+    or least-recently-used, which depends on call history (doc 211306, dial-peer hunt)."""
+    key = _hunt_key(hunt)(item)[:-1]
+    return () if hunt in (4, 5, 6, 7) else key
+
+
+def _decide(
+    data: dict[str, Any],
+    out: dict[str, Any],
+    cands: list[tuple[int, dict[str, Any], NumberPattern]],
+    hunt: int,
+    called: str,
+    source: str | None,
+    steps: list[str],
+) -> dict[str, Any]:
+    """The winner among ordered candidates; when the configuration leaves a tie for IOS to
+    break at random (or by least recent use), every tied dial-peer is an alternative."""
+    first = _tie_key(hunt, cands[0])
+    tied = [c for c in cands if _tie_key(hunt, c) == first]
+    if len(tied) == 1:
+        win = tied[0][1]
+        steps.append(f"outbound: {_peer_name(win)} wins")
+        return _finish(data, out, win, called, source, steps)
+    names = ", ".join(_peer_name(c[1]) for c in tied)
+    steps.append(
+        f"outbound: {names} tie ({_HUNT_TIES.get(hunt, _HUNT_TIES[0])}): IOS may take any of them"
+    )
+    alts = []
+    for _, p, _ in tied:
+        alt_steps = [*steps, f"outbound: if IOS picks {_peer_name(p)}"]
+        alts.append(_finish(data, {**out, "steps": alt_steps}, p, called, source, alt_steps))
+    same = {(a["outcome"], a.get("sent"), a.get("trunk"), a.get("priority")) for a in alts}
+    if len(same) == 1:
+        a = alts[0]
+        steps.append(
+            f"every tied dial-peer ({names}) gives the same result: {a['outcome']}"
+            + (f" on {a['trunk']} as {a['sent']}" if a["outcome"] == "routed" else "")
+            + f"; reported as {_peer_name(tied[0][1])}"
+        )
+        return {**a, "steps": steps}
+    steps.append("the tied dial-peers differ in trunk, number or priority: ambiguous")
+    return {**out, "outcome": "ambiguous", "alternatives": alts}
+
+
+def route(data: dict[str, Any], number: str, source: str | None) -> dict[str, Any]:
+    """The RouteDecision fields for one call, as IOS routes it."""
+    steps: list[str] = []
+    out: dict[str, Any] = {"number": number, "source": source, "steps": steps}
+    inbound = _inbound(data, number, source, steps)
+    called = number
+    profile = inbound.get("translation_incoming") if inbound else None
+    if not profile and data.get("voip_incoming_profile"):
+        profile = data["voip_incoming_profile"]
+        steps.append(f"global voip-incoming translation-profile {profile}")
+    called, rejected = _apply_profile(data, profile, "incoming", called, steps)
+    if rejected:
+        return {**out, "outcome": "rejected"}
+    hunt = int(data.get("hunt") or 0)
+    peers = data.get("dial_peers", [])
+    if inbound and inbound.get("dpg"):
+        return _route_dpg(data, out, inbound, peers, called, source, steps)
+    cands = []
+    for idx, p in enumerate(peers):
+        if p.get("shutdown") or not is_outbound(p):
+            continue  # shutdown or operationally down: nowhere to send the call (doc 211306)
+        pat = _outbound_match(data, p, called)
+        if pat is not None:
+            cands.append((idx, p, pat))
+    if not cands:
+        steps.append(f"outbound: no dial-peer's destination-pattern matches {called}")
+        return {**out, "outcome": "no-route"}
+    cands.sort(key=_hunt_key(hunt))
+    steps.append(
+        f"outbound candidates for {called} (dial-peer hunt {hunt}): "
+        + ", ".join(
+            f"{_peer_name(p)} [{pat.text}, {pat.explicit} explicit, "
+            f"pref {p.get('preference') or 0}]"
+            for _, p, pat in cands
+        )
+    )
+    return _decide(data, out, cands, hunt, called, source, steps)
+
+
+def _route_dpg(
+    data: dict[str, Any],
+    out: dict[str, Any],
+    inbound: dict[str, Any],
+    peers: list[dict[str, Any]],
+    called: str,
+    source: str | None,
+    steps: list[str],
+) -> dict[str, Any]:
+    """``destination dpg N`` on the inbound dial-peer binds the outbound dial-peers
+    statically: they are taken from the group by its preference, the called number is not
+    matched against their patterns (doc 211306, Dial-Peer Groups)."""
+    tag = inbound["dpg"]
+    group = (data.get("dpgs") or {}).get(tag)
+    if group is None:
+        steps.append(f"{_peer_name(inbound)} destination dpg {tag}: the group is not defined")
+        return {**out, "outcome": "no-route"}
+    by_tag = {p["tag"]: p for p in peers}
+    cands = []
+    for idx, member in enumerate(group):
+        p = by_tag.get(member["tag"])
+        if p is None or p.get("shutdown") or not is_outbound(p):
+            steps.append(f"voice class dpg {tag}: dial-peer {member['tag']} is not usable")
+            continue
+        pat = number_pattern(".T")  # the group, not the pattern, decides
+        cands.append((idx, {**p, "preference": member["preference"]}, pat))
+    if not cands:
+        steps.append(f"voice class dpg {tag}: no usable outbound dial-peer")
+        return {**out, "outcome": "no-route"}
+    cands.sort(key=lambda c: (c[1]["preference"], c[0]))
+    steps.append(
+        f"inbound {_peer_name(inbound)} has destination dpg {tag}: outbound dial-peers "
+        + ", ".join(f"{_peer_name(p)} (pref {p['preference']})" for _, p, _ in cands)
+        + ", without matching the called number"
+    )
+    # Equal preference inside a group: IOS's order among them is not documented here.
+    return _decide(data, out, cands, 2, called, source, steps)

@@ -29,8 +29,8 @@ def check_sbc(result: DeviceResult, policy: EmergencyPolicy) -> list[Finding]:
                 continue
             src = ""
             if d.alternatives:
-                src = f" from {alt.source} (the SBC's rules leave the source open: each "
-                src += "possible source is checked)"
+                src = f" in the alternative {_alt(alt)} (the SBC's rules leave the decision "
+                src += "open: each alternative is checked)"
             out.append(
                 Finding(
                     "emergency.sbc_route",
@@ -81,6 +81,11 @@ def _decision_text(d: RouteDecision) -> str:
     if d.outcome != "routed":
         return d.outcome
     return f"{d.sent} on {d.trunk}" + (f" ({d.priority})" if d.priority else "")
+
+
+def _alt(d: RouteDecision) -> str:
+    """One alternative of an ambiguous decision, by what differs: its source or its rule."""
+    return " via ".join(str(x) for x in (d.source, d.route) if x) or "unnamed"
 
 
 def _sentence(d: RouteDecision) -> str:
@@ -221,15 +226,14 @@ def _walk(
     d = prof.route(sbc.state, sent, source)
     if d.outcome == "ambiguous" and d.alternatives:
         chain.append(
-            f"{sbc.id}: the source of calls from {source or 'this phone'} is not determined by "
-            f"its rules; each possible source is checked: "
-            + ", ".join(str(a.source) for a in d.alternatives)
+            f"{sbc.id}: its rules leave the decision for {sent} open (an undetermined source "
+            "or a tie); each alternative is checked: " + ", ".join(_alt(a) for a in d.alternatives)
         )
         chain += [f"  {s}" for s in d.steps]
         for alt in d.alternatives:
             why = _hop(chain, sbc, alt, sent, number, source, policy)
             if why:
-                return chain, why + f" (if the call is classified as {alt.source})"
+                return chain, why + f" (in the alternative {_alt(alt)})"
         return chain, None
     return chain, _hop(chain, sbc, d, sent, number, source, policy)
 

@@ -146,6 +146,14 @@ class _Cli:
             try:
                 chunk = await asyncio.wait_for(self.proc.stdout.read(65536), self.timeout)
             except TimeoutError as e:
+                tail = _overwrite(buf.rsplit("\n", 1)[-1]).strip()
+                if tail and after != "login":
+                    # output that stops on a line that is neither the prompt nor a pager
+                    # marker fleet knows: the box differs from its platform description
+                    raise ProtocolError(
+                        f"output after {after!r} stopped at {tail[-40:]!r}, which is neither "
+                        "the prompt nor a pager marker this profile knows"
+                    ) from e
                 raise Unreachable(f"no prompt within {self.timeout:g} s after {after!r}") from e
             if not chunk:
                 raise ProtocolError(f"the device closed the session after {after!r}")

@@ -123,6 +123,8 @@ def test_longest_match_measure() -> None:
             "01779345001",
         ),  # Number Type and Plan, Example 2
         (r"/^\(01...\)\-\(......?$\)/ /\1\2/", "01208-333444", "01208333444"),  # hyphens
+        (r"/^9\(.*\)/ /\1/", "9911", "911"),  # outside-line 9 stripped (doc 61083 slices)
+        (r"/^911$/ /\0/", "911", "911"),  # \0: the whole match (hhgarland.me's CUBE, README)
     ],
 )
 def test_translation_rules(rule: str, number: str, result: str | None) -> None:
@@ -556,3 +558,239 @@ def test_every_template_has_captures_that_parse() -> None:
         for raw in captures:
             want = json.loads(raw.with_suffix(".parsed.json").read_text())
             assert parse(template, raw.read_text()) == want, raw
+
+
+# --- trunk groups, e164-pattern-maps, dial-peer groups, ties ------------------------------
+
+DOC_STATES = "Cisco 12426 Understanding the Operational Status of Dial Peers"
+DOC_TRUNKGROUP = (
+    "Cisco IOS 12.1(3)T Network Side ISDN PRI Signaling, Trunking, and Switching: "
+    "Configuring Global or Interface Trunk Groups; dial-peer outbound status-check pots "
+    "(endpoints 'voice ports or trunk groups')"
+)
+
+
+def _config_state(text: str) -> DeviceState:
+    assert PROFILE.parse_files and PROFILE.to_state
+    return PROFILE.to_state(PROFILE.parse_files("x.cfg", text, lambda _n: None))
+
+
+TRUNKGROUP_CFG = """\
+trunk group PSTN-PRI
+ hunt-scheme least-idle
+!
+interface Serial0/0/0:23
+ no ip address
+ isdn switch-type primary-ni
+ trunk-group PSTN-PRI
+!
+dial-peer voice 911 pots
+ description E911-PRI
+ destination-pattern 911
+ trunkgroup PSTN-PRI
+ forward-digits all
+!
+dial-peer voice 9911 pots
+ destination-pattern 9911
+ trunkgroup PSTN-PRI
+!
+"""
+
+
+def test_pots_trunkgroup_is_operational() -> None:
+    # DOC_TRUNKGROUP: a POTS dial-peer reaches the PSTN through a voice port OR a trunk
+    # group; DOC_STATES: destination-pattern plus an endpoint makes it operational.
+    st = _config_state(TRUNKGROUP_CFG)
+    assert _route(st, "911", None) == ("routed", "dial-peer 911", "911", "PSTN-PRI", None)
+    # POTS digit strip still applies: 9911 matched explicitly leaves nothing
+    assert _route(st, "9911", None)[:4] == ("routed", "dial-peer 9911", "", "PSTN-PRI")
+    assert st.sbc is not None
+    assert st.sbc.trunks == ["PSTN-PRI"]
+    aliases = st.sbc.data["trunk_aliases"]["PSTN-PRI"]
+    assert {"dial-peer 911", "E911-PRI", "trunkgroup PSTN-PRI"} <= set(aliases)
+    assert st.sbc.data["trunk_groups"] == ["PSTN-PRI"]
+
+
+TIE_CFG = """\
+dial-peer voice 10 voip
+ description CARRIER-A
+ destination-pattern 91.
+ session target ipv4:192.0.2.10
+!
+dial-peer voice 11 voip
+ description CARRIER-B
+ destination-pattern 9[0-9]5
+ session target ipv4:192.0.2.11
+!
+dial-peer voice 20 voip
+ description E911-A
+ destination-pattern 911
+ session target ipv4:192.0.2.20
+!
+dial-peer voice 21 voip
+ description E911-A
+ destination-pattern 911
+ session target ipv4:192.0.2.21
+!
+dial-peer voice 30 voip
+ description ITSP-1
+ destination-pattern 999
+ session target ipv4:198.51.100.1
+!
+dial-peer voice 31 voip
+ description ITSP-2
+ destination-pattern 999
+ session target ipv4:198.51.100.2
+!
+dial-peer voice 40 voip
+ description PRIMARY
+ destination-pattern 112
+ session target ipv4:198.51.100.1
+!
+dial-peer voice 41 voip
+ description BACKUP
+ preference 1
+ destination-pattern 112
+ session target ipv4:198.51.100.2
+!
+"""
+
+
+def test_dial_peer_ties_are_not_picked_silently() -> None:
+    # DOC_ROUTING, Number String Dial-Peer Hunting: "the gateway searches for a pattern with
+    # the longest match ... If there are two dial-peers with the same match length, the
+    # gateway looks at the explicitly defined dial-peer preference. Lastly, if both of those
+    # are the same, it chooses one in a random order."
+    assert PROFILE.route
+    st = _config_state(TIE_CFG)
+    # 911 (3 explicit digits) is longer than 91. (2 explicit): dial-peers 20/21
+    # tie, but both are E911-A and send 911 unchanged: routed, and the steps say so
+    d = PROFILE.route(st, "911", None)
+    assert (d.outcome, d.trunk, d.sent) == ("routed", "E911-A", "911")
+    assert not d.alternatives
+    assert any("every tied dial-peer" in s for s in d.steps)
+    # 999: same length, same preference, different carriers: ambiguous, one alternative each
+    d = PROFILE.route(st, "999", None)
+    assert d.outcome == "ambiguous"
+    assert [(a.route, a.trunk, a.sent) for a in d.alternatives] == [
+        ("dial-peer 30", "ITSP-1", "999"),
+        ("dial-peer 31", "ITSP-2", "999"),
+    ]
+    # 112: preference 0 before preference 1: no tie
+    assert _route(st, "112", None)[:4] == ("routed", "dial-peer 40", "112", "PRIMARY")
+    # mixed wildcards, equal explicit digits and equal single-position wildcards: a tie
+    d = PROFILE.route(st, "915", None)
+    assert d.outcome == "ambiguous"
+    assert {a.trunk for a in d.alternatives} == {"CARRIER-A", "CARRIER-B"}
+
+
+def test_hunt_scheme_ties() -> None:
+    assert PROFILE.route
+    # dial-peer hunt 2: preference before length; 6: random selection among all matches
+    st = _config_state("dial-peer hunt 2\n!\n" + TIE_CFG)
+    assert _route(st, "112", None)[:4] == ("routed", "dial-peer 40", "112", "PRIMARY")
+    st = _config_state("dial-peer hunt 6\n!\n" + TIE_CFG)
+    d = PROFILE.route(st, "112", None)
+    assert d.outcome == "ambiguous" and len(d.alternatives) == 2
+
+
+# After hhgarland/hhgarland.me content/posts/2024-01-04-cube-reconfiguration.md (a CUBE
+# with e164-pattern-maps, dial-peer groups and server groups, no destination-pattern).
+E164_CFG = """\
+voice class uri CCM sip
+ host ipv4:10.113.20.20
+!
+voice class e164-pattern-map 200
+ description ** DIDNs sent to CCM **
+  e164 333539....
+ !
+!
+voice class e164-pattern-map 400
+  e164 .T
+!
+voice class dpg 401
+ dial-peer 400
+!
+voice class server-group 400
+ ipv4 162.223.86.245 preference 1
+ ipv4 162.223.83.245 preference 2
+!
+dial-peer voice 200 voip
+ description TO-CCM
+ session protocol sipv2
+ session server-group 200
+ destination e164-pattern-map 200
+!
+dial-peer voice 300 voip
+ description FROM-CCM
+ session protocol sipv2
+ destination dpg 401
+ incoming uri via CCM
+!
+dial-peer voice 400 voip
+ description TO-ITSP
+ session protocol sipv2
+ session server-group 400
+ destination e164-pattern-map 400
+!
+"""
+
+
+def test_e164_pattern_map_dpg_and_server_group() -> None:
+    # DOC_ROUTING, Outbound Dial-Peer Matching: destination e164-pattern-map is evaluated
+    # with destination-pattern; Destination Server-Groups; Dial-Peer Groups.
+    st = _config_state(E164_CFG)
+    for source in (None, "10.113.20.20"):
+        assert _route(st, "911", source)[:4] == ("routed", "dial-peer 400", "911", "TO-ITSP")
+    assert PROFILE.route
+    d = PROFILE.route(st, "911", "10.113.20.20")
+    assert any("destination dpg 401" in s for s in d.steps)
+    # the DID map wins by longest match for a DID
+    assert _route(st, "3335391234", None)[:2] == ("routed", "dial-peer 200")
+    assert st.sbc is not None
+    assert st.sbc.data["server_groups"]["400"] == ["162.223.86.245", "162.223.83.245"]
+    assert "server-group 400" in st.sbc.data["trunk_aliases"]["TO-ITSP"]
+
+
+def test_incoming_called_e164_pattern_map_selects_the_inbound_dial_peer() -> None:
+    # DOC_ROUTING Table 1: incoming called e164-pattern-map is the called-number row
+    cfg = E164_CFG.replace(
+        " incoming uri via CCM\n", " incoming called e164-pattern-map 400\n"
+    ).replace("dial-peer 400\n", "dial-peer 200\n")
+    st = _config_state(cfg)
+    # 911 matches map 400 (.T) on dial-peer 300, whose dpg 401 now holds dial-peer 200
+    assert _route(st, "911", None)[:4] == ("routed", "dial-peer 200", "911", "TO-CCM")
+
+
+def test_what_fleet_cannot_evaluate_is_uncertain() -> None:
+    cfg = (
+        "voice class e164-pattern-map 9\n url flash:e164-pattern-map.cfg\n!\n"
+        "dial-peer voice 1 voip\n destination e164-pattern-map 9\n"
+        " session target dns:sbc.example.net\n!\n"
+        "dial-peer voice 2 voip\n destination uri PSTN\n session target sip-server\n!\n"
+        "dial-peer voice 3 voip\n destination-pattern 9T\n session server-group 77\n!\n"
+    )
+    st = _config_state(cfg)
+    got = sorted((f.rule, f.subject) for f in st.notices)
+    assert got == [
+        ("coverage.uncertain", "dial-peer 2"),
+        ("coverage.uncertain", "dial-peer 3"),
+        ("coverage.uncertain", "voice class e164-pattern-map 9"),
+    ]
+
+
+def test_e164_entry_syntax_errors_name_the_line() -> None:
+    bad = "voice class e164-pattern-map 1\n e164 9T1\n!\ndial-peer voice 1 voip\n!\n"
+    assert PROFILE.parse_files
+    with pytest.raises(ConfigFileError) as info:
+        PROFILE.parse_files("x.cfg", bad, lambda _n: None)
+    assert info.value.line == 2
+
+
+def test_includes_names_e164_pattern_files() -> None:
+    cfg = (
+        "dial-peer voice 1 voip\n!\nvoice class e164-pattern-map 9\n"
+        " url flash:e164-pattern-map.cfg\n!\n"
+    )
+    assert PROFILE.includes("x.cfg", cfg) == ["e164-pattern-map.cfg"]
+    assert PROFILE.includes("x.cfg", (SAMPLES / "cube-lon-hq.cfg").read_text()) == []
