@@ -163,7 +163,7 @@ class SweepInputs:
     select: list[str]
     hosts: list[inventory_mod.Host]
     gold: golden_mod.Golden
-    outside: dict[str, str]  # address -> id of inventory SBCs left out of the run
+    path_sbcs: list[inventory_mod.Host]  # SBCs the selection left out: read if on a path
 
 
 def load_inputs(inventory: Path, golden: Path, select: list[str] | None) -> SweepInputs:
@@ -172,30 +172,20 @@ def load_inputs(inventory: Path, golden: Path, select: list[str] | None) -> Swee
     hosts = inv.select(select)
     if not hosts:
         raise InputError("matches no host in the inventory", file=str(inventory), field="--select")
-    hosts += _path_sbcs(inv.hosts, hosts)
-    chosen = {h.id for h in hosts}
-    outside = {h.hostname: h.id for h in inv.hosts if h.role == "sbc" and h.id not in chosen}
-    return SweepInputs(inventory, golden, list(select or []), hosts, gold, outside)
+    ids = {h.id for h in hosts}
+    left_out = [h for h in inv.hosts if h.role == "sbc" and h.id not in ids]
+    if not any(h.role == "phone" for h in hosts):
+        left_out = []
+    return SweepInputs(inventory, golden, list(select or []), hosts, gold, left_out)
 
 
-def _path_sbcs(
-    every: list[inventory_mod.Host], chosen: list[inventory_mod.Host]
-) -> list[inventory_mod.Host]:
-    """The SBCs a selection of phones left out: a phone's emergency path runs through an SBC,
-    and a path not walked must not read as proven. Which SBC a phone uses is known only once
-    the phone is read, so every SBC of the inventory comes along (there are few)."""
-    if not any(h.role == "phone" for h in chosen):
-        return []
-    ids = {h.id for h in chosen}
-    extra = [h for h in every if h.role == "sbc" and h.id not in ids]
-    if extra:
-        names = ", ".join(h.id for h in extra[:8]) + (" ..." if len(extra) > 8 else "")
-        print(
-            f"fleet: also reading {len(extra)} SBC(s) the selection left out, to prove the "
-            f"selected phones' emergency paths: {names}",
-            file=sys.stderr,
-        )
-    return extra
+def _say_pulled(ids: list[str]) -> None:
+    names = ", ".join(ids[:8]) + (" ..." if len(ids) > 8 else "")
+    print(
+        f"fleet: also read {len(ids)} SBC(s) the selection left out, on the selected phones' "
+        f"emergency paths: {names}",
+        file=sys.stderr,
+    )
 
 
 def run_sweep(
@@ -212,7 +202,14 @@ def run_sweep(
     prev_id = st.previous(kind="sweep")
     opts = CrawlOptions(concurrency=concurrency, device_timeout=timeout)
     snap = asyncio.run(
-        pipeline.sweep(inputs.hosts, inputs.gold, opts, tag=tag, outside=inputs.outside)
+        pipeline.sweep(
+            inputs.hosts,
+            inputs.gold,
+            opts,
+            tag=tag,
+            path_sbcs=inputs.path_sbcs,
+            on_pulled=_say_pulled,
+        )
     )
     snap.inventory = str(inputs.inventory.resolve())
     snap.golden_file = str(inputs.golden.resolve())

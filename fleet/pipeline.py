@@ -119,25 +119,27 @@ async def sweep(
     *,
     progress: bool | None = None,
     tag: str | None = None,
-    outside: dict[str, str] | None = None,
+    path_sbcs: list[Host] | None = None,
+    on_pulled: Callable[[list[str]], None] | None = None,
 ) -> Snapshot:
-    """``outside``: address → id of the inventory's SBCs left out of this run."""
+    """``path_sbcs``: the inventory's SBCs a selection left out. Those the selected phones'
+    emergency calls go through are read too (``on_pulled`` hears which): a path not walked
+    must not read as proven. The rest stay out, and a path through one is unproven."""
     started, t0 = now(), time.monotonic()
     show = sys.stderr.isatty() if progress is None else progress
     with _progress(len(hosts), show) as advance:
         fetched = await crawl(hosts, wanted_keys(golden), opts, on_done=advance)
-    results = [
-        device_result(
-            f.host,
-            golden,
-            collected=f.collected,
-            error=f.error,
-            elapsed=f.elapsed_s,
-            attempts=f.attempts,
-        )
-        for f in fetched
-    ]
-    check.check_fleet(results, golden, {h.id: h.hostname for h in hosts}, outside)
+    results = [_result(f, golden) for f in fetched]
+    spare = list(path_sbcs or [])
+    pulled: list[DeviceResult] = []
+    if spare:
+        pulled, spare = await _pull_path_sbcs(results, spare, golden, opts)
+        if pulled and on_pulled:
+            on_pulled([r.id for r in pulled])
+    every = [*hosts, *(h for h in path_sbcs or [] if h.id in {r.id for r in pulled})]
+    outside = {h.hostname: h.id for h in spare}
+    results += pulled
+    check.check_fleet(results, golden, {h.id: h.hostname for h in every}, outside)
     return Snapshot(
         kind="sweep",
         started_at=started,
@@ -147,6 +149,71 @@ async def sweep(
         tag=tag,
         duration_s=round(time.monotonic() - t0, 3),
     )
+
+
+def _result(f: Fetched, golden: Golden) -> DeviceResult:
+    return device_result(
+        f.host,
+        golden,
+        collected=f.collected,
+        error=f.error,
+        elapsed=f.elapsed_s,
+        attempts=f.attempts,
+    )
+
+
+def _route_hosts(results: list[DeviceResult]) -> set[str]:
+    """The servers the audited phones send emergency calls to (host part, lower case)."""
+    from fleet.check.emergency import split_hostport
+
+    out = set()
+    for r in results:
+        if r.role != "phone" or r.state is None:
+            continue
+        for ln in r.state.lines:
+            for e in ln.emergency if ln.enabled else []:
+                if e.route:
+                    out.add(split_hostport(e.route)[0])
+            if ln.enabled and not r.state.emergency_setting:
+                for server in (ln.outbound_proxy, ln.registrar):
+                    if server:
+                        out.add(split_hostport(server)[0])
+    return out
+
+
+def _owns(r: DeviceResult, hostname: str, wanted: set[str]) -> bool:
+    mine = {hostname.lower()}
+    if r.state is not None and r.state.sbc is not None:
+        from fleet.check.emergency import split_hostport
+
+        mine |= {split_hostport(a)[0] for a in r.state.sbc.addresses}
+    return bool(mine & wanted)
+
+
+async def _pull_path_sbcs(
+    results: list[DeviceResult], spare: list[Host], golden: Golden, opts: CrawlOptions
+) -> tuple[list[DeviceResult], list[Host]]:
+    """Read the left-out SBCs on the phones' paths: first those whose inventory address is a
+    phone's server; if some server is still nobody's, the rest, keeping only the SBCs that
+    turn out to own one (an SBC's own SIP addresses are known once it is read)."""
+    wanted = _route_hosts(results)
+    for r in results:
+        if r.role == "sbc":
+            wanted -= {a for a in wanted if _owns(r, "", {a})}
+    first = [h for h in spare if h.hostname.lower() in wanted]
+    rest = [h for h in spare if h not in first]
+    got = [_result(f, golden) for f in await crawl(first, wanted_keys(golden), opts)]
+    owned = {
+        a for r, h in zip(got, first, strict=True) for a in wanted if _owns(r, h.hostname, {a})
+    }
+    if wanted - owned and rest:
+        more = [_result(f, golden) for f in await crawl(rest, wanted_keys(golden), opts)]
+        keep = [
+            (r, h) for r, h in zip(more, rest, strict=True) if _owns(r, h.hostname, wanted - owned)
+        ]
+        got += [r for r, _ in keep]
+        first += [h for _, h in keep]
+    return got, [h for h in spare if h not in first]
 
 
 def _progress(total: int, show: bool) -> Any:

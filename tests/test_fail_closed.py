@@ -155,7 +155,8 @@ def test_a_phone_selection_brings_its_sbcs_along(lab):
         "--store",
         str(inv.parent / "sel.db"),
     )
-    assert "also reading" in proc.stderr and "SBC" in proc.stderr
+    sbc = victims[0].extra["_fault"][4:]
+    assert "also read 1 SBC" in proc.stderr and sbc in proc.stderr
     report = json.loads(proc.stdout)
     [d] = [d for d in report["devices"] if d["id"] == victims[0].id]
     assert any(f["rule"] == "emergency.path" for f in d["findings"]), d["findings"]

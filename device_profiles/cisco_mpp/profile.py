@@ -23,7 +23,7 @@ from fleet.errors import (
     ResponseTooLarge,
     Unreachable,
 )
-from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Line
+from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Finding, Line
 from fleet.profiles import Profile
 
 SPACFG = "/admin/spacfg.xml"
@@ -43,6 +43,20 @@ LINE_DIALPLAN_OPTIONS = ("Enable_IP_Dialing", "Caller_ID_Map")
 LINE_KEY = re.compile(r"^(?:Line_Enable|Proxy|User_ID|Dial_Plan|Emergency_Number)_(\d+)_$")
 MAC_IN_NAME = re.compile(r"(?i)(?<![0-9a-f])([0-9a-f]{12})(?![0-9a-f])")
 RULE_OPTIONS = re.compile(r"^\s*(?:\([^)]*\)\s*\?\s*)?(?:\[[^\]]*\]\s*)?")
+# The four profile rules a resync runs, in order; each fetched profile applies over the last.
+PROFILE_RULES = ("Profile_Rule", "Profile_Rule_B", "Profile_Rule_C", "Profile_Rule_D")
+EMERGENCY_KEY = re.compile(r"^Emergency_Number_\d+_$")
+# Elements whose text is a dial-plan script: `<dialed:sent>` rewrites and `<:@gw0>` routes put
+# `<` and `>` into the text, which a hand-written file often leaves unescaped.
+DIALPLAN_ELEMENT = re.compile(
+    r"<(?P<tag>[A-Za-z_]*Dial_Plan[A-Za-z0-9_]*|Caller_ID_Map_\d+_)(?P<attrs>\s[^<>]*?)?(?<!/)>"
+    r"(?P<body>.*?)</(?P=tag)\s*>",
+    re.S,
+)
+# <X/> (empty-element form) in a provisioning file leaves the phone's value unchanged.
+SELF_CLOSED = re.compile(r"<([A-Za-z_][\w.-]*)(?:\s[^<>]*?)?/>")
+# MPP 3PCC model names and load names (CP-8851-3PCC, sip88xx.12-0-4MPP0001-14).
+MPP_MODEL = re.compile(r"(?i)^CP-?\d{4}|3PCC|^sip[678]8xx|MPP")
 
 
 def _yes(value: str | None, default: bool = False) -> bool:
@@ -57,13 +71,89 @@ def _flat_profile(root: Element) -> Element | None:
     return root.find(".//flat-profile")
 
 
-def _params(root: Element) -> dict[str, str]:
+def _params(root: Element, unchanged: frozenset[str] = frozenset()) -> dict[str, str]:
     # A repeated element overrides the earlier one, as the phone applies a profile top-down.
-    return {el.tag: (el.text or "").strip() for el in root if isinstance(el.tag, str)}
+    # ``unchanged``: elements the file names only in the empty-element form, which leaves the
+    # phone's value as it is (not set to empty), so the file says nothing about them.
+    return {
+        # New lines inside a value become spaces; leading and trailing space is dropped.
+        el.tag: (el.text or "").strip().replace("\r\n", " ").replace("\n", " ")
+        for el in root
+        if isinstance(el.tag, str) and el.tag not in unchanged
+    }
 
 
 def _parse_xml(text: str) -> Element:
     return fromstring(text.encode("utf-8"))
+
+
+def _escape_dialplans(text: str) -> tuple[str, list[tuple[str, int]]]:
+    """``text`` with raw ``<``/``>`` inside dial-plan elements escaped, and which elements
+    (tag, line) held a raw ``<``. No newline is added, so line numbers stay those of the file."""
+    fixed: list[tuple[str, int]] = []
+
+    def sub(m: re.Match[str]) -> str:
+        body = m.group("body")
+        if "<" not in body or "<!--" in body or "<![CDATA[" in body:
+            return m.group(0)
+        fixed.append((m.group("tag"), text.count("\n", 0, m.start()) + 1))
+        head = m.group(0)[: m.start("body") - m.start()]
+        tail = m.group(0)[m.end("body") - m.start() :]
+        return head + body.replace("<", "&lt;").replace(">", "&gt;") + tail
+
+    return DIALPLAN_ELEMENT.sub(sub, text), fixed
+
+
+def _read_file(name: str, text: str) -> tuple[Element, list[Finding]]:
+    """Parse a provisioning file; recover a dial plan written with raw ``<dialed:sent>``
+    brackets (invalid XML) as the text between its tags, with a ``config.malformed`` notice."""
+    notices: list[Finding] = []
+    try:
+        root = _parse_xml(text)
+    except ParseError as e:
+        repaired, fixed = _escape_dialplans(text)
+        if not fixed:
+            line = e.position[0] if getattr(e, "position", None) else None
+            raise ConfigFileError(f"not well-formed XML ({e})", file=name, line=line) from e
+        try:
+            root = _parse_xml(repaired)
+        except ParseError as e2:
+            line = e2.position[0] if getattr(e2, "position", None) else None
+            raise ConfigFileError(f"not well-formed XML ({e2})", file=name, line=line) from e2
+        for tag, line in fixed:
+            notices.append(
+                Finding(
+                    "config.malformed",
+                    "medium",
+                    tag,
+                    f"{name} line {line}: <{tag}> holds an unescaped '<' (a <dialed:sent> "
+                    "rewrite), so the file is not well-formed XML; the provisioning guides "
+                    "require &lt; and &gt; there. fleet read the element's text up to "
+                    f"</{tag}> as the dial plan, brackets as written (what an XML parser is "
+                    "given once they are escaped). Whether the phone applies or rejects such "
+                    "a file is not documented: escape them in the file.",
+                    expected="&lt; and &gt; inside the dial plan",
+                    actual="unescaped <",
+                    evidence=[f"{name}:{line}"],
+                )
+            )
+    except (DefusedXmlException, ValueError) as e:
+        raise ConfigFileError(f"refused XML ({type(e).__name__})", file=name) from e
+    return root, notices
+
+
+def _file_params(name: str, text: str) -> tuple[dict[str, str], list[Finding]]:
+    root, notices = _read_file(name, text)
+    flat = _flat_profile(root)
+    if flat is None:
+        raise ConfigFileError("no <flat-profile> element", file=name)
+    if any(flat.find(tag) is not None for tag in IDENTITY.values()):
+        # The phone's own dump (spacfg.xml saved to a file, status elements and all): there
+        # <X/> shows an empty value.
+        return _params(flat), notices
+    closed = {m.group(1) for m in SELF_CLOSED.finditer(text)}
+    opened = set(re.findall(r"<([A-Za-z_][\w.-]*)(?:\s[^<>]*?)?(?<!/)>", text))
+    return _params(flat, frozenset(closed - opened)), notices
 
 
 def parse_spacfg(body: bytes, url: str) -> dict[str, str]:
@@ -120,28 +210,65 @@ def detect(text: str) -> bool:
 
 
 def parse_files(name: str, text: str, read_sibling: Callable[[str], str | None]) -> Collected:
-    try:
-        root = _parse_xml(text)
-    except ParseError as e:
-        line = e.position[0] if getattr(e, "position", None) else None
-        raise ConfigFileError(f"not well-formed XML ({e})", file=name, line=line) from e
-    except (DefusedXmlException, ValueError) as e:
-        raise ConfigFileError(f"refused XML ({type(e).__name__})", file=name) from e
-    flat = _flat_profile(root)
-    if flat is None:
-        raise ConfigFileError("no <flat-profile> element", file=name)
-    params = _params(flat)
+    params, notices = _file_params(name, text)
+    sources = [name]
+    # Profiles the resync rules pull in by a fixed name apply over this one, in rule order.
+    for key, other in _included(name, params):
+        sibling = read_sibling(other)
+        if sibling is None:
+            notices.append(
+                Finding(
+                    "coverage.uncertain",
+                    "high",
+                    key,
+                    f"{name}: {key} makes the phone fetch {other} next, which is not beside "
+                    "this file: the values it sets are not audited",
+                    expected=f"{other} audited with {name}",
+                    actual="missing",
+                )
+            )
+            continue
+        more, more_notices = _file_params(other, sibling)
+        params.update(more)
+        notices += more_notices
+        sources.append(other)
     identity = _identity(params)
     # Per-MAC files ($MA.xml, CP-8851-3PCC/<mac>.cfg) are named after the phone they configure.
     m = MAC_IN_NAME.search(name.rsplit("/", 1)[-1])
     if "mac" not in identity and m:
         identity["mac"] = m.group(1)
-    return Collected(params=params, identity=identity, sources=[name])
+    return Collected(params=params, identity=identity, sources=sources, notices=notices)
+
+
+def _rule_file(rule: str) -> str | None:
+    """The file name a profile rule fetches, when it is fixed (no run-time macro)."""
+    words = RULE_OPTIONS.sub("", rule or "").split()
+    if not words:
+        return None
+    last = words[0].split("?", 1)[0].rsplit("/", 1)[-1]
+    if not last or "$" in last or "{" in last or "." not in last:
+        return None
+    return last
+
+
+def _included(name: str, params: dict[str, str]) -> list[tuple[str, str]]:
+    own = name.rsplit("/", 1)[-1]
+    out: list[tuple[str, str]] = []
+    for key in PROFILE_RULES:
+        other = _rule_file(params.get(key, ""))
+        if other and other != own and other not in (o for _, o in out):
+            out.append((key, other))
+    return out
 
 
 def includes(name: str, text: str) -> list[str]:
-    # Profile rules name the next profile with run-time macros ($MA, $PSN), not a file here.
-    return []
+    """Files this profile's resync rules fetch by a fixed name (``Profile_Rule_B`` =
+    ``…/cp-phone.xml``); rules naming a run-time macro (``$MA``, ``$PSN``) are left out."""
+    try:
+        params, _ = _file_params(name, text)
+    except ConfigFileError:
+        return []
+    return [other for _, other in _included(name, params)]
 
 
 def _line_indexes(params: dict[str, str]) -> list[int]:
@@ -174,7 +301,9 @@ def _line(params: dict[str, str], n: int) -> Line | None:
     user = params.get(f"User_ID_{n}_") or None
     if registrar is None and user is None:
         return None
-    enabled = _yes(params.get(f"Line_Enable_{n}_"), default=True)
+    # A line works only when enabled (Line Enable, default Yes) and given a User ID: without
+    # one the phone has no account to register or call from.
+    enabled = _yes(params.get(f"Line_Enable_{n}_"), default=True) and user is not None
     proxy = params.get(f"Outbound_Proxy_{n}_") or None
     if not _yes(params.get(f"Use_Outbound_Proxy_{n}_")):
         proxy = None  # configured but unused: the phone sends straight to Proxy_N_
@@ -221,11 +350,52 @@ def _location_source(params: dict[str, str], lines: list[Line]) -> str | None:
     return None
 
 
+def _is_mpp(ident: dict[str, str]) -> bool:
+    return any(MPP_MODEL.search(ident.get(k) or "") for k in ("model", "firmware"))
+
+
+def _device_plan(params: dict[str, str], lines: list[Line]) -> DialPlan | None:
+    """Where no line is in use, the plan a line gets once a later profile enables it: the
+    lowest-numbered Ext's plan (a common file such as wazo's spa-phone.xml)."""
+    if any(ln.enabled for ln in lines):
+        return None
+    ns = sorted(int(k[len("Dial_Plan_") : -1]) for k in params if re.match(r"^Dial_Plan_\d+_$", k))
+    return _dialplan(params, ns[0]) if ns else None
+
+
+def _no_emergency_setting(c: Collected) -> Finding:
+    where = "the phone's own profile" if any("spacfg" in s for s in c.sources) else "the file"
+    return Finding(
+        "config.limitation",
+        "info",
+        "Emergency_Number",
+        f"{where} has no Emergency_Number_N_ element: SPA50x/SPA30x/SPA9xx firmware has no "
+        "Emergency Number setting (its Ext tab's Dial Plan section holds only Dial Plan and "
+        "Enable IP Dialing). Such a phone cannot be told which numbers are emergency calls: "
+        "it places 999/112/911 as ordinary calls through the line's dial plan to the line's "
+        "proxy, with no emergency handling of its own (on MPP 3PCC firmware the Emergency "
+        "Number list is what turns hold and conference off on those calls). fleet checks "
+        "each number as an ordinary call to that proxy: the dial plan and the server's "
+        "routing are all that make it an emergency call. If this is an MPP 3PCC phone, set "
+        "Emergency_Number_N_: without it fleet cannot tell the firmware from the file.",
+        expected="Emergency_Number_N_ (MPP 3PCC firmware)",
+        actual="no such setting",
+    )
+
+
 def to_state(c: Collected) -> DeviceState:
     p = c.params
     ident = {**_identity(p), **c.identity}
     mac = re.sub(r"[^0-9a-f]", "", ident.get("mac", "").lower()) or None
     lines = [ln for n in _line_indexes(p) if (ln := _line(p, n)) is not None]
+    # Moved, not copied: the engine finds none left to add a second time.
+    notices, c.notices = list(c.notices), []
+    # No Emergency_Number_N_ at all: firmware without the setting (older SPA). A blank one
+    # (<Emergency_Number_1_/> in spacfg.xml, or set empty) is a setting left empty. An MPP
+    # file that does not set it leaves the phone's value (default blank): still a setting.
+    setting = any(EMERGENCY_KEY.match(k) for k in p) or _is_mpp(ident)
+    if not setting:
+        notices.append(_no_emergency_setting(c))
     return DeviceState(
         vendor="Cisco",
         profile="cisco_mpp",
@@ -236,6 +406,9 @@ def to_state(c: Collected) -> DeviceState:
         provisioning_server=provisioning_server(p.get("Profile_Rule") or p.get("Profile_Rule_B")),
         location_source=_location_source(p, lines),
         raw=dict(p),
+        dialplan=_device_plan(p, lines),
+        notices=notices,
+        emergency_setting=setting,
     )
 
 

@@ -182,7 +182,13 @@ def to_xml(params: dict[str, str], *, status: bool) -> str:
             continue
         group = _group(name) if status else None
         attrs = (f" group={quoteattr(group)}" if group else "") + ' ua="na"'
-        out.append(f"<{name}{attrs}>{escape(value)}</{name}>" if value else f"<{name}{attrs}/>")
+        # A provisioning file writes an empty value as <X></X>: the empty-element form <X/>
+        # leaves the phone's value unchanged (SPA provisioning guide, "Empty Elements vs.
+        # Empty Strings"). spacfg.xml shows empty values as <X/>.
+        if value or not status:
+            out.append(f"<{name}{attrs}>{escape(value)}</{name}>")
+        else:
+            out.append(f"<{name}{attrs}/>")
     out.append("</flat-profile>")
     return "\n".join(out) + "\n"
 

@@ -16,7 +16,7 @@ from defusedxml.common import DefusedXmlException
 
 from fleet.collect.http import HttpHost, HttpReply
 from fleet.errors import ConfigFileError, DeviceError, ProtocolError
-from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Line
+from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Finding, Line
 from fleet.profiles import Profile
 
 SYNTAX = "mgcp"
@@ -81,11 +81,22 @@ GLOBAL_PARAMS: tuple[str, ...] = (
 )
 SECRET_KEYS = re.compile(r"(?i)(password|passwd|\.key$|\.psk|secret)")
 _MAC_RE = re.compile(r"^([0-9a-fA-F]{12})(?:[-_.]|$)")
-_DETECT_ROOT = re.compile(
-    r"<(polycomConfig|APPLICATION|PHONE_CONFIG|WEB_CONFIG|OVERRIDES|sip|phone1)\b"
+# The phone reads parameters as attributes of any element under any root: the vendor's own
+# files use polycomConfig, sip, phone1, PHONE_CONFIG/WEB_CONFIG/OVERRIDES; FusionPBX's VVX
+# templates use <PHONE><REGISTRATION .../>; wazo-provd's common.cfg uses <config>. So the root
+# name is not a test; a tag carrying a Poly parameter as an attribute is.
+_DETECT_ROOT = re.compile(r"<([A-Za-z_][\w.-]*)[\s/>]")
+_DETECT_ATTR = re.compile(
+    r"<[A-Za-z_][\w.-]*\s(?:[^<>]*\s)?(?:reg\.\d+|voIpProt|dialplan|device|apps|tcpIpApp)\."
+    r"[\w.]+\s*=\s*[\"']"
 )
-_DETECT_ATTR = re.compile(r"\b(?:reg|voIpProt|dialplan|device|apps|tcpIpApp)\.[\w.]+\s*=\s*\"")
-_CONFIG_FILES = re.compile(r"\bCONFIG_FILES\s*=\s*\"([^\"]*)\"")
+# CONFIG_FILES, and the model-specific CONFIG_FILES_<MODEL> of <APPLICATION_<MODEL>> children
+# (vendor 000000000000.cfg; FusionPBX polycom/650/{$mac}.cfg).
+_CONFIG_FILES = re.compile(r"\bCONFIG_FILES(_[\w-]+)?\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+# expat's error code for an attribute given twice on one element (XML 1.0 §3.1, WFC
+# "Unique Att Spec"); UC Software parses its files with expat (README: "Repeated attributes").
+_EXPAT_DUPLICATE_ATTRIBUTE = 8
 
 
 def line_params(n: int) -> list[str]:
@@ -186,8 +197,8 @@ def _api_data(reply: HttpReply) -> Any:
 
 
 def detect(text: str) -> bool:
-    head = text.lstrip("\ufeff \t\r\n")[:8192]
-    if not head.startswith("<"):
+    head = _COMMENT.sub("", text.lstrip("\ufeff \t\r\n")[:8192])
+    if not head.lstrip().startswith("<"):
         return False
     root = _DETECT_ROOT.search(head)
     if root and root.group(1) == "APPLICATION":
@@ -196,12 +207,25 @@ def detect(text: str) -> bool:
 
 
 def includes(name: str, text: str) -> list[str]:
-    m = _CONFIG_FILES.search(text)
-    if not m:
+    """Every file a master pulls in: the override files, CONFIG_FILES and every
+    CONFIG_FILES_<MODEL> list (commented-out lists are not read by the phone)."""
+    lists = _config_lists(text)
+    if not lists:
         return []
     mac = _mac_from_name(name)
     overrides = [f"{mac}-phone.cfg", f"{mac}-web.cfg"] if mac else []
-    return [*overrides, *_file_list(m.group(1), mac)]
+    names = [*overrides]
+    for value in lists.values():
+        names += [n for n in _file_list(value, mac) if n not in names]
+    return names
+
+
+def _config_lists(text: str) -> dict[str, str]:
+    """{"": CONFIG_FILES, "VVX1500": CONFIG_FILES_VVX1500, ...} outside comments."""
+    out: dict[str, str] = {}
+    for m in _CONFIG_FILES.finditer(_COMMENT.sub("", text)):
+        out.setdefault((m.group(1) or "").lstrip("_"), m.group(2) or m.group(3) or "")
+    return out
 
 
 def parse_files(name: str, text: str, read_sibling: Callable[[str], str | None]) -> Collected:
@@ -209,33 +233,88 @@ def parse_files(name: str, text: str, read_sibling: Callable[[str], str | None])
     mac = _mac_from_name(name)
     identity = {"mac": mac} if mac else {}
     if root.tag != "APPLICATION":
-        return Collected(params=_attributes(root), identity=identity, sources=[name])
+        notices = _repeats(name, text, root)
+        return Collected(_attributes(root), identity, [name], notices=notices)
     # Precedence, highest first: the phone-UI and web-UI override files, then CONFIG_FILES
     # left to right: the first file that sets a parameter wins.
     order = [f"{mac}-phone.cfg", f"{mac}-web.cfg"] if mac else []
     listed = _file_list(root.get("CONFIG_FILES", ""), mac)
     params: dict[str, str] = {}
     sources = [name]
+    notices: list[Finding] = []
     for fname in [*order, *listed]:
         sibling = read_sibling(fname)
         if sibling is None:
             if fname in listed:
                 sources.append(f"{fname} (missing)")
+                notices.append(_missing_notice(name, fname, listed))
             continue
-        for k, v in _attributes(_xml(fname, sibling)).items():
+        tree = _xml(fname, sibling)
+        notices += _repeats(fname, sibling, tree)
+        for k, v in _attributes(tree).items():
             params.setdefault(k, v)
         sources.append(fname)
-    return Collected(params=params, identity=identity, sources=sources)
+    models = {
+        m: v
+        for m, v in _config_lists(text).items()
+        if m and _file_list(v, mac) and _file_list(v, mac) != listed
+    }
+    if models:
+        notices.append(
+            Finding(
+                "coverage.uncertain",
+                "high",
+                "CONFIG_FILES",
+                f"{name} gives {', '.join(sorted(models))} phones their own file list "
+                f"(CONFIG_FILES_<MODEL>), which they load instead of CONFIG_FILES: fleet "
+                "evaluated CONFIG_FILES, what applies to those models is not audited here",
+                expected="one file list for every model",
+                actual=", ".join(f"CONFIG_FILES_{m}" for m in sorted(models)),
+            )
+        )
+    return Collected(params=params, identity=identity, sources=sources, notices=notices)
+
+
+def _missing_notice(master: str, fname: str, listed: list[str]) -> Finding:
+    later = listed[listed.index(fname) + 1 :]
+    return Finding(
+        "coverage.uncertain",
+        "high",
+        fname,
+        f"{master} lists {fname} in CONFIG_FILES but it is not beside it: what it sets "
+        f"(which wins over {', '.join(later) if later else 'nothing after it'}) is unknown, "
+        "so this audit covers only the files that were there",
+        expected=f"{fname} present",
+        actual="missing",
+    )
 
 
 def _xml(name: str, text: str) -> Any:
+    body = text.lstrip("\ufeff")
     try:
-        return ElementTree.fromstring(text.lstrip("\ufeff"))
+        return ElementTree.fromstring(body)
     except ElementTree.ParseError as e:
-        line = getattr(e, "position", (None, None))[0]
+        line, col = getattr(e, "position", (None, None))
+        if getattr(e, "code", None) == _EXPAT_DUPLICATE_ATTRIBUTE and line is not None:
+            raise ConfigFileError(_duplicate_message(body, line, col), file=name, line=line) from e
         raise ConfigFileError(f"not well-formed XML ({e})", file=name, line=line) from e
     except DefusedXmlException as e:
         raise ConfigFileError(f"refused XML construct ({type(e).__name__})", file=name) from e
+
+
+def _duplicate_message(body: str, line: int, col: int | None) -> str:
+    # expat columns count from 0; the message counts from 1 like an editor. Only the
+    # attribute's name is quoted, never its value (it may be a password).
+    lines = body.splitlines()
+    at = lines[line - 1][col or 0 :] if 0 < line <= len(lines) else ""
+    m = re.match(r"[\w.:-]+", at)
+    what = f"attribute {m.group(0)!r}" if m else "an attribute"
+    return (
+        f"column {(col or 0) + 1}: {what} is given twice on one element, which is not "
+        "well-formed XML (XML 1.0 'Unique Att Spec'). Poly UC Software ships the expat "
+        "parser, which refuses it, and Poly documents neither whether the phone then skips "
+        "the file nor which value wins, so fleet cannot tell what the phone runs: remove one"
+    )
 
 
 def _attributes(root: Any) -> dict[str, str]:
@@ -245,6 +324,37 @@ def _attributes(root: Any) -> dict[str, str]:
         for k, v in el.attrib.items():
             if "." in k and not k.startswith("{"):
                 out.setdefault(k, v)
+    return out
+
+
+def _repeats(name: str, text: str, root: Any) -> list[Finding]:
+    """A parameter set on two elements of one file with different values (legal XML): Poly
+    documents which of several *files* wins, not which of two elements of one file, so the
+    choice made (the first) is reported, by key name and line numbers only."""
+    values: dict[str, set[str]] = {}
+    for el in root.iter():
+        for k, v in el.attrib.items():
+            if "." in k and not k.startswith("{"):
+                values.setdefault(k, set()).add(v)
+    clear = _COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+    out = []
+    for key in (k for k, vs in values.items() if len(vs) > 1):
+        where = [
+            clear.count("\n", 0, m.start()) + 1
+            for m in re.finditer(rf"(?<![\w.]){re.escape(key)}\s*=", clear)
+        ]
+        out.append(
+            Finding(
+                "coverage.uncertain",
+                "high",
+                key,
+                f"{name} sets {key} on more than one element with different values "
+                f"(lines {', '.join(map(str, where))}); Poly does not document which one the "
+                "phone keeps: fleet evaluated the first",
+                expected=f"{key} set once",
+                actual=f"set {len(where)} times",
+            )
+        )
     return out
 
 
@@ -285,6 +395,7 @@ def to_state(c: Collected) -> DeviceState:
         provisioning_server=_prov_server(p),
         location_source=_location(p),
         raw=dict(p),
+        dialplan=_device_plan(p),
     )
 
 
@@ -330,18 +441,30 @@ def _registrar(p: dict[str, str], n: int, address: str) -> tuple[str | None, str
     return None, ""
 
 
-def _dialplan(p: dict[str, str], n: int) -> DialPlan:
+def _device_plan(p: dict[str, str]) -> DialPlan | None:
+    """The device-wide plan (dialplan.digitmap and its companions), which every line without
+    a plan of its own applies: filled whenever the source carries dialplan.digitmap, even
+    when it configures no line (a factory sip.cfg). Absent: the firmware's built-in default
+    applies, which fleet does not assume (README: "Dial plan: absent vs empty")."""
+    if "dialplan.digitmap" not in p:
+        return None
+    options = {k: _get(p, k) for k in DIALPLAN_OPTIONS if _get(p, k)}
+    return DialPlan(SYNTAX, _get(p, "dialplan.digitmap"), "dialplan.digitmap", options)
+
+
+def _dialplan(p: dict[str, str], n: int) -> DialPlan | None:
     # A per-line digit map replaces the global one, with its companions; when it is empty
     # the global map and the global companions apply (admin guide, dialplan.x.*).
     own = _get(p, f"dialplan.{n}.digitmap")
+    if not own:
+        return _device_plan(p)
     options: dict[str, str] = {}
     for key in DIALPLAN_OPTIONS:
         line_key = key.replace("dialplan.", f"dialplan.{n}.", 1)
-        value = (_get(p, line_key) if own else "") or _get(p, key)
+        value = _get(p, line_key) or _get(p, key)
         if value:
             options[key] = value
-    source = f"dialplan.{n}.digitmap" if own else "dialplan.digitmap"
-    return DialPlan(SYNTAX, own or _get(p, "dialplan.digitmap"), source, options)
+    return DialPlan(SYNTAX, own, f"dialplan.{n}.digitmap", options)
 
 
 def _emergency(p: dict[str, str], n: int, fallback: tuple[str | None, str]) -> list[EmergencyEntry]:

@@ -232,10 +232,10 @@ class _Route(NamedTuple):
     answer: Callable[[LabDevice, LabRequest], LabResponse]
 
 
-# v1 device/info up to UCS 7.x and v2 from 6.x on: README ("Simulator") says why.
+# v1 device/info up to UCS 7.x, v2 from 5.9 on (a VVX 350 on 5.9.3 answers it; README).
 _ROUTES = {
     "/api/v1/mgmt/device/info": _Route("GET", lambda fw: _major(fw) < 8, _v1_info),
-    "/api/v2/mgmt/device/info": _Route("GET", lambda fw: _major(fw) >= 6, _v2_info),
+    "/api/v2/mgmt/device/info": _Route("GET", lambda fw: _major(fw) >= 5, _v2_info),
     "/api/v1/mgmt/config/get": _Route("POST", lambda fw: True, _config_get),
 }
 

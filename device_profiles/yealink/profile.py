@@ -157,6 +157,10 @@ def to_state(c: Collected) -> DeviceState:
     accounts = sorted({int(m.group(1)) for k in params if (m := _ACCOUNT.match(k))})
     lines = [ln for n in accounts if (ln := _line(params, n, numbers)) is not None]
     location = val("dialplan.emergency.asserted_id_source").upper() or None
+    # A file that configures no account (a model-wide common file on its own) still carries
+    # the device-wide plan every line of the phone gets: the rules for all lines (line_id 0
+    # or blank). Only when the file sets any plan parameter at all.
+    device_plan = _dialplan(params, 0) if not lines and _has_plan(params) else None
     return DeviceState(
         vendor="Yealink",
         profile="yealink",
@@ -167,6 +171,18 @@ def to_state(c: Collected) -> DeviceState:
         provisioning_server=_provisioning(val("static.auto_provision.server.url")),
         location_source=location if val("dialplan.emergency.enable") != "0" else None,
         raw=dict(params),
+        dialplan=device_plan,
+    )
+
+
+def _has_plan(params: dict[str, str]) -> bool:
+    return any(
+        v != ""
+        and (
+            (k.startswith("dialplan.") and not k.startswith("dialplan.emergency."))
+            or k == "phone_setting.dialnow_delay"
+        )
+        for k, v in params.items()
     )
 
 
@@ -180,8 +196,9 @@ PROFILE = Profile(
     fetch=web.fetch,
     detect=cfgfile.detect,
     parse_files=cfgfile.parse_files,
-    # A MAC file is read on top of the folder's model-wide common file (y0000000000xx.cfg).
-    includes=lambda name, text: list(cfgfile.COMMON_FILES) if cfgfile.mac_of(name) else [],
+    # A MAC file is read on top of the folder's model-wide common file (y0000000000xx.cfg); a
+    # boot file is the .cfg files it names.
+    includes=cfgfile.includes,
     to_state=to_state,
     secret_keys=re.compile(
         r"(?i)(\.password$|^static\.auto_provision\.server\.password$|user_password|aes_key"

@@ -16,6 +16,7 @@ login is reported at once and never retried.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -41,9 +42,25 @@ LOCKOUT = (
     "did not retry: fix the admin credentials in the inventory"
 )
 INVALID_KEY = "error_invalid_cfg_info"
+# /api/auth/login answers for a wrong username or password (README.md, "HTTP interface").
+WRONG_CREDENTIALS = {"error_username_or_password_is_wrong"}
 ENC_PREFIX = "__WUI_ENC__:"
 ACCOUNTS = 16
 PAGE = 10
+# Another web session holds the phone (it allows one at a time): wait this long before each
+# new login attempt. Three retries, so even a phone that counted a busy answer as a failed
+# login would stay below its lockout threshold of about five.
+BUSY_BACKOFF: tuple[float, ...] = (2.0, 5.0, 10.0)
+BUSY = (
+    "another web session holds the phone, which allows one web session at a time: it may "
+    "be someone at the phone's web page or an earlier run of fleet that was interrupted "
+    "(that session ends when it times out on the phone, after some minutes); fleet retried "
+    "{n} times over {s:g} s and did not push it aside"
+)
+# Logging out must not hold up a cancelled sweep: at most this long, shielded from the
+# cancellation so the phone's one web session is handed back.
+LOGOUT_TIMEOUT = 3.0
+_LOGOUTS: set[asyncio.Task[None]] = set()
 
 GLOBAL_KEYS = (
     "dialplan.emergency.enable",
@@ -158,6 +175,10 @@ def _error(body: dict[str, Any]) -> dict[str, Any]:
     return err if isinstance(err, dict) else {}
 
 
+class _Busy(DeviceError):
+    """Another web session holds the phone."""
+
+
 async def _fetch_api(host: HttpHost, wanted: Sequence[str]) -> Collected:
     reply = await host.request(
         "POST",
@@ -172,10 +193,15 @@ async def _fetch_api(host: HttpHost, wanted: Sequence[str]) -> Collected:
     info = reply.json()
     data = info.get("data") if isinstance(info, dict) else None
     if not isinstance(data, dict) or not data.get("wui.common.rsaN"):
-        raise ProtocolError(f"{API}: /api/common/info gave no RSA login key")
-    await _api_login(host, str(data["wui.common.rsaN"]), str(data.get("wui.common.rsaE", "10001")))
-    token = ""
+        raise ProtocolError(
+            f"{API}: /api/common/info?p=Login gave no RSA login key (wui.common.rsaN): the "
+            "phone's web API differs from the one fleet knows"
+        )
+    n_hex, e_hex = str(data["wui.common.rsaN"]), str(data.get("wui.common.rsaE", "10001"))
+    session = [False]  # True while fleet may hold the phone's one web session
+    token = [""]
     try:
+        await _api_login_retrying(host, n_hex, e_hex, session)
         ident = await _api_json(
             host,
             "/api/common/info",
@@ -190,15 +216,20 @@ async def _fetch_api(host: HttpHost, wanted: Sequence[str]) -> Collected:
             },
         )
         idata = ident.get("data") if isinstance(ident.get("data"), dict) else {}
-        token = str(idata.get("wui.common.token", ""))
+        token[0] = str(idata.get("wui.common.token", ""))
+        if not token[0]:
+            raise ProtocolError(
+                f"{API}: /api/common/info?p=Status gave no CSRF token (wui.common.token) "
+                "after login: the phone's web API differs from the one fleet knows"
+            )
 
         async def read(keys: list[str]) -> dict[str, str]:
-            return await _api_read(host, token, keys)
+            return await _api_read(host, token[0], keys)
 
         params = await read_everything(read, wanted)
     finally:
-        with contextlib.suppress(DeviceError):
-            await _api_json(host, "/api/auth/logout", "Status", token, json={})
+        if session[0]:
+            await _logout(host, token[0])
     identity = {
         k: str(idata[f"wui.device.{k}"])
         for k in ("model", "firmware", "mac")
@@ -209,6 +240,60 @@ async def _fetch_api(host: HttpHost, wanted: Sequence[str]) -> Collected:
     return Collected(
         params=params, identity=identity, sources=[f"{host.base_url}/api/inner/readconfig"]
     )
+
+
+async def _logout(host: HttpHost, token: str) -> None:
+    """Hand the phone's one web session back, also when the sweep is being cancelled: the
+    logout runs as its own task (shielded from the cancellation) for at most LOGOUT_TIMEOUT.
+    Without a CSRF token yet (cancelled between login and the token), fetch it first."""
+
+    async def go() -> None:
+        with contextlib.suppress(Exception):  # best effort: the phone times it out anyway
+            tok = token
+            if not tok:
+                ident = await _api_json(
+                    host, "/api/common/info", "Status", json={"idlist": ["wui.common.token"]}
+                )
+                d = ident.get("data")
+                tok = str(d.get("wui.common.token", "")) if isinstance(d, dict) else ""
+            await _api_json(host, "/api/auth/logout", "Status", tok, json={})
+
+    await _shielded(go())
+
+
+async def _shielded(coro: Awaitable[Any]) -> None:
+    """Run ``coro`` as its own task that a cancellation of ours does not stop; wait for it
+    at most LOGOUT_TIMEOUT. Its errors are dropped: logging out is best effort."""
+
+    async def quiet() -> None:
+        with contextlib.suppress(Exception):
+            await coro
+
+    task = asyncio.ensure_future(quiet())
+    _LOGOUTS.add(task)  # keep a reference until it is done, even if we stop waiting
+    task.add_done_callback(_LOGOUTS.discard)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(task), LOGOUT_TIMEOUT)
+
+
+async def _api_login_retrying(host: HttpHost, n_hex: str, e_hex: str, session: list[bool]) -> None:
+    """Log in; while another web session holds the phone, wait and try again (BUSY_BACKOFF).
+    A refused or locked login is never retried."""
+    for delay in (*BUSY_BACKOFF, None):
+        session[0] = True  # from here the phone may open a session for us
+        try:
+            await _api_login(host, n_hex, e_hex)
+            return
+        except _Busy:
+            session[0] = False
+            if delay is None:
+                raise DeviceError(
+                    f"{API}: " + BUSY.format(n=len(BUSY_BACKOFF), s=sum(BUSY_BACKOFF))
+                ) from None
+            await asyncio.sleep(delay)
+        except DeviceError:
+            session[0] = False  # refused: no session was opened
+            raise
 
 
 async def _api_login(host: HttpHost, n_hex: str, e_hex: str) -> None:
@@ -225,11 +310,14 @@ async def _api_login(host: HttpHost, n_hex: str, e_hex: str) -> None:
             f"(for {err.get('lockTime', '?')} min); wait, then fix the credentials"
         )
     if err.get("msg") == "auth_err_user_busy":
-        raise DeviceError(
-            f"{API}: someone else is logged in to the phone's web page and it "
-            "allows one session at a time; try again when they have logged out"
-        )
-    raise AuthFailed(f"{API}: the phone refused the admin username or password; {LOCKOUT}")
+        raise _Busy(f"{API}: another web session holds the phone")
+    if err.get("msg") in WRONG_CREDENTIALS:
+        raise AuthFailed(f"{API}: the phone refused the admin username or password; {LOCKOUT}")
+    raise ProtocolError(
+        f"{API}: /api/auth/login refused the login with an answer fleet does not know "
+        f"(ret={str(body.get('ret'))[:20]!r}, error keys {sorted(err)[:6]}, "
+        f"msg={str(err.get('msg', ''))[:60]!r}); {LOCKOUT.replace('fix the', 'check the')}"
+    )
 
 
 async def _api_read(host: HttpHost, token: str, keys: list[str]) -> dict[str, str]:
@@ -320,8 +408,8 @@ async def _fetch_servlet(host: HttpHost) -> Collected:
     page = dict(_JS_VAR.findall(form.text))
     if not page.get("g_rsa_n"):
         raise ProtocolError(f"{SERVLET}: the login page carries no RSA key (g_rsa_n)")
-    await _servlet_login(host, page["g_rsa_n"], page.get("g_rsa_e", "10001"))
     try:
+        await _servlet_login(host, page["g_rsa_n"], page.get("g_rsa_e", "10001"))
         export = await host.request(
             "POST",
             "/servlet",
@@ -338,14 +426,16 @@ async def _fetch_servlet(host: HttpHost) -> Collected:
             auth=False,
         )
     finally:
-        with contextlib.suppress(DeviceError):
-            await host.request(
+        # Shielded like the /api logout; harmless when the login did not succeed.
+        await _shielded(
+            host.request(
                 "GET",
                 "/servlet",
                 params={"m": "mod_listener", "p": "login", "q": "logout"},
                 auth=False,
                 ok=(200, 302, 404),
             )
+        )
     identity = {"model": page.get("g_phonetype", ""), "firmware": page.get("g_strFirmware", "")}
     mac = _MAC.search(status.text)
     if mac:

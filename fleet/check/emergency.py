@@ -168,22 +168,22 @@ def dial_forms(
 
 
 def access_code(plan: DialPlan, prefix: str) -> str | None:
-    """Why ``prefix`` is an outside-line prefix in ``plan`` (None when it is not): prefixed
-    to an outside number it is stripped, or it selects an entry of its own."""
+    """Why ``prefix`` is an outside-line prefix in ``plan`` (None when it is not): before an
+    outside number it is stripped, or the entry that takes it starts with ``prefix`` itself
+    (``9xxxxxxxxxx``, ``9,1xxxxxxxxxx``). A catch-all that happens to fit the prefixed number
+    (``xxxxxxxxxxx.``) does not make 9 an access code."""
     for n in _EXTERNAL:
-        with_p = dialplan.evaluate_plan(plan, prefix + n)
-        bare = dialplan.evaluate_plan(plan, n)
-        if with_p is None or bare is None or with_p.outcome != "dial" or not with_p.sent:
+        res = dialplan.evaluate_plan(plan, prefix + n)
+        if res is None or res.outcome != "dial" or not res.sent or not res.sent.endswith(n):
             continue
-        if not with_p.sent.endswith(n):
-            continue
-        if with_p.sent != prefix + n or bare.outcome != "dial" or with_p.matched != bare.matched:
-            how = (
-                f"sends {with_p.sent}"
-                if with_p.sent != prefix + n
-                else f"takes entry {with_p.matched!r}, not {bare.matched!r}"
+        if res.sent != prefix + n:
+            return f"{prefix} is an outside-line prefix in this plan: {prefix}{n} sends {res.sent}"
+        entry = (res.matched or "").lstrip(" ({[<!^")
+        if entry.startswith(prefix):
+            return (
+                f"{prefix} is an outside-line prefix in this plan: {prefix}{n} takes entry "
+                f"{res.matched!r}"
             )
-            return f"{prefix} is an outside-line prefix in this plan: {prefix}{n} {how}"
     return None
 
 

@@ -59,14 +59,23 @@ class Outcome:
 
 
 def cases() -> list[Case]:
-    return [
-        Case(p.parent, yaml.safe_load(p.read_text())) for p in sorted(ROOT.glob("*/*/case.yaml"))
-    ]
+    return [Case(p.parent, _load(p)) for p in sorted(ROOT.glob("*/*/case.yaml"))]
+
+
+def _load(path: Path) -> dict[str, Any]:
+    """A case.yaml that does not parse is that case's failure, not the whole walk's."""
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        return {"_error": f"{path.name}: {e}"}
+    return spec if isinstance(spec, dict) else {"_error": f"{path.name}: not a mapping"}
 
 
 def check_spec(case: Case) -> list[str]:
     """What is missing from the case itself: provenance for every file, cited sources."""
     s, errs = case.spec, []
+    if "_error" in s:
+        return [s["_error"]]
     if s.get("profile") not in profiles.registry():
         errs.append(f"profile {s.get('profile')!r} is not a profile")
     prov = {p.get("file"): p for p in s.get("provenance", [])}
@@ -103,6 +112,8 @@ def golden_for(case: Case, pack: str, tmp: Path) -> golden_mod.Golden:
 def run(case: Case, tmp: Path) -> Outcome:
     out = Outcome(case)
     out.problems += check_spec(case)
+    if "_error" in case.spec:
+        return out
     v = case.spec.get("verdict") or {}
     for pack in ("uk", "us"):
         snap = audit(case.files, golden_for(case, pack, tmp))

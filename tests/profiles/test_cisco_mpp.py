@@ -205,3 +205,115 @@ def test_line_without_registrar_or_user_is_not_a_line() -> None:
         ("999", "sip.example.com", "Proxy_1_"),
         ("112", "sip.example.com", "Proxy_1_"),
     ]
+
+
+def _state(text: str, name: str = "x.xml", siblings: dict[str, str] | None = None) -> DeviceState:
+    files = siblings or {}
+    return PROFILE.to_state(PROFILE.parse_files(name, text, files.get))
+
+
+HAND_WRITTEN = (
+    '<?xml version="1.0"?>\n<flat-profile>\n<Proxy_1_>sip.example.com</Proxy_1_>\n'
+    "<User_ID_1_>2001</User_ID_1_>\n<Password_1_>s3cret-pw</Password_1_>\n"
+    "<Emergency_Number_1_>999,112</Emergency_Number_1_>\n"
+    "<Dial_Plan_1_>(999S0|112S0|<9:>999S0|<9:>112S0|[2-8]xxx)</Dial_Plan_1_>\n"
+    "</flat-profile>\n"
+)
+
+
+def test_unescaped_dial_plan_is_read_with_a_malformed_notice() -> None:
+    # Hand-written profiles often carry <9:> raw inside <Dial_Plan_1_>: invalid XML. The
+    # element's text is read as written, and the file and line are named.
+    c = PROFILE.parse_files("hand.xml", HAND_WRITTEN, lambda _: None)
+    [notice] = c.notices
+    assert (notice.rule, notice.severity, notice.subject) == (
+        "config.malformed",
+        "medium",
+        "Dial_Plan_1_",
+    )
+    assert notice.evidence == ["hand.xml:7"] and "hand.xml line 7" in notice.message
+    assert "s3cret-pw" not in notice.message
+    state = PROFILE.to_state(c)
+    [line] = state.lines
+    assert line.dialplan is not None
+    assert line.dialplan.text == "(999S0|112S0|<9:>999S0|<9:>112S0|[2-8]xxx)"
+    assert [n.rule for n in state.notices] == ["config.malformed"]
+
+
+def test_unescaped_dial_plan_does_not_hide_other_xml_errors() -> None:
+    text = HAND_WRITTEN.replace("<User_ID_1_>2001</User_ID_1_>", "<User_ID_1_>2001")
+    with pytest.raises(ConfigFileError) as info:
+        PROFILE.parse_files("hand.xml", text, lambda _: None)
+    assert info.value.file == "hand.xml" and info.value.line is not None
+
+
+def test_line_counts_only_when_enabled_with_a_user_id() -> None:
+    text = (
+        "<flat-profile>"
+        "<Proxy_1_>sip.example.com</Proxy_1_><User_ID_1_>2001</User_ID_1_>"  # default: Yes
+        "<Line_Enable_2_>Yes</Line_Enable_2_><Proxy_2_>sip.example.com</Proxy_2_>"
+        "<User_ID_2_></User_ID_2_><Emergency_Number_2_>999</Emergency_Number_2_>"
+        "<Line_Enable_3_>No</Line_Enable_3_><Proxy_3_>sip.example.com</Proxy_3_>"
+        "<User_ID_3_>2003</User_ID_3_>"
+        "<Emergency_Number_1_>999</Emergency_Number_1_></flat-profile>"
+    )
+    state = _state(text)
+    assert [(ln.index, ln.enabled) for ln in state.lines] == [(1, True), (2, False), (3, False)]
+    assert state.lines[1].emergency == []  # a line without a user places no call
+    assert state.normalised()["lines"] == "1"
+
+
+def test_spa_without_emergency_number_setting_is_a_limitation() -> None:
+    text = (
+        "<flat-profile><Proxy_1_>sip.example.com</Proxy_1_><User_ID_1_>2001</User_ID_1_>"
+        "<Dial_Plan_1_>(999S0|112S0)</Dial_Plan_1_></flat-profile>"
+    )
+    state = _state(text)
+    assert state.emergency_setting is False
+    [notice] = state.notices
+    assert (notice.rule, notice.severity) == ("config.limitation", "info")
+    assert "no Emergency Number setting" in notice.message
+    # Present but blank: a setting left empty, as before.
+    blank = _state(
+        text.replace(
+            "</flat-profile>", "<Emergency_Number_1_></Emergency_Number_1_></flat-profile>"
+        )
+    )
+    assert blank.emergency_setting is True and blank.notices == []
+    assert blank.lines[0].emergency == []
+
+
+def test_mpp_dump_without_emergency_number_keeps_the_setting() -> None:
+    # An MPP 3PCC phone has the setting; a dump naming the model cannot be older SPA firmware.
+    text = (
+        "<flat-profile><Product_Name>CP-7841-3PCC</Product_Name>"
+        "<Proxy_1_>sip.example.com</Proxy_1_><User_ID_1_>2001</User_ID_1_></flat-profile>"
+    )
+    assert _state(text).emergency_setting is True
+
+
+def test_empty_element_form_leaves_the_value_unchanged() -> None:
+    # SPA provisioning guide: <X/> leaves the current value, <X></X> sets it empty.
+    text = (
+        "<flat-profile><Proxy_1_>sip.example.com</Proxy_1_><User_ID_1_>2001</User_ID_1_>"
+        '<Dial_Plan_1_ ua="rw"/><Emergency_Number_1_>999</Emergency_Number_1_></flat-profile>'
+    )
+    state = _state(text)
+    assert state.lines[0].dialplan is None
+    assert "Dial_Plan_1_" not in state.raw
+
+
+def test_profile_rule_b_file_is_included_and_applied_over_the_master() -> None:
+    master = (
+        "<flat-profile><Profile_Rule_B>http://10.0.0.1/cp-phone.xml</Profile_Rule_B>"
+        "<Profile_Rule_C>http://10.0.0.1/$MA.xml</Profile_Rule_C>"
+        "<Dial_Plan_1_>(x.)</Dial_Plan_1_></flat-profile>"
+    )
+    common = "<flat-profile><Dial_Plan_1_>(999S0|112S0)</Dial_Plan_1_></flat-profile>"
+    assert PROFILE.includes("CP-8851-3PCC.cfg", master) == ["cp-phone.xml"]
+    state = _state(master, "CP-8851-3PCC.cfg", {"cp-phone.xml": common})
+    assert state.dialplan is not None and state.dialplan.text == "(999S0|112S0)"
+    missing = _state(master, "CP-8851-3PCC.cfg")
+    assert any(
+        n.rule == "coverage.uncertain" and n.subject == "Profile_Rule_B" for n in missing.notices
+    )

@@ -214,3 +214,129 @@ def test_malformed_file_names_file_and_line() -> None:
 )
 def test_other_vendors_files_are_not_claimed(text: str) -> None:
     assert not PROFILE.detect(text)
+
+
+# FusionPBX's current VVX templates (resources/templates/provision/polycom/6.x/{$mac}.cfg):
+# root <PHONE>, and an <ALERT_INFO> element that sets voIpProt.SIP.alertInfo.3.class twice.
+FUSION_DUPLICATE = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    "<PHONE>\n"
+    '\t<REGISTRATION reg.1.address="2001@pbx" reg.1.auth.password="s3cret"/>\n'
+    "\t<ALERT_INFO\n"
+    '\t\tvoIpProt.SIP.alertInfo.1.value="paging" voIpProt.SIP.alertInfo.3.class="paging"\n'
+    '\t\tvoIpProt.SIP.alertInfo.5.value="1" voIpProt.SIP.alertInfo.3.class="custom1"\n'
+    "\t/>\n"
+    "</PHONE>\n"
+)
+
+
+def test_fusionpbx_phone_root_is_a_poly_file() -> None:
+    assert PROFILE.detect(FUSION_DUPLICATE)
+    assert PROFILE.detect(FUSION_DUPLICATE.replace("alertInfo.3.class", "alertInfo.9.class", 1))
+
+
+def test_repeated_attribute_is_an_error_naming_file_line_column_and_key() -> None:
+    with pytest.raises(ConfigFileError) as info:
+        PROFILE.parse_files("0004f2000003.cfg", FUSION_DUPLICATE, lambda n: None)
+    e = info.value
+    assert (e.file, e.line) == ("0004f2000003.cfg", 6)
+    assert "column 38" in str(e) and "'voIpProt.SIP.alertInfo.3.class'" in str(e)
+    assert "custom1" not in str(e) and "s3cret" not in str(e)
+
+
+def test_repeated_attribute_in_a_listed_file_names_that_file() -> None:
+    master = '<APPLICATION CONFIG_FILES="site.cfg"/>'
+    with pytest.raises(ConfigFileError) as info:
+        PROFILE.parse_files("0004f2000003.cfg", master, {"site.cfg": FUSION_DUPLICATE}.get)
+    assert (info.value.file, info.value.line) == ("site.cfg", 6)
+
+
+def test_parameter_repeated_on_two_elements_is_reported() -> None:
+    text = (
+        '<polycomConfig>\n<a dialplan.digitmap="999|112"/>\n<b dialplan.digitmap="x.T"/>\n'
+        "</polycomConfig>"
+    )
+    c = PROFILE.parse_files("site.cfg", text, lambda n: None)
+    [notice] = c.notices
+    assert (notice.rule, notice.subject) == ("coverage.uncertain", "dialplan.digitmap")
+    assert "lines 2, 3" in notice.message and "999" not in notice.message
+
+
+# The vendor's sip.cfg (wazo-provd-plugins plugins/wazo_polycom/v3_2_4B/var/tftpboot/sip.cfg):
+# a device-wide plan and no SIP line.
+VENDOR_SIP = (
+    '<sip><dialplan dialplan.impossibleMatchHandling="0" dialplan.removeEndOfDial="1" '
+    'dialplan.digitmap="[2-9]11|0T|011xxx.T|[0-1][2-9]xxxxxxxxx|[2-9]xxxxxxxxx|[2-9]xxxT" '
+    'dialplan.digitmap.timeOut="3|3|3|3|3|3"><routing><server '
+    'dialplan.routing.server.1.address="" dialplan.routing.server.1.port="5060"/><emergency '
+    'dialplan.routing.emergency.1.value="911" dialplan.routing.emergency.1.server.1="1"/>'
+    "</routing></dialplan></sip>"
+)
+
+
+def test_device_wide_plan_is_filled_without_a_line() -> None:
+    from fleet import dialplan
+
+    state = PROFILE.to_state(PROFILE.parse_files("sip.cfg", VENDOR_SIP, lambda n: None))
+    assert state.lines == []
+    plan = state.dialplan
+    assert plan is not None and plan.source == "dialplan.digitmap"
+    assert plan.options["dialplan.impossibleMatchHandling"] == "0"
+    assert plan.options["dialplan.digitmap.timeOut"] == "3|3|3|3|3|3"
+    res = dialplan.evaluate_plan(plan, "112")
+    assert res is not None and (res.outcome, res.sent) == ("dial", "11")
+
+
+def test_a_file_without_any_digit_map_claims_no_plan() -> None:
+    # Absent is not empty: the firmware's own default applies, which fleet does not assume.
+    text = '<polycomConfig reg.1.address="2001" reg.1.server.1.address="pbx"/>'
+    state = PROFILE.to_state(PROFILE.parse_files("x.cfg", text, lambda n: None))
+    assert state.dialplan is None and state.lines[0].dialplan is None
+    empty = text.replace("/>", ' dialplan.digitmap=""/>')
+    state = PROFILE.to_state(PROFILE.parse_files("x.cfg", empty, lambda n: None))
+    assert state.dialplan is not None and state.dialplan.text == ""
+    assert state.lines[0].dialplan == state.dialplan
+
+
+# FusionPBX resources/templates/provision/polycom/650/{$mac}.cfg: model-specific lists.
+MODEL_MASTER = (
+    '<!-- <APPLICATION_SPIP320 CONFIG_FILES_SPIP320="commented.cfg"/> -->\n'
+    '<APPLICATION APP_FILE_PATH="sip.ld" CONFIG_FILES="0004f2000001-registration.cfg, '
+    'phone1.cfg, sip.cfg, custom.cfg">\n'
+    '<APPLICATION_VVX1500 CONFIG_FILES_VVX1500="phone1.cfg, sip.cfg"/>\n'
+    '<APPLICATION_SPIP300 APP_FILE_PATH_SPIP300="sip_212.ld" '
+    'CONFIG_FILES_SPIP300="phone1_212.cfg, sip_212.cfg"/>\n'
+    "</APPLICATION>"
+)
+
+
+def test_includes_lists_every_config_files_entry() -> None:
+    assert PROFILE.includes("0004f2000001.cfg", MODEL_MASTER) == [
+        "0004f2000001-phone.cfg",
+        "0004f2000001-web.cfg",
+        "0004f2000001-registration.cfg",
+        "phone1.cfg",
+        "sip.cfg",
+        "custom.cfg",
+        "phone1_212.cfg",
+        "sip_212.cfg",
+    ]
+    # the default master keeps the placeholder: each phone fills in its own MAC
+    wazo = '<APPLICATION CONFIG_FILES="[PHONE_MAC_ADDRESS]-user.cfg, common.cfg"/>'
+    assert PROFILE.includes("000000000000.cfg", wazo) == [
+        "[PHONE_MAC_ADDRESS]-user.cfg",
+        "common.cfg",
+    ]
+
+
+def test_model_lists_and_missing_files_are_reported() -> None:
+    files = {n: SITE for n in ("phone1.cfg", "sip.cfg", "custom.cfg")}
+    c = PROFILE.parse_files("0004f2000001.cfg", MODEL_MASTER, files.get)
+    assert c.sources[1] == "0004f2000001-registration.cfg (missing)"
+    got = {(n.rule, n.subject) for n in c.notices}
+    assert got == {
+        ("coverage.uncertain", "0004f2000001-registration.cfg"),
+        ("coverage.uncertain", "CONFIG_FILES"),
+    }
+    model = next(n for n in c.notices if n.subject == "CONFIG_FILES")
+    assert "SPIP300, VVX1500" in model.message
