@@ -130,6 +130,9 @@ class DeviceState:
     # plan, checked even when the file configures no line (a factory sip.cfg whose plan turns
     # 112 into 11 must be flagged before any phone loads it).
     dialplan: DialPlan | None = None
+    # The device-wide emergency numbers of a file that configures no line (a factory sip.cfg
+    # that lists only 911): checked as such, since every phone loading it inherits them.
+    emergency: list[EmergencyEntry] = field(default_factory=list)
     notices: list[Finding] = field(default_factory=list)
     # False where the firmware has no emergency-number setting at all (older Cisco SPA):
     # every number is then an ordinary call to the line's server, and the checks follow
@@ -171,8 +174,9 @@ class DeviceState:
         for key in ("sbc", "dialplan"):
             if d[key] is None:
                 del d[key]
-        if not d["notices"]:
-            del d["notices"]
+        for key in ("notices", "emergency"):
+            if not d[key]:
+                del d[key]
         if d["emergency_setting"]:
             del d["emergency_setting"]
         return d
@@ -199,7 +203,10 @@ class DeviceState:
             sbc = SbcState(**sd)
         plan = DialPlan(**d["dialplan"]) if d.get("dialplan") else None
         notices = [Finding(**f) for f in d.get("notices", [])]
-        return cls(**rest, lines=lines, sbc=sbc, dialplan=plan, notices=notices)
+        emergency = [EmergencyEntry(**e) for e in d.get("emergency", [])]
+        return cls(
+            **rest, lines=lines, sbc=sbc, dialplan=plan, notices=notices, emergency=emergency
+        )
 
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")

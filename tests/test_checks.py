@@ -184,3 +184,18 @@ def test_firmware_without_an_emergency_setting_dials_through_the_line(tmp_path):
     res.state.emergency_setting = False
     got = run(tmp_path, res)
     assert not [g for g in got if g[0] == "emergency.route"]
+
+
+def test_a_site_file_that_lists_only_911_fails_a_uk_golden(tmp_path):
+    st = DeviceState(
+        vendor="Poly",
+        profile="polycom",
+        emergency=[EmergencyEntry("911", None, "dialplan.routing.emergency.1.value")],
+    )
+    res = DeviceResult("sip", None, "phone", "polycom", "sip.cfg", "audited", state=st)
+    p = tmp_path / "g.yaml"
+    p.write_text("fleet_golden: 1\nname: t\npolicy: [uk]\n")
+    check.check_device(res, golden.load(p), {}, from_file=True)
+    got = {(f.rule, f.subject) for f in res.findings}
+    assert {("emergency.route", "999"), ("emergency.route", "112")} <= got
+    assert ("coverage.dialplan", "dialplan") in got  # and it has no plan to check

@@ -385,17 +385,21 @@ def _norm_mac(text: str) -> str | None:
 
 def to_state(c: Collected) -> DeviceState:
     p = c.params
+    lines = [_line(p, n) for n in LINES if _get(p, f"reg.{n}.address")]
     return DeviceState(
         vendor="Poly",
         profile="polycom",
         model=c.identity.get("model"),
         firmware=c.identity.get("firmware"),
         mac=c.identity.get("mac"),
-        lines=[_line(p, n) for n in LINES if _get(p, f"reg.{n}.address")],
+        lines=lines,
         provisioning_server=_prov_server(p),
         location_source=_location(p),
         raw=dict(p),
         dialplan=_device_plan(p),
+        # a file with no line (a site or factory sip.cfg): its dialplan.routing.emergency.*
+        # list is what every phone loading it inherits; its route is not known here
+        emergency=[] if lines else _emergency(p, 0, (None, "")),
     )
 
 

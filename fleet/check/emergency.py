@@ -39,6 +39,10 @@ def check_phone(
     findings: list[Finding] = []
     if not lines:
         findings += _no_line(policy, from_file)
+        if state.emergency:
+            shared = [Line(index=0, emergency=state.emergency)]
+            for number in policy.numbers:
+                findings += _number_findings(number, shared, policy, state)
         if state.dialplan is None:
             findings.append(_no_plan_finding([], "no dial plan", state))
             return findings

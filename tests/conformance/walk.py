@@ -185,7 +185,8 @@ def phone_verdict(state: DeviceState, number: str, line: int | None = None) -> d
     )
     plan = (ln.dialplan if ln else None) or state.dialplan
     got: dict[str, Any] = {}
-    entry = next((e for e in ln.emergency if e.number == number), None) if ln else None
+    entries = ln.emergency if ln else state.emergency
+    entry = next((e for e in entries if e.number == number), None)
     got["emergency"] = entry is not None
     got["route"] = entry.route if entry else None
     if plan is None:
