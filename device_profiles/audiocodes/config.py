@@ -23,12 +23,14 @@ from typing import Any
 
 from fleet import cli_parse
 from fleet.errors import ConfigFileError
+from fleet.model import Finding
 
 TEMPLATE = Path(__file__).parent / "templates" / "show_running_config.textfsm"
 
 _INI_SECTION = re.compile(r"^\[\s*(\\?)\s*([^\]]*?)\s*\]\s*$")
 _INI_FORMAT = re.compile(r"^FORMAT\s+(\S+)\s*=\s*(.*?);?\s*$", re.I)
 _INI_ROW = re.compile(r"^(\S+)\s+(\d+)\s*=\s*(.*?);?\s*$")
+_INI_NAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
 _INI_SCALAR = re.compile(r"^([A-Za-z_][\w.\-]*)\s*=\s*(.*?)\s*$")
 _INI_IDENTITY = {
     "model": re.compile(r"^;\s*Board:\s*(.+?)\s*$", re.M),
@@ -119,6 +121,7 @@ CLI_TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "dst-host": "DestHost",
             "request-type": "RequestType",
             "message-condition-name": "MessageConditionName",
+            "trigger": "Trigger",
             "dst-type": "DestType",
             "dst-ip-group-name": "DestIPGroupName",
             "dst-sip-interface-name": "DestSIPInterfaceName",
@@ -200,6 +203,16 @@ CLI_ENUMS: dict[str, dict[str, str]] = {
         "group-member-ignore-inputs": "3",
         "group-member-consider-inputs": "4",
     },
+    # IP2IPRouting_Trigger [0] Any .. [5] Broken Connection (Mediant 2600 User's Manual p.374);
+    # the CLI keywords are UNCONFIRMED (read as written when they differ).
+    "Trigger": {
+        "any": "0",
+        "3xx": "1",
+        "refer": "2",
+        "3xx-or-refer": "3",
+        "initial-only": "4",
+        "broken-connection": "5",
+    },
     "Type": {"server": "0", "user": "1", "gateway": "2"},
     "ClassifyByProxySet": {"disable": "0", "enable": "1"},
     "ActionType": {
@@ -258,15 +271,29 @@ def split_row(text: str) -> list[str]:
     return out
 
 
-def parse_ini(name: str, text: str) -> tuple[dict[str, str], dict[str, str]]:
-    """Params and identity (``;Board:`` / ``;Software Version:`` header comments)."""
+def parse_ini(
+    name: str, text: str, notices: list[Finding] | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Params and identity (``;Board:`` / ``;Software Version:`` header comments). Lines the
+    box ignores are appended to ``notices`` as ``config.malformed``."""
     params: dict[str, str] = {}
     columns: dict[str, list[str]] = {}
     table: str | None = None
-    for n, raw in enumerate(text.splitlines(), 1):
+    in_comment = False
+    # "\n" ends a line as editors count them; the box writes a lone "\r" inside header
+    # comments (Mediant SW 7.20A, tlothering/AudioCodes_SBC_on_Azure), which splitlines()
+    # would count as a line too and shift every line number given in errors and notices.
+    for n, raw in enumerate(text.split("\n"), 1):
         line = raw.strip()
         if not line or line.startswith(";"):
+            in_comment = bool(line)
             continue
+        if in_comment and raw[:1] in " \t":
+            # The box's own header wraps a long comment onto an indented line without ';'
+            # (Mediant SW on Azure: ";  ;Virtual Network:  <id>" then "\t  <id>",
+            # tlothering/AudioCodes_SBC_on_Azure): still the comment.
+            continue
+        in_comment = False
         if m := _INI_SECTION.match(line):
             closing, title = m.group(1), m.group(2)
             is_params = title.lower().endswith("params")
@@ -277,7 +304,22 @@ def parse_ini(name: str, text: str) -> tuple[dict[str, str], dict[str, str]]:
                 cols = [c.strip() for c in m.group(2).split(",")]
                 columns[table] = [_strip_prefix(table, c) for c in cols]
                 continue
-            if m := _INI_ROW.match(line):
+            if (m := _INI_ROW.match(line)) and not _INI_NAME.match(m.group(1)):
+                # "If there is a syntax error in the parameter name, the value is ignored"
+                # (User's Manual, "General ini File Formatting Rules"); a row written as
+                # "!NATTranslation 0 = ..." (tlothering/AudioCodes_SBC_on_Azure) is skipped.
+                if notices is not None:
+                    notices.append(
+                        Finding(
+                            "config.malformed",
+                            "medium",
+                            f"{name}:{n}",
+                            f"{name} line {n}: row name {m.group(1)[:40]!r} in [ {table} ] is "
+                            "not a valid ini name; the device ignores the line",
+                        )
+                    )
+                continue
+            if m:
                 if m.group(1) != table:
                     raise ConfigFileError(
                         f"row of {m.group(1)} inside [ {table} ]", file=name, line=n
@@ -320,6 +362,47 @@ def _scalar(value: str) -> str:
     if "," in value and value.lstrip().startswith("'"):
         return ",".join(split_row(value))
     return unquote(value)
+
+
+# The block layout the TextFSM template reads (UNCONFIRMED, see README): inside a
+# `configure <section>` block, one space before a table row or settings block, two before
+# its `key value` lines and its `activate` / `exit`, one before the block's `exit`.
+_CLI_LAYOUT = (
+    re.compile(r"^configure\s+\S+\s*$"),
+    re.compile(r"^ [a-z][\w-]*(?: [a-z][\w-]*)*(?: \d+(?:/\d+)?)?\s*$"),
+    re.compile(r"^  [a-z][\w-]*(?:\s+.*)?$"),
+    re.compile(r"^ ?exit\s*$"),
+)
+
+
+def check_cli_layout(name: str, text: str) -> None:
+    """Fail closed on a capture whose blocks are laid out differently from what the template
+    reads: a line the template would skip inside a ``configure`` block is an error naming the
+    line, never a silently smaller configuration."""
+    inside = False
+    # line numbers as parse_ini counts them ("\n" ends a line)
+    for n, raw in enumerate(text.split("\n"), 1):
+        line = raw.rstrip("\r")
+        if not line.strip():
+            continue
+        if re.match(r"^configure\s+\S+\s*$", line):
+            inside = True
+            continue
+        if line.rstrip() == "exit" and inside:
+            inside = False
+            continue
+        if not inside:
+            continue
+        if "\t" in line[: len(line) - len(line.lstrip())] or not any(
+            rx.match(line) for rx in _CLI_LAYOUT[1:]
+        ):
+            raise ConfigFileError(
+                "line not in the `show running-config` block layout fleet reads (one space "
+                "before a table row, two before its settings; the layout is UNCONFIRMED "
+                "against a real capture): the configuration cannot be read reliably",
+                file=name,
+                line=n,
+            )
 
 
 def parse_cli(text: str) -> dict[str, str]:

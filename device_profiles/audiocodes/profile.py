@@ -4,13 +4,14 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from typing import Any
 
 from device_profiles.audiocodes import config, routing
-from fleet.errors import ConfigFileError
-from fleet.model import Collected, DeviceState, SbcRoute, SbcState
+from fleet.errors import ConfigFileError, ProtocolError
+from fleet.model import Collected, DeviceState, Finding, SbcRoute, SbcState
 from fleet.profiles import Profile
 
 DEST_IP_GROUP = "0"
@@ -28,9 +29,11 @@ def detect(text: str) -> bool:
 
 def parse_files(name: str, text: str, read_sibling: Callable[[str], str | None]) -> Collected:
     if config.is_ini(text):
-        params, identity = config.parse_ini(name, text)
-        return Collected(params=params, identity=identity, sources=[name])
+        notices: list[Finding] = []
+        params, identity = config.parse_ini(name, text, notices)
+        return Collected(params=params, identity=identity, sources=[name], notices=notices)
     if config.is_cli(text):
+        config.check_cli_layout(name, text)
         params = config.parse_cli(text)
         if not params:
             raise ConfigFileError("no configuration lines found", file=name)
@@ -123,8 +126,29 @@ def _route_view(row: dict[str, Any], emergency_prio: bool) -> SbcRoute:
     )
 
 
+def _sbc_enabled(params: dict[str, str], tabs: dict[str, list[dict[str, Any]]]) -> bool:
+    """The SBC application is in use: IP-to-IP routing rows, an SBC SIP Interface, or
+    ``EnableSBCApplication = 1``."""
+    return bool(
+        tabs.get("IP2IPRouting")
+        or any(
+            str(r.get("ApplicationType", "")) == SIP_APP_SBC for r in tabs.get("SIPInterface", [])
+        )
+        or config.scalar(params, "EnableSBCApplication") == "1"
+    )
+
+
 def to_state(c: Collected) -> DeviceState:
     tabs = config.tables(c.params)
+    if not _sbc_enabled(c.params, tabs):
+        # A Gateway-only configuration (e.g. an MP-124 FXS: Tel-to-IP routing in the PREFIX
+        # table, no IP-to-IP routing): fleet evaluates SBC routing only, so it cannot say
+        # where this box sends an emergency call. Fail closed instead of "no route".
+        raise ProtocolError(
+            f"{c.sources[0] if c.sources else 'configuration'}: no SBC application (no "
+            "IP2IPRouting rows, no SBC SIP Interface, EnableSBCApplication not 1): a Gateway "
+            "configuration whose Tel-to-IP routing fleet does not evaluate"
+        )
     conditions = {
         str(r.get("Name", "")): str(r.get("Condition", "")) for r in tabs.get("ConditionTable", [])
     }
@@ -133,6 +157,15 @@ def to_state(c: Collected) -> DeviceState:
     }
     proxies = _proxy_addresses(tabs)
     ip_groups: dict[str, dict[str, Any]] = {}
+    srd_plans = {
+        str(r.get("Name", "")): str(r.get("SBCDialPlanName", "") or "") for r in tabs.get("SRD", [])
+    }
+    # Dial Plan rules (DialPlanRule: DialPlanName, Prefix, Tag) by plan name, in index order
+    dial_plans: dict[str, list[list[str]]] = {}
+    for r in tabs.get("DialPlanRule", []):
+        dial_plans.setdefault(str(r.get("DialPlanName", "")), []).append(
+            [str(r.get("Prefix", "")), str(r.get("Tag", ""))]
+        )
     for r in tabs.get("IPGroup", []):
         name = str(r.get("Name", ""))
         ps = str(r.get("ProxySetName", ""))
@@ -144,17 +177,18 @@ def to_state(c: Collected) -> DeviceState:
             "inbound_manset": str(r.get("InboundManSet", "-1")),
             "outbound_manset": str(r.get("OutboundManSet", "-1")),
         }
+        # 'SBC Dial Plan' of the IP Group, else of its SRD: where Destination Tags of routing
+        # rules come from (kept only when set, so states without dial plans stay as they were)
+        dp = str(r.get("SBCDialPlanName", "") or "") or srd_plans.get(str(r.get("SRDName", "")), "")
+        if dp:
+            ip_groups[name]["dial_plan"] = dp
     classification = tabs.get("Classification", [])
+    # The phone-facing IP Groups (routing.phone_groups): no literal "Any" fallback, which no
+    # routing row with a named source would ever match.
     phone_group = next(
-        (
-            str(r.get("SrcIPGroupName"))
-            for r in classification
-            if str(r.get("ActionType", "1")) == "1" and r.get("SrcIPGroupName")
-        ),
+        iter(routing.phone_groups({"ip_groups": ip_groups, "classification": classification})),
         None,
     )
-    if phone_group is None:
-        phone_group = next((n for n, g in ip_groups.items() if g["type"] == "1"), "Any")
     emergency = _emergency(c.params, cond_by_index)
     numbers = list(emergency["numbers"])
     if emergency["condition"]:
@@ -183,7 +217,11 @@ def to_state(c: Collected) -> DeviceState:
         "phone_group": phone_group,
         "emergency": emergency,
     }
+    if dial_plans:
+        data["dial_plans"] = dial_plans
+    notices = _reference_notices(c, tabs, ip_groups)
     return DeviceState(
+        notices=notices,
         vendor="AudioCodes",
         profile="audiocodes",
         model=c.identity.get("model"),
@@ -197,6 +235,68 @@ def to_state(c: Collected) -> DeviceState:
             data=data,
         ),
     )
+
+
+_MATCH_COLS = (
+    "SrcIPGroupName",
+    "DestIPGroupName",
+    "SrcUsernamePrefix",
+    "SrcHost",
+    "DestUsernamePrefix",
+    "DestHost",
+    "CallingNamePrefix",
+    "MessageConditionName",
+    "RequestType",
+    "ReRouteIPGroupName",
+    "Trigger",
+)
+
+
+def _reference_notices(
+    c: Collected, tabs: dict[str, list[dict[str, Any]]], ip_groups: dict[str, Any]
+) -> list[Finding]:
+    """What the tables refer to that is not there, and outbound manipulation rules whose
+    effect the manual leaves open."""
+    src = c.sources[0] if c.sources else "configuration"
+    out: list[Finding] = []
+    known = {n.lower() for n in ip_groups} | routing.ANY
+    for r in tabs.get("IP2IPRouting", []):
+        for col in ("SrcIPGroupName", "DestIPGroupName"):
+            v = str(r.get(col, "") or "")
+            if col == "DestIPGroupName" and str(r.get("DestType", DEST_IP_GROUP)) != DEST_IP_GROUP:
+                continue
+            if v.lower() not in known:
+                out.append(
+                    Finding(
+                        "config.malformed",
+                        "medium",
+                        routing._route_label(r),
+                        f"{src}: {routing._route_label(r)} {col} {v!r} names no IP Group of "
+                        "the IP Groups table; the rule can never match or deliver",
+                    )
+                )
+    rows = tabs.get("IPOutboundManipulation", [])
+    for prev, row in itertools.pairwise(rows):
+        if (
+            str(row.get("ManipulatedURI", "0")) == "1"
+            and str(prev.get("ManipulatedURI", "0")) != "1"
+            and str(row.get("IsAdditionalManipulation", "0")) != "1"
+            and all(str(prev.get(k, "")) == str(row.get(k, "")) for k in _MATCH_COLS)
+        ):
+            name = row.get("ManipulationName") or row["_index"]
+            out.append(
+                Finding(
+                    "coverage.uncertain",
+                    "high",
+                    f"IPOutboundManipulation {row['_index']}",
+                    f"{src}: destination-number rule {name!r} has the same match as the "
+                    f"source rule above it but is not an 'Additional Manipulation'; by the "
+                    "User's Manual the first matching rule ends the search, so fleet takes it "
+                    "as never applied: whether the box rewrites the called number (emergency "
+                    "numbers too) is unconfirmed",
+                )
+            )
+    return out
 
 
 PROFILE = Profile(

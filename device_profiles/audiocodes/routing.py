@@ -42,6 +42,12 @@ DEST_TYPES = {
     "13": "Internal",
 }
 INVITE_REQUEST_TYPES = {"0", "1", "4", "5"}  # All, INVITE, INVITE & REGISTER, INVITE & SUBSCRIBE
+# IP2IPRouting_Trigger (Mediant 2600 User's Manual p.374, Mediant 800 MSBR p.472): [0] Any
+# "used for all scenarios (re-routes and non-re-routes)", [4] Initial only "used for regular
+# requests"; [1] 3xx, [2] REFER, [3] 3xx or REFER, [5] Broken Connection only re-route.
+INITIAL_TRIGGERS = {"0", "4", ""}
+# Undetermined row matches (caller, headers) tried both ways along one path, at most.
+MAX_BRANCHES = 8
 
 
 # --- Dial plan notation ("Dialing Plan Notation for Routing and Manipulation") -------------
@@ -269,22 +275,43 @@ def message_manipulations(
 def outbound_manipulation(
     rows: list[dict[str, Any]], src: str, dst: str, number: str, steps: list[str]
 ) -> str:
-    """IP-to-IP Outbound Manipulation: first matching destination-URI rule (plus the rules
-    marked additional below it)."""
+    """IP-to-IP Outbound Manipulation: the first matching rule, whichever URI it
+    manipulates, plus the rules below it marked 'Is Additional Manipulation' ("If the previous
+    table row entry rule matched the call, consider this row entry as a match as well ...
+    Additional manipulation can only be performed on a different SIP URI", Mediant 800 MSBR
+    User's Manual p.482). Only destination-URI rules change the called number."""
     matched = False
     for row in rows:
         additional = str(row.get("IsAdditionalManipulation", "0")) == "1"
         if matched and not additional:
             break
+        if not matched:
+            if str(row.get("SrcIPGroupName", "any")).lower() not in ANY | {src.lower()}:
+                continue
+            if str(row.get("DestIPGroupName", "any")).lower() not in ANY | {dst.lower()}:
+                continue
+            if not prefix_match(str(row.get("DestUsernamePrefix", "*")), number):
+                continue
+            if str(row.get("RequestType", "0")) not in INVITE_REQUEST_TYPES:
+                continue
+            if str(row.get("Trigger", "0")) not in INITIAL_TRIGGERS:
+                continue
+            if any(
+                str(row.get(c, "*") or "*") not in ANY
+                for c in ("SrcUsernamePrefix", "SrcHost", "DestHost", "CallingNamePrefix")
+            ) or str(row.get("MessageConditionName", "") or ""):
+                steps.append(
+                    f"outbound manipulation {row.get('ManipulationName') or row['_index']!r}:"
+                    " depends on the caller or a header: taken as not matching"
+                )
+                continue
+            matched = True
+            steps.append(
+                f"outbound manipulation {row.get('ManipulationName') or row['_index']!r}"
+                " is the first matching rule"
+            )
         if str(row.get("ManipulatedURI", "0")) != "1":
             continue
-        if str(row.get("SrcIPGroupName", "any")).lower() not in ANY | {src.lower()}:
-            continue
-        if str(row.get("DestIPGroupName", "any")).lower() not in ANY | {dst.lower()}:
-            continue
-        if not prefix_match(str(row.get("DestUsernamePrefix", "*")), number):
-            continue
-        matched = True
         before = number
         left = int(row.get("RemoveFromLeft", 0) or 0)
         right = int(row.get("RemoveFromRight", 0) or 0)
@@ -303,6 +330,17 @@ def outbound_manipulation(
 
 
 # --- Classification ----------------------------------------------------------------------
+#
+# User's Manual, "Classification Based on ..." / "Configuring Classification Rules" (Mediant
+# 800 MSBG 6.2 p.199; techdocs 7.4 "Configuring IP Groups", 'Classify by Proxy Set'): the SBC
+# first looks the caller up in its registration database (users registered to a User-type IP
+# Group), then the Proxy Set addresses of IP Groups with 'Classify by Proxy Set' ("not relevant
+# in cases where multiple IP Groups use the same Proxy Set"), then the Classification table in
+# index order (source address, source/destination username and host, message condition);
+# nothing matched: the call is rejected.
+
+UNCLASSIFIED = "(unclassified)"
+USER_TYPE = "1"
 
 
 def _addr_match(pattern: str, source: str) -> bool:
@@ -318,53 +356,170 @@ def _addr_match(pattern: str, source: str) -> bool:
     return re.match(rx, source) is not None
 
 
-def classify(data: dict[str, Any], source: str | None, number: str, steps: list[str]) -> str | None:
-    """The source IP Group of a call from ``source``; None when classification fails."""
+def _rule_match(
+    data: dict[str, Any], row: dict[str, Any], host: str | None, number: str
+) -> tuple[str, list[str]]:
+    """A Classification rule against a phone's INVITE for ``number`` from ``host``:
+    ``yes``, ``no`` or ``maybe`` (it depends on something the call's address and number do not
+    tell: the caller's user/host, the Request-URI host, a header), with the reasons."""
+    why: list[str] = []
+    src = str(row.get("SrcAddress", "*") or "*")
+    if src not in ANY:
+        if host is None:
+            why.append(f"source address {src!r}")
+        elif not _addr_match(src, host):
+            return "no", []
+    if not prefix_match(str(row.get("DestUsernamePrefix", "*")), number):
+        return "no", []
+    for col, what in (
+        ("SrcUsernamePrefix", "source username prefix"),
+        ("SrcHost", "source host"),
+        ("DestHost", "destination host"),
+    ):
+        v = str(row.get(col, "*") or "*")
+        if v not in ANY:
+            why.append(f"{what} {v!r}")
+    cname = str(row.get("MessageConditionName", "") or "")
+    if cname:
+        ok, notes = eval_condition(data["conditions"].get(cname, ""), number)
+        if notes:
+            why.append(f"message condition {cname!r} ({'; '.join(notes)})")
+        elif not ok:
+            return "no", []
+    return ("maybe" if why else "yes"), why
+
+
+def _proxy_set_groups(data: dict[str, Any], host: str) -> list[str]:
+    out = []
+    for name, g in data["ip_groups"].items():
+        if g.get("type") == USER_TYPE or str(g.get("classify_by_proxy_set", "1")) != "1":
+            continue
+        if host.lower() in [a.rsplit(":", 1)[0].lower() for a in g.get("addresses", [])]:
+            out.append(name)
+    return out
+
+
+Candidate = tuple[str | None, dict[str, bool]]  # source IP Group (None: rejected), conditions
+
+
+def _add(out: list[Candidate], g: str | None, assume: dict[str, bool]) -> None:
+    if all(c[0] != g for c in out):
+        out.append((g, assume))
+
+
+def _by_rules(
+    data: dict[str, Any], host: str | None, number: str, steps: list[str]
+) -> list[Candidate]:
+    """Classification table in index order: the groups the call may be classified to (None:
+    classification fails or a Deny rule rejects), each with the message condition that held
+    for it (the same INVITE is then routed, so it holds there too)."""
+    out: list[Candidate] = []
+    for row in data["classification"]:
+        res, why = _rule_match(data, row, host, number)
+        if res == "no":
+            continue
+        name = row.get("ClassificationName") or f"#{row['_index']}"
+        deny = str(row.get("ActionType", "1")) == "0"
+        g = None if deny else str(row.get("SrcIPGroupName", ""))
+        what = "action Deny" if deny else f"source IP Group {g!r}"
+        cname = str(row.get("MessageConditionName", "") or "")
+        assume = {cname: True} if cname else {}
+        if res == "yes":
+            steps.append(
+                f"classification rule {name!r} matches"
+                + (f" {host} ({row.get('SrcAddress') or '*'!r})" if host else "")
+                + f": {what}"
+            )
+            _add(out, g, assume)
+            return out
+        steps.append(
+            f"classification rule {name!r} ({what}) may match: depends on " + ", ".join(why)
+        )
+        _add(out, g, assume)
+    steps.append("no Classification rule certainly matches: classification can fail (rejected)")
+    _add(out, None, {})
+    return out
+
+
+def phone_groups(data: dict[str, Any]) -> list[str]:
+    """The phone-facing IP Groups: User-type groups and the groups Classification rules
+    assign; where there are none, the Server-type groups classified by their Proxy Set;
+    where there are none of those either, every IP Group."""
+    groups = data["ip_groups"]
+    out = [n for n, g in groups.items() if g.get("type") == USER_TYPE]
+    for row in data["classification"]:
+        g = str(row.get("SrcIPGroupName", "") or "")
+        if str(row.get("ActionType", "1")) == "1" and g and g not in out:
+            out.append(g)
+    if not out:
+        out = [
+            n
+            for n, g in groups.items()
+            if str(g.get("classify_by_proxy_set", "1")) == "1" and g.get("addresses")
+        ]
+    return out or list(groups)
+
+
+def classify(
+    data: dict[str, Any], source: str | None, number: str, steps: list[str]
+) -> list[Candidate]:
+    """Every source IP Group a call from ``source`` may be classified to (None: rejected as
+    unclassified), with the message condition classification implies. One entry: the source
+    is determined."""
     groups: dict[str, dict[str, Any]] = data["ip_groups"]
     if source is None:
-        g = data.get("phone_group")
-        steps.append(f"source: the phone-facing side, IP Group {g!r}")
-        return g
+        names = phone_groups(data)
+        cands: list[Candidate] = []
+        for n in names:
+            # a Server-type group reached only through Classification rules with one message
+            # condition: that condition held for the call
+            conds = {
+                str(r.get("MessageConditionName", "") or "")
+                for r in data["classification"]
+                if str(r.get("SrcIPGroupName", "")) == n and str(r.get("ActionType", "1")) == "1"
+            }
+            only = next(iter(conds)) if len(conds) == 1 else ""
+            if groups.get(n, {}).get("type") == USER_TYPE:
+                only = ""
+            cands.append((n, {only: True} if only else {}))
+        steps.append(
+            "source not given: the phone-facing IP Groups are "
+            + (", ".join(repr(c) for c in names) or "none")
+            + " (User-type groups and Classification rule targets; where there are none,"
+            " the IP Groups classified by Proxy Set)"
+        )
+        return cands or [(None, {})]
     by_name = {n.lower(): n for n in groups}
     if source.lower() in by_name:
         g = by_name[source.lower()]
         steps.append(f"source: IP Group {g!r} given by name")
-        return g
+        return [(g, {})]
     host = source.rsplit(":", 1)[0] if source.count(":") == 1 else source
-    for name, g in groups.items():
-        if str(g.get("classify_by_proxy_set", "1")) != "1":
-            continue
-        if host in [a.rsplit(":", 1)[0] for a in g.get("addresses", [])]:
-            steps.append(
-                f"classified by Proxy Set {g.get('proxy_set')!r}: {host} is an "
-                f"address of IP Group {name!r}"
-            )
-            return name
-    for row in data["classification"]:
-        if not _addr_match(str(row.get("SrcAddress", "*")), host):
-            continue
-        if not prefix_match(str(row.get("DestUsernamePrefix", "*")), number):
-            continue
-        cond = str(row.get("MessageConditionName", ""))
-        if cond and not eval_condition(data["conditions"].get(cond, ""), number)[0]:
-            continue
-        name = row.get("ClassificationName") or f"#{row['_index']}"
-        if str(row.get("ActionType", "1")) == "0":
-            steps.append(
-                f"classification rule {name!r}: {host} matches "
-                f"{row.get('SrcAddress')!r}, action Deny"
-            )
-            return None
-        g = str(row.get("SrcIPGroupName", ""))
+    ps = _proxy_set_groups(data, host)
+    if len(ps) == 1:
         steps.append(
-            f"classification rule {name!r}: {host} matches {row.get('SrcAddress')!r}"
-            f" -> source IP Group {g!r}"
+            f"classified by Proxy Set {groups[ps[0]].get('proxy_set')!r}: {host} is an "
+            f"address of IP Group {ps[0]!r} (Classify by Proxy Set)"
         )
-        return g
-    steps.append(
-        f"no Proxy Set address or Classification rule matches {host}: classification fails"
-    )
-    return None
+        return [(ps[0], {})]
+    if len(ps) > 1:
+        steps.append(
+            f"{host} is a Proxy Set address of several IP Groups ({', '.join(ps)}): "
+            "classification by Proxy Set is not relevant; the Classification table decides"
+        )
+    cands = []
+    users = [n for n, g in groups.items() if g.get("type") == USER_TYPE]
+    if users:
+        steps.append(
+            f"a phone at {host} that registered through the SBC is classified by the "
+            "registration database to the User-type IP Group it registered to "
+            f"({', '.join(users)})"
+        )
+        for u in users:
+            _add(cands, u, {})
+    for g, assume in _by_rules(data, host, number, steps):
+        _add(cands, g, assume)
+    return cands
 
 
 # --- IP-to-IP routing --------------------------------------------------------------------
@@ -375,12 +530,70 @@ def _route_label(row: dict[str, Any]) -> str:
     return f"IP2IPRouting {row['_index']}" + (f" ({name})" if name else "")
 
 
+def _key(d: RouteDecision) -> tuple:
+    return (d.outcome, d.route, d.sent, d.trunk, d.priority)
+
+
+def _same(a: RouteDecision, b: RouteDecision) -> bool:
+    ka = {_key(x) for x in (a.alternatives or [a])}
+    kb = {_key(x) for x in (b.alternatives or [b])}
+    return len(ka) == 1 and ka == kb
+
+
 def route(state: DeviceState, number: str, source: str | None) -> RouteDecision:
     assert state.sbc is not None
     data = state.sbc.data
     steps: list[str] = []
+    cands = classify(data, source, number, steps)
+    if len(cands) == 1:
+        g, assume = cands[0]
+        dec = _route_from(state, number, source or g, g, assume)
+        dec.source = source
+        dec.steps[:0] = steps
+        return dec
+    alts: list[RouteDecision] = []
+    for g, assume in cands:
+        alt = _route_from(state, number, g or UNCLASSIFIED, g, assume)
+        alts.extend(alt.alternatives if alt.outcome == "ambiguous" else [alt])
+    names = ", ".join(g or UNCLASSIFIED for g, _ in cands)
+    if len({_key(a) for a in alts}) == 1:
+        dec = alts[0]
+        dec.source = source
+        dec.steps[:0] = [
+            *steps,
+            f"the source is ambiguous ({names}); every candidate gives the same decision",
+        ]
+        return dec
+    steps.append(
+        f"the source is ambiguous: the SBC's configuration leaves {names} possible for this "
+        "call, and they are routed differently; see the alternatives"
+    )
+    for a in alts:
+        steps.append(
+            f"  from {a.source}: {a.outcome}" + (f" on {a.trunk} as {a.sent}" if a.trunk else "")
+        )
+    return RouteDecision(
+        number=number, source=source, outcome="ambiguous", steps=steps, alternatives=alts
+    )
+
+
+def _route_from(
+    state: DeviceState,
+    number: str,
+    source: str | None,
+    src_group: str | None,
+    assume: dict[str, bool] | None = None,
+    start: int = 0,
+) -> RouteDecision:
+    """The decision for a call classified to ``src_group``; ``assume`` holds message
+    conditions known to hold (or not) for this call. A routing row whose condition depends on
+    a header a phone's INVITE leaves unknown is tried both ways: where the two differ, the
+    decision is ``ambiguous`` with both as alternatives."""
+    assert state.sbc is not None
+    data = state.sbc.data
+    assume = dict(assume or {})
+    steps: list[str] = []
     dec = RouteDecision(number=number, source=source, outcome="no-route", steps=steps)
-    src_group = classify(data, source, number, steps)
     if src_group is None:
         dec.outcome = "rejected"
         steps.append(
@@ -388,6 +601,8 @@ def route(state: DeviceState, number: str, source: str | None) -> RouteDecision:
             "'Classification Failure Response Type')"
         )
         return dec
+    if src_group not in data["ip_groups"]:
+        steps.append(f"source IP Group {src_group!r} is not in the IP Groups table")
     group = data["ip_groups"].get(src_group, {})
     emergency = False
     em = data.get("emergency", {})
@@ -404,32 +619,85 @@ def route(state: DeviceState, number: str, source: str | None) -> RouteDecision:
     called = message_manipulations(
         data["manipulations"], str(group.get("inbound_manset", "")), number, "inbound", steps
     )
-    for row in data["routes"]:
+    truncated = False
+    for pos, row in enumerate(data["routes"]):
+        if pos < start:
+            continue
         label = _route_label(row)
         if str(row.get("AltRouteOptions", "0")) not in ("0", ""):
             continue  # alternative / forking rows take part only after the main row fails
         if str(row.get("RequestType", "0")) not in INVITE_REQUEST_TYPES:
             continue
+        if str(row.get("Trigger", "0")) not in INITIAL_TRIGGERS:
+            continue  # a re-route after 3xx / REFER / broken connection, not a new call
         src = str(row.get("SrcIPGroupName", "Any"))
         if src.lower() not in ANY and src.lower() != src_group.lower():
             continue
         if not prefix_match(str(row.get("DestUsernamePrefix", "*")), called):
             continue
-        if str(row.get("SrcUsernamePrefix", "*")) not in ANY:
-            steps.append(
-                f"{label}: source username prefix {row['SrcUsernamePrefix']!r} "
-                "depends on the caller: not matched"
-            )
-            continue
         dhost = str(row.get("DestHost", "*"))
         if dhost not in ANY and dhost not in [a.rsplit(":", 1)[0] for a in state.sbc.addresses]:
             continue
-        cname = str(row.get("MessageConditionName", ""))
-        if cname:
-            ok, notes = eval_condition(data["conditions"].get(cname, ""), called)
-            steps.extend(f"{label}: {n}" for n in notes)
-            if not ok:
+        dtags = str(row.get("DestTags", "") or "")
+        if dtags:
+            tag = dest_tag(data, group, called)
+            if tag is None or not _tags_match(dtags, tag):
+                steps.append(
+                    f"{label}: destination tags {dtags!r} do not match {called} (its tag in "
+                    f"Dial Plan {group.get('dial_plan') or '(none)'!r} is {tag!r})"
+                )
                 continue
+        # What the number and source IP Group leave open: the caller's own user / host
+        # (From URI) and message conditions on headers a phone's INVITE is not modelled with.
+        unknown: list[tuple[str, str]] = []
+        for col, what in (
+            ("SrcUsernamePrefix", "source username prefix"),
+            ("SrcHost", "source host"),
+            ("SrcTags", "source tags"),
+        ):
+            v = str(row.get(col, "*") or "*")
+            if v not in ANY:
+                unknown.append((f"{col}={v}", f"{what} {v!r} (the caller)"))
+        cname = str(row.get("MessageConditionName", "") or "")
+        if cname and cname not in assume:
+            ok, notes = eval_condition(data["conditions"].get(cname, ""), called)
+            if notes:
+                unknown.append((cname, f"message condition {cname!r} ({'; '.join(notes)})"))
+            elif not ok:
+                continue
+        if cname and cname in assume:
+            steps.append(
+                f"{label}: message condition {cname!r} "
+                + ("held at classification" if assume[cname] else "taken as not holding")
+            )
+        if any(assume.get(k) is False for k, _ in unknown) or assume.get(cname) is False:
+            continue
+        open_ = [(k, w) for k, w in unknown if k not in assume]
+        if open_ and len(assume) >= MAX_BRANCHES:
+            steps.append(
+                f"{label}: more than {MAX_BRANCHES} undetermined matches on this path: "
+                "taken as not matching (the decision is reported as ambiguous)"
+            )
+            truncated = True
+            continue
+        if open_:
+            key, what = open_[0]
+            hit = _route_from(state, number, source, src_group, {**assume, key: True}, pos)
+            miss = _route_from(state, number, source, src_group, {**assume, key: False}, pos)
+            why = f"{label}: matches only if {what} applies to this call"
+            if _same(hit, miss):
+                hit.steps[:0] = [*steps, why + ": the same decision either way"]
+                return hit
+            steps.append(why + ": the decision depends on it")
+            alts: list[RouteDecision] = []
+            for d, held in ((hit, "holds"), (miss, "does not hold")):
+                d.steps[:0] = [*steps, f"assumed: {what} {held}"]
+                alts.extend(d.alternatives if d.outcome == "ambiguous" else [d])
+            return RouteDecision(
+                number=number, source=source, outcome="ambiguous", steps=steps, alternatives=alts
+            )
+        for _k, w in unknown:
+            steps.append(f"{label}: assumed: {w} holds")
         dec.route = label
         steps.append(
             f"{label} matches {called} (source {src!r}, destination prefix "
@@ -438,7 +706,28 @@ def route(state: DeviceState, number: str, source: str | None) -> RouteDecision:
         return _act(data, row, src_group, called, emergency, dec)
     steps.append(f"no IP-to-IP Routing rule matches {called}: the call is rejected")
     dec.sent = called
+    if truncated:
+        return RouteDecision(
+            number=number, source=source, outcome="ambiguous", steps=steps, alternatives=[dec]
+        )
     return dec
+
+
+def dest_tag(data: dict[str, Any], group: dict[str, Any], number: str) -> str | None:
+    """The destination number's tag in the source IP Group's Dial Plan (IP2IPRouting
+    'Destination Tags': "a tag to denote destination URI user names corresponding to the tag
+    configured in the associated Dial Plan ... assign the Dial Plan ... to the related IP Group
+    or SRD", Mediant 3000 User's Manual 7.0 p.610): the first rule whose prefix matches."""
+    plan = group.get("dial_plan")
+    for prefix, tag in (data.get("dial_plans") or {}).get(plan or "", []):
+        if prefix_match(prefix, number):
+            return tag
+    return None
+
+
+def _tags_match(want: str, tag: str) -> bool:
+    have = {t.strip().lower() for t in re.split(r"[;,]", tag) if t.strip()}
+    return any(w.strip().lower() in have for w in re.split(r"[;,]", want) if w.strip())
 
 
 def _act(
@@ -464,9 +753,18 @@ def _act(
         called = modified
     if dtype == "0":
         trunk = str(row.get("DestIPGroupName", ""))
+        if trunk not in data["ip_groups"]:
+            dec.outcome = "rejected"
+            steps.append(
+                f"destination IP Group {trunk!r} is not in the IP Groups table: the call "
+                "cannot be sent"
+            )
+            return dec
     elif dtype == "1":
         port = str(row.get("DestPort", "0"))
         trunk = str(row.get("DestAddress", "")) + (f":{port}" if port not in ("", "0") else "")
+    elif dtype == "11" and row.get("IPGroupSetName"):
+        trunk = str(row["IPGroupSetName"])  # an IP Group Set: its members share the calls
     else:
         trunk = DEST_TYPES.get(dtype, f"destination type {dtype}")
     called = outbound_manipulation(data["outbound_manipulations"], src_group, trunk, called, steps)

@@ -210,7 +210,19 @@ def sbc_verdict(res: DeviceResult, number: str, source: str | None) -> dict[str,
     if prof.route is None or res.state is None:
         return {"outcome": "not-evaluated"}
     d = prof.route(res.state, number, source)
-    return {"outcome": d.outcome, "sent": d.sent, "trunk": d.trunk}
+    got: dict[str, Any] = {"outcome": d.outcome, "sent": d.sent, "trunk": d.trunk}
+    # an ambiguous decision: each alternative as {source, route, outcome, sent, trunk}
+    got["alternatives"] = [
+        {
+            "source": a.source,
+            "route": a.route,
+            "outcome": a.outcome,
+            "sent": a.sent,
+            "trunk": a.trunk,
+        }
+        for a in d.alternatives
+    ]
+    return got
 
 
 def _check_findings(res: DeviceResult, pack: str, want: list[str], out: Outcome) -> None:

@@ -16,7 +16,7 @@ from device_profiles.audiocodes import simulator
 from device_profiles.audiocodes.routing import prefix_match
 from fleet import profiles
 from fleet.collect.ssh import Platform, SshOptions, SshTarget, run_cli
-from fleet.errors import AuthFailed, ConfigFileError, DeviceError
+from fleet.errors import AuthFailed, ConfigFileError, DeviceError, ProtocolError
 from fleet.lab import sbc as labsbc
 from fleet.lab.spec import LabSbc
 from fleet.model import DeviceState
@@ -131,8 +131,11 @@ CLI_CASES = [
         "198.51.100.20",
         ("routed", "IP2IPRouting 4 (Carrier to Phones)", "2001", "IPG_Phones", None),
     ),
-    # no Proxy Set address and no Classification rule: classification fails, call rejected
-    ("999", "192.0.2.99", ("rejected", None, None, None, None)),
+    # no Proxy Set address and no Classification rule: a phone that registered through the
+    # SBC is classified by the registration database to User-type IP Group IPG_Phones, one
+    # that did not is rejected (User's Manual, classification order: registration database,
+    # Proxy Set, Classification table): the source is ambiguous
+    ("999", "192.0.2.99", ("ambiguous", None, None, None, None)),
 ]
 
 
@@ -177,7 +180,7 @@ INI_CASES = [
         "10.31.0.8",
         ("routed", "IP2IPRouting 3 (Phones to Carrier A)", "99", "IPG_Carrier_A", None),
     ),
-    ("999", "10.20.0.8", ("rejected", None, None, None, None)),
+    ("999", "10.20.0.8", ("ambiguous", None, None, None, None)),
 ]
 
 
@@ -253,6 +256,254 @@ def test_secrets_are_redacted_from_both_formats() -> None:
         for k, secret in zip(keys, secrets, strict=True):
             assert raw[k] == MASK
             assert secret not in str(raw)
+
+
+def test_unclassified_address_alternatives() -> None:
+    assert PROFILE.route
+    d = PROFILE.route(_state("lon-sbc-1.txt"), "999", "192.0.2.99")
+    assert [(a.source, a.outcome, a.trunk) for a in d.alternatives] == [
+        ("IPG_Phones", "routed", "IPG_Carrier_Emergency"),
+        ("(unclassified)", "rejected", None),
+    ]
+    assert any("registration database" in s for s in d.steps)
+
+
+# --- real Mediant ini shapes (7.2+ FORMAT lines as the box writes them) --------------------
+
+_IPG = "FORMAT Index = Type, Name, ProxySetName, SRDName, ClassifyByProxySet, SBCDialPlanName;"
+_PS = "FORMAT Index = ProxyName, SBCIPv4SIPInterfaceName;"
+_PIP = "FORMAT Index = ProxySetId, ProxyIpIndex, IpAddress, TransportType;"
+_R = (
+    "FORMAT Index = RouteName, SrcIPGroupName, SrcUsernamePrefix, DestUsernamePrefix, "
+    "RequestType, MessageConditionName, Trigger, DestType, DestIPGroupName, DestAddress, "
+    "DestTags, IPGroupSetName;"
+)
+_CL = (
+    "FORMAT Index = ClassificationName, MessageConditionName, SrcAddress, DestHost, ActionType, "
+    "SrcIPGroupName;"
+)
+_SIP = "[SIP Params]\nENABLESBCAPPLICATION = 1\n"
+
+
+def _table(name: str, fmt: str, rows: list[str]) -> str:
+    body = "\n".join(f"{name} {i} = {r};" for i, r in enumerate(rows))
+    return f"[ {name} ]\n\n{fmt}\n{body}\n\n[ \\{name} ]\n\n"
+
+
+def _ini(
+    groups: list[str],
+    routes: list[str],
+    *,
+    classification: list[str] | None = None,
+    extra: str = "",
+) -> DeviceState:
+    assert PROFILE.parse_files and PROFILE.to_state
+    text = (
+        _SIP
+        + _table("ProxySet", _PS, ['"PS_PBX", "SI"', '"PS_Carrier", "SI"', '"PS_Teams", "SI"'])
+        + _table("IPGroup", _IPG, groups)
+        + _table(
+            "ProxyIp",
+            _PIP,
+            [
+                '"0", 0, "192.0.2.10", 0',
+                '"1", 0, "198.51.100.20:5060", 0',
+                '"2", 0, "t.example", 2',
+            ],
+        )
+        + _table("IP2IPRouting", _R, routes)
+        + (_table("Classification", _CL, classification) if classification else "")
+        + extra
+    )
+    c = PROFILE.parse_files("t.ini", text, lambda _: None)
+    st = PROFILE.to_state(c)
+    st.notices = [*c.notices, *st.notices]
+    return st
+
+
+_PBX = '0, "IPG_PBX", "PS_PBX", "DefaultSRD", 1, ""'
+_CARRIER = '0, "IPG_Carrier", "PS_Carrier", "DefaultSRD", 1, ""'
+_TEAMS = '0, "IPG_Teams", "PS_Teams", "DefaultSRD", 0, ""'
+_PBX_OUT = '"PBX out", "IPG_PBX", "*", "*", 0, "", 0, 0, "IPG_Carrier", "", "", ""'
+_IN = '"Carrier in", "IPG_Carrier", "*", "*", 0, "", 0, 0, "IPG_PBX", "", "", ""'
+
+
+def test_no_phone_facing_group_is_ambiguous_not_any() -> None:
+    # Only Server-type IP Groups classified by Proxy Set, no Classification rule, no
+    # User-type group: the old fallback source "Any" matched no rule with a named source and
+    # a correctly routed 999 came out as not routed. Now every classifiable group is tried.
+    assert PROFILE.route
+    st = _ini([_PBX, _CARRIER], [_PBX_OUT, _IN])
+    d = PROFILE.route(st, "999", None)
+    assert d.outcome == "ambiguous"
+    assert {(a.source, a.outcome, a.trunk) for a in d.alternatives} == {
+        ("IPG_PBX", "routed", "IPG_Carrier"),
+        ("IPG_Carrier", "routed", "IPG_PBX"),
+    }
+    assert any("ambiguous" in s for s in d.steps)
+    # the PBX's own address is classified by its Proxy Set: determined
+    d = PROFILE.route(st, "999", "192.0.2.10")
+    assert (d.outcome, d.trunk, d.source) == ("routed", "IPG_Carrier", "192.0.2.10")
+    # all candidates agree: one decision, and the steps say so
+    st = _ini([_PBX, _CARRIER], ['"All", "Any", "*", "*", 0, "", 0, 0, "IPG_Carrier", "", "", ""'])
+    d = PROFILE.route(st, "999", None)
+    assert (d.outcome, d.trunk) == ("routed", "IPG_Carrier")
+    assert any("every candidate gives the same decision" in s for s in d.steps)
+
+
+def test_classification_by_rule_and_condition() -> None:
+    # Classification rule with a Message Condition on the Contact host (the Teams Direct
+    # Routing shape, tlothering/AudioCodes_SBC_on_Azure): from the phone-facing side the
+    # condition held at classification, so the routing row with the same condition matches.
+    assert PROFILE.route
+    cond = _table(
+        "ConditionTable",
+        "FORMAT Index = Name, Condition;",
+        ['"MC_Teams", "header.contact.url.host contains \'pstnhub.microsoft.com\'"'],
+    )
+    routes = [
+        '"Teams out", "IPG_Teams", "*", "*", 0, "MC_Teams", 0, 0, "IPG_Carrier", "", "", ""',
+        _IN,
+    ]
+    rules = ['"CL_Teams", "MC_Teams", "52.*.*.*", "*", 1, "IPG_Teams"']
+    st = _ini([_TEAMS, _CARRIER], routes, classification=rules, extra=cond)
+    d = PROFILE.route(st, "999", None)
+    assert (d.outcome, d.trunk) == ("routed", "IPG_Carrier")
+    # by name the condition is unknown (a header the model does not carry): both ways
+    d = PROFILE.route(st, "999", "IPG_Teams")
+    assert d.outcome == "ambiguous"
+    assert sorted(a.outcome for a in d.alternatives) == ["no-route", "routed"]
+    # an address the rule's 52.*.*.* covers: classified only if the condition holds
+    d = PROFILE.route(st, "999", "52.112.1.1")
+    assert d.outcome == "ambiguous"
+    assert ("(unclassified)", "rejected") in [(a.source, a.outcome) for a in d.alternatives]
+    # an address no rule covers: rejected
+    assert PROFILE.route(st, "999", "203.0.113.9").outcome == "rejected"
+
+
+def test_refer_trigger_row_takes_no_new_call() -> None:
+    # "Refer Terminate" rows (Call Trigger [2] REFER, Mediant 2600 User's Manual p.374) sit
+    # above the real routes in real Teams configs; they re-route REFERs only.
+    assert PROFILE.route
+    refer = '"Refer Terminate", "Any", "*", "*", 0, "", 2, 2, "", "", "", ""'
+    st = _ini([_PBX, _CARRIER], [refer, _PBX_OUT, _IN])
+    d = PROFILE.route(st, "112", "IPG_PBX")
+    assert (d.outcome, d.route, d.trunk) == ("routed", "IP2IPRouting 1 (PBX out)", "IPG_Carrier")
+
+
+def test_destination_tags_and_ip_group_sets() -> None:
+    # Destination Tags match the destination number's tag in the source IP Group's Dial Plan
+    # (Mediant 3000 7.0 p.610); an IP Group Set destination is named by its set.
+    assert PROFILE.route
+    dp = _table("DialPlan", "FORMAT Index = Name;", ['"DP"']) + _table(
+        "DialPlanRule",
+        "FORMAT Index = DialPlanName, RuleIndex, Name, Prefix, Tag;",
+        ['"DP", 0, "PSTN", "+44xxx", "pstn"', '"DP", 1, "EM", "999#", "emergency"'],
+    )
+    pbx = '0, "IPG_PBX", "PS_PBX", "DefaultSRD", 1, "DP"'
+    routes = [
+        '"to PSTN", "IPG_PBX", "*", "*", 0, "", 0, 0, "IPG_Carrier", "", "pstn", ""',
+        '"back", "IPG_PBX", "*", "*", 0, "", 0, 11, "", "", "", "IPGS_PBX"',
+    ]
+    st = _ini([pbx, _CARRIER], routes, extra=dp)
+    assert PROFILE.route(st, "+442079460000", "IPG_PBX").trunk == "IPG_Carrier"
+    d = PROFILE.route(st, "999", "IPG_PBX")
+    assert (d.outcome, d.trunk) == ("routed", "IPGS_PBX")
+    assert any("destination tags 'pstn' do not match 999" in s for s in d.steps)
+
+
+def test_source_username_prefix_leaves_the_decision_open() -> None:
+    # A row for one caller (Source Username Prefix, M1000.ini 'Skype4B test') to an IP Group
+    # that does not exist: for that caller the call cannot be sent; for others it passes by.
+    assert PROFILE.route
+    routes = [
+        '"one user", "IPG_PBX", "0370105080", "*", 0, "", 0, 0, "Carrier", "", "", ""',
+        _PBX_OUT,
+    ]
+    st = _ini([_PBX, _CARRIER], routes)
+    d = PROFILE.route(st, "999", "IPG_PBX")
+    assert d.outcome == "ambiguous"
+    assert sorted((a.outcome, a.trunk or "") for a in d.alternatives) == [
+        ("rejected", ""),
+        ("routed", "IPG_Carrier"),
+    ]
+    assert [n.rule for n in st.notices] == ["config.malformed"]
+    assert "'Carrier'" in st.notices[0].message
+
+
+def test_outbound_manipulation_first_match_and_uncertain_notice() -> None:
+    # Outbound Manipulation: the first matching rule ends the search unless the next one is
+    # an 'Additional Manipulation' (Mediant 800 MSBR p.482); a destination rule right below a
+    # source rule with the same match never applies, which the config's author may not
+    # expect: coverage.uncertain.
+    assert PROFILE.route
+    om = _table(
+        "IPOutboundManipulation",
+        "FORMAT Index = ManipulationName, IsAdditionalManipulation, SrcIPGroupName, "
+        "DestIPGroupName, DestUsernamePrefix, ManipulatedURI, RemoveFromLeft, Prefix2Add;",
+        [
+            '"SRC", 0, "Any", "IPG_Carrier", "*", 0, 0, "+44"',
+            '"DST", 0, "Any", "IPG_Carrier", "*", 1, 3, "0"',
+        ],
+    )
+    st = _ini([_PBX, _CARRIER], [_PBX_OUT], extra=om)
+    d = PROFILE.route(st, "999", "IPG_PBX")
+    assert (d.outcome, d.sent) == ("routed", "999")
+    assert [(n.rule, n.subject) for n in st.notices] == [
+        ("coverage.uncertain", "IPOutboundManipulation 1")
+    ]
+    # marked Additional: it applies (remove 3 from the left, add '0')
+    st = _ini([_PBX, _CARRIER], [_PBX_OUT], extra=om.replace('"DST", 0,', '"DST", 1,'))
+    assert PROFILE.route(st, "999", "IPG_PBX").sent == "0"
+    assert not st.notices
+
+
+def test_real_ini_export_quirks() -> None:
+    # Mediant SW 7.20A export (tlothering/AudioCodes_SBC_on_Azure): a lone CR inside a header
+    # comment, a comment wrapped onto a tab-indented line, rows disabled with '!'. The device
+    # ignores a line whose parameter name has a syntax error ("General ini File Formatting
+    # Rules"); fleet skips it with a config.malformed notice naming the line as editors count.
+    assert PROFILE.parse_files
+    text = (
+        ";Network: \r\n;  \r;Virtual Network:  000d3ad6-c8da\n\t  000d3ad6-c9b7\r\n\r\n"
+        + _SIP
+        + "[ NATTranslation ]\n\nFORMAT Index = SrcIPInterfaceName, TargetIPAddress;\n"
+        + '!NATTranslation 0 = "eth0", "SBC.PSTN.IP.HERE";\n\n[ \\NATTranslation ]\n\n'
+        + _table("IPGroup", _IPG, [_PBX])
+    )
+    c = PROFILE.parse_files("q.ini", text, lambda _: None)
+    assert [(n.rule, n.subject) for n in c.notices] == [("config.malformed", "q.ini:10")]
+    assert not any(k.startswith("NATTranslation/") for k in c.params)
+    assert "SBC.PSTN.IP.HERE" not in c.notices[0].message
+
+
+def test_gateway_only_configuration_is_a_coverage_error() -> None:
+    # An MP-124 FXS gateway ini (no SBC application, Tel-to-IP routing in [ PREFIX ]): fleet
+    # does not evaluate it, so it must not report "no route" (or pass): ProtocolError.
+    assert PROFILE.parse_files and PROFILE.to_state
+    text = _table("ProxySet", "FORMAT ProxySet_Index = ProxySet_ProxyName;", ['"PS"']) + _table(
+        "IPGroup", "FORMAT IPGroup_Index = IPGroup_Type, IPGroup_Description;", ['0, "SBC"']
+    )
+    c = PROFILE.parse_files("mp124.ini", text, lambda _: None)
+    with pytest.raises(ProtocolError, match="no SBC application"):
+        PROFILE.to_state(c)
+
+
+def test_cli_capture_in_another_layout_is_an_error() -> None:
+    # The block layout of `show running-config` is UNCONFIRMED against a real capture: a
+    # capture laid out differently (here: tab indentation, or a nested level) must be a clear
+    # error naming the line, never a smaller configuration read without a word.
+    assert PROFILE.parse_files
+    good = (SAMPLES / "lon-sbc-1.txt").read_text()
+    assert PROFILE.parse_files("ok.txt", good, lambda _: None).params
+    bad = good.replace("  dst-user-name-prefix", "\tdst-user-name-prefix", 1)
+    n = bad.split("\n").index(next(ln for ln in bad.split("\n") if ln.startswith("\t"))) + 1
+    with pytest.raises(ConfigFileError) as e:
+        PROFILE.parse_files("bad.txt", bad, lambda _: None)
+    assert e.value.line == n and "layout" in str(e.value)
+    nested = good.replace("  route-name", "   route-name", 1)
+    with pytest.raises(ConfigFileError):
+        PROFILE.parse_files("nested.txt", nested, lambda _: None)
 
 
 # --- the lab SBC over SSH -----------------------------------------------------------------
