@@ -66,6 +66,11 @@ FAULTS: dict[str, dict[str, str]] = {
     "gs-outside-line-first": {"P290": "{ <9=>x+ | [2-8]xxx | 999 | 112 }"},
     # Dial Plan Prefix set to the outside-line digit: every number goes out with a 9 in front.
     "gs-dial-prefix": {"P66": "9"},
+    # The keypad lock's list left at the GRP261x template's value: a locked phone dials
+    # 112 but not 999.
+    "gs-lock-list-template": {"P8385": "112,911,110"},
+    # The list emptied (the GXP21xx 1.0.11.16 template's value): a locked phone dials neither.
+    "gs-lock-list-empty": {"P8385": ""},
 }
 FAULT_EXPECT: dict[str, list[tuple[str, str]]] = {
     "gs-vendor-default-plan": [
@@ -75,24 +80,22 @@ FAULT_EXPECT: dict[str, list[tuple[str, str]]] = {
         ("emergency.dial", "9112"),
     ],
     "gs-exclude-99": [
-        ("emergency.route", "999"),
         ("emergency.dial", "999"),
         ("emergency.dial", "9999"),
     ],
     "gs-outside-line-first": [
-        ("emergency.route", "999"),
         ("emergency.dial", "999"),
         ("emergency.delay", "9999"),
         ("emergency.delay", "9112"),
     ],
     "gs-dial-prefix": [
-        ("emergency.route", "999"),
-        ("emergency.route", "112"),
         ("emergency.dial", "999"),
         ("emergency.dial", "9999"),
         ("emergency.dial", "112"),
         ("emergency.dial", "9112"),
     ],
+    "gs-lock-list-template": [("emergency.route", "999")],
+    "gs-lock-list-empty": [("emergency.route", "999"), ("emergency.route", "112")],
 }
 
 
@@ -125,7 +128,11 @@ def render(spec: LabPhone) -> Collected:
             "P2": spec.admin_password,
             "P237": path,
             "P212": protocol,
-            # No emergency route of its own: spec.emergency_route cannot be expressed.
+            # Keypad locking on, and the numbers a locked keypad still dials (Maintenance/
+            # Security Settings/Keypad Lock: P1382, P8385 "Emergency"). No emergency route of
+            # its own: spec.emergency_route cannot be expressed.
+            "P1382": "1",
+            "P8385": ",".join(spec.emergency_numbers),
         }
     )
     p.update({k: v for k, v in spec.extra.items() if not k.startswith("_")})
