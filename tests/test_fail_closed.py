@@ -210,3 +210,25 @@ def test_a_coverage_finding_is_never_all_verified():
     ok.findings = [Finding("coverage.dialplan", "high", "dialplan", "no engine reads it")]
     text, good = verdict(snap)
     assert not good and "unproven" in text
+
+
+def test_rollout_verify_with_a_selection_walks_the_path_too(lab, tmp_path):
+    fleet, inv, golden = lab
+    victim = next(
+        p
+        for p in fleet.phones
+        if p.extra.get("_fault", "").startswith("via-")
+        and next(s for s in fleet.sbcs if s.id == p.extra["_fault"][4:]).fault != "down"
+    )
+    db = str(tmp_path / "r.db")
+    base = run_fleet("sweep", str(inv), "--golden", str(golden), "--store", db, "--tag", "pre")
+    assert base.returncode == 1, base.stderr
+    proc = run_fleet(
+        "rollout", "verify", "--baseline", "pre", "--select", f"id={victim.id}", "--store", db
+    )
+    sbc = victim.extra["_fault"][4:]
+    assert "also read 1 SBC" in proc.stderr and sbc in proc.stderr
+    report = json.loads(run_fleet("report", "--store", db, "--format", "json").stdout)
+    by_id = {d["id"]: d for d in report["devices"]}
+    assert set(by_id) == {victim.id, sbc}
+    assert any(f["rule"] == "emergency.path" for f in by_id[victim.id]["findings"])
