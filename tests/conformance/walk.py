@@ -151,29 +151,24 @@ def _check_device(case: Case, res: DeviceResult, v: dict[str, Any], out: Outcome
     if res.profile != case.spec["profile"]:
         out.problems.append(f"read as {res.profile}, expected {case.spec['profile']}")
     for number, want in (v.get("numbers") or {}).items():
-        out.verdicts += 1
         got = phone_verdict(res.state, str(number), want.get("line"))
-        bad = {k: (got.get(k), w) for k, w in want.items() if k != "line" and got.get(k) != w}
-        if bad:
-            out.problems.append(
-                f"{number}: "
-                + "; ".join(f"{k} is {g!r}, expected {w!r}" for k, (g, w) in bad.items())
-            )
-        else:
-            out.right += 1
+        _compare(str(number), got, {k: w for k, w in want.items() if k != "line"}, out)
     sbc = dict(v.get("sbc") or {})
     source = sbc.pop("source", None)
     for number, want in sbc.items():
-        out.verdicts += 1
-        got = sbc_verdict(res, str(number), source)
-        bad = {k: (got.get(k), w) for k, w in want.items() if got.get(k) != w}
-        if bad:
-            out.problems.append(
-                f"SBC {number}: "
-                + "; ".join(f"{k} is {g!r}, expected {w!r}" for k, (g, w) in bad.items())
-            )
-        else:
-            out.right += 1
+        _compare(f"SBC {number}", sbc_verdict(res, str(number), source), want, out)
+
+
+def _compare(label: str, got: dict[str, Any], want: dict[str, Any], out: Outcome) -> None:
+    """One verdict: every key the case gives must hold."""
+    out.verdicts += 1
+    bad = {k: (got.get(k), w) for k, w in want.items() if got.get(k) != w}
+    if bad:
+        out.problems.append(
+            f"{label}: " + "; ".join(f"{k} is {g!r}, expected {w!r}" for k, (g, w) in bad.items())
+        )
+    else:
+        out.right += 1
 
 
 def phone_verdict(state: DeviceState, number: str, line: int | None = None) -> dict[str, Any]:
