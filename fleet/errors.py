@@ -8,14 +8,19 @@ FleetError
 ├── DeviceError             one device could not be audited; the sweep goes on (status "error")
 │   ├── Unreachable         no answer, refused, timed out (status "unreachable")
 │   ├── AuthFailed          credentials refused (status "auth-failed")
+│   ├── HttpStatusError     an HTTP status the vendor's interface does not answer with success
 │   └── ProtocolError       the device answered, but not in its vendor's format
 │       └── ResponseTooLarge  a body over the size cap
 ├── StoreError              the SQLite store could not be read or written
 │   └── StoreBusy           another run holds the store
+├── EmailError              the SMTP server refused the report or could not be reached
+├── LabBusy                 no free loopback network for the simulated fleet
 └── DialPlanError           a dial plan that cannot be compiled
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class FleetError(Exception):
@@ -73,6 +78,27 @@ class ProtocolError(DeviceError):
 
 class ResponseTooLarge(ProtocolError):
     pass
+
+
+class HttpStatusError(DeviceError):
+    """An HTTP answer with a status that is neither success nor a refused login; 502-504 are
+    transient (retried). ``reply`` is the :class:`fleet.collect.http.HttpReply`."""
+
+    def __init__(self, reply: Any) -> None:
+        self.reply = reply
+        super().__init__(f"{reply.url}: HTTP {reply.status}")
+
+    @property
+    def transient(self) -> bool:
+        return bool(self.reply.status in (502, 503, 504))
+
+
+class EmailError(FleetError):
+    """The SMTP server refused or could not be reached."""
+
+
+class LabBusy(FleetError):
+    """No free 127.x network for the simulated fleet."""
 
 
 class StoreError(FleetError):

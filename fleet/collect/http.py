@@ -18,7 +18,14 @@ from typing import Any
 import httpx
 
 from fleet.collect.transport import UnpooledTransport
-from fleet.errors import AuthFailed, DeviceError, ProtocolError, ResponseTooLarge, Unreachable
+from fleet.errors import (
+    AuthFailed,
+    DeviceError,
+    HttpStatusError,
+    ProtocolError,
+    ResponseTooLarge,
+    Unreachable,
+)
 
 MAX_BODY = 4 * 1024 * 1024  # a phone's whole configuration is well under 1 MiB
 
@@ -202,16 +209,6 @@ class HttpHost:
         if reply.status in (401, 403):
             raise AuthFailed(f"{method} {path}: HTTP {reply.status}: credentials refused")
         raise HttpStatusError(reply)
-
-
-class HttpStatusError(DeviceError):
-    def __init__(self, reply: HttpReply) -> None:
-        self.reply = reply
-        super().__init__(f"{reply.url}: HTTP {reply.status}")
-
-    @property
-    def transient(self) -> bool:
-        return self.reply.status in (502, 503, 504)
 
 
 async def _read_capped(chunks: AsyncGenerator[bytes, None] | Any, cap: int, url: str) -> bytes:

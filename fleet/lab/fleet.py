@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from fleet import profiles
-from fleet.errors import FleetError
+from fleet.errors import LabBusy
 from fleet.lab import sbc as labsbc
 from fleet.lab.httpd import DeviceServer
 from fleet.lab.spec import LabDevice, LabPhone, LabSbc
@@ -50,10 +50,6 @@ SEEDED_SBC_FAULTS: tuple[tuple[str, str, str], ...] = (
     ("acme_packet", "no-emergency", "cisco_mpp"),
     ("audiocodes", "down", "yealink"),
 )
-
-
-class LabBusy(FleetError):
-    pass
 
 
 @dataclass(slots=True)

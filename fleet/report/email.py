@@ -10,14 +10,10 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from fleet.errors import FleetError, InputError
+from fleet.errors import EmailError, InputError
 from fleet.model import Snapshot
 from fleet.report import csv_report, json_report
 from fleet.report.context import ReportContext
-
-
-class EmailError(FleetError):
-    """The SMTP server refused or could not be reached."""
 
 
 @dataclass(slots=True)
