@@ -87,6 +87,9 @@ class SbcState:
     addresses: list[str] = field(default_factory=list)  # its SIP addresses (host or host:port)
     emergency_numbers: list[str] = field(default_factory=list)  # numbers it treats as such
     data: dict[str, Any] = field(default_factory=dict)
+    # trunk -> the other names the SBC gives it (a CUBE dial-peer's description, tag and
+    # session target), any of which a golden's ``sbc_trunks`` may use
+    trunk_aliases: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -174,6 +177,8 @@ class DeviceState:
         for key in ("sbc", "dialplan"):
             if d[key] is None:
                 del d[key]
+        if d.get("sbc") is not None and not d["sbc"]["trunk_aliases"]:
+            del d["sbc"]["trunk_aliases"]
         for key in ("notices", "emergency"):
             if not d[key]:
                 del d[key]
@@ -200,6 +205,9 @@ class DeviceState:
         if d.get("sbc"):
             sd = dict(d["sbc"])
             sd["routes"] = [SbcRoute(**r) for r in sd.get("routes", [])]
+            # snapshots stored before the typed field kept the aliases in data
+            if "trunk_aliases" not in sd and "trunk_aliases" in sd.get("data", {}):
+                sd["trunk_aliases"] = sd["data"]["trunk_aliases"]
             sbc = SbcState(**sd)
         plan = DialPlan(**d["dialplan"]) if d.get("dialplan") else None
         notices = [Finding(**f) for f in d.get("notices", [])]

@@ -484,8 +484,6 @@ def to_state(c: Collected) -> DeviceState:
         "uri_classes": uris,
         "locations": locations,
         "zones": zones,
-        # Every name a golden template may give a trunk: description, dial-peer, target.
-        "trunk_aliases": {name: [*t["dial_peers"], *t["targets"]] for name, t in trunks.items()},
     }
     notices = _notices(peers, data)
     return DeviceState(
@@ -502,6 +500,8 @@ def to_state(c: Collected) -> DeviceState:
             addresses=_addresses(params, peers),
             emergency_numbers=emergency,
             data=data,
+            # Every name a golden template may give a trunk: description, dial-peer, target.
+            trunk_aliases={name: [*t["dial_peers"], *t["targets"]] for name, t in trunks.items()},
         ),
     )
 

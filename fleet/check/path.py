@@ -72,9 +72,9 @@ def _trunk_allowed(trunk: str | None, allowed: list[str], aliases: dict | None =
     return any(str(n).strip().lower() in want for n in names)
 
 
-def _aliases(result: DeviceResult) -> dict:
+def _aliases(result: DeviceResult) -> dict[str, list[str]]:
     st = result.state
-    return (st.sbc.data.get("trunk_aliases") or {}) if st and st.sbc else {}
+    return st.sbc.trunk_aliases if st and st.sbc else {}
 
 
 def _decision_text(d: RouteDecision) -> str:

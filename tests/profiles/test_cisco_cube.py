@@ -282,7 +282,7 @@ def test_state_of_sample() -> None:
     assert st.sbc.emergency_numbers == ["999", "112"]
     assert st.sbc.trunks[:2] == ["DP-EMERGENCY-SIP", "DP-CARRIER-SIP"]
     assert "OLD-CARRIER-DECOMMISSIONED" not in st.sbc.trunks  # shutdown
-    assert st.sbc.data["trunk_aliases"]["DP-EMERGENCY-SIP"] == [
+    assert st.sbc.trunk_aliases["DP-EMERGENCY-SIP"] == [
         "dial-peer 999",
         "dial-peer 112",
         "ipv4:203.0.113.20:5060",
@@ -606,7 +606,7 @@ def test_pots_trunkgroup_is_operational() -> None:
     assert _route(st, "9911", None)[:4] == ("routed", "dial-peer 9911", "", "PSTN-PRI")
     assert st.sbc is not None
     assert st.sbc.trunks == ["PSTN-PRI"]
-    aliases = st.sbc.data["trunk_aliases"]["PSTN-PRI"]
+    aliases = st.sbc.trunk_aliases["PSTN-PRI"]
     assert {"dial-peer 911", "E911-PRI", "trunkgroup PSTN-PRI"} <= set(aliases)
     assert st.sbc.data["trunk_groups"] == ["PSTN-PRI"]
 
@@ -749,7 +749,7 @@ def test_e164_pattern_map_dpg_and_server_group() -> None:
     assert _route(st, "3335391234", None)[:2] == ("routed", "dial-peer 200")
     assert st.sbc is not None
     assert st.sbc.data["server_groups"]["400"] == ["162.223.86.245", "162.223.83.245"]
-    assert "server-group 400" in st.sbc.data["trunk_aliases"]["TO-ITSP"]
+    assert "server-group 400" in st.sbc.trunk_aliases["TO-ITSP"]
 
 
 def test_incoming_called_e164_pattern_map_selects_the_inbound_dial_peer() -> None:
