@@ -37,6 +37,8 @@ class Case:
 
     @property
     def name(self) -> str:
+        if self.folder.parent.name == "conformance":  # device_profiles/<vendor>/conformance/
+            return f"{self.folder.parent.parent.name}/{self.folder.name}"
         return f"{self.folder.parent.name}/{self.folder.name}"
 
     @property
@@ -59,7 +61,10 @@ class Outcome:
 
 
 def cases() -> list[Case]:
-    return [Case(p.parent, _load(p)) for p in sorted(ROOT.glob("*/*/case.yaml"))]
+    """Cases here, and in a vendor folder's own conformance/ (so a vendor is one folder)."""
+    found = sorted(ROOT.glob("*/*/case.yaml"))
+    found += sorted((ROOT.parent.parent / "device_profiles").glob("*/conformance/*/case.yaml"))
+    return [Case(p.parent, _load(p)) for p in found]
 
 
 def _load(path: Path) -> dict[str, Any]:
