@@ -21,6 +21,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 
 test: lint
+	@bash .ci/ensure-chromium
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/.installed
