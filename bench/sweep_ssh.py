@@ -30,6 +30,7 @@ from fleet import profiles  # noqa: E402
 from fleet.collect.crawler import CrawlOptions, crawl  # noqa: E402
 from fleet.collect.netmiko_transport import _run as netmiko_run  # noqa: E402
 from fleet.collect.ssh import SshTarget  # noqa: E402
+from fleet.platform import Platform  # noqa: E402
 
 NETMIKO_TYPES = {
     "cisco_cube": "cisco_ios",
@@ -50,9 +51,9 @@ def target(h: inventory_mod.Host) -> SshTarget:
 
 
 async def bare_one(
-    h: inventory_mod.Host, platform: dict, sem: asyncio.Semaphore, handshakes: asyncio.Semaphore
+    h: inventory_mod.Host, platform: Platform, sem: asyncio.Semaphore, handshakes: asyncio.Semaphore
 ) -> bool:
-    prompt = re.compile(platform["prompt"])
+    prompt = re.compile(platform.prompt)
     async with sem:
         async with handshakes:  # the same handshake limit as fleet's, so the same load
             conn = await asyncssh.connect(
@@ -71,7 +72,7 @@ async def bare_one(
 async def _session(
     conn: asyncssh.SSHClientConnection,
     h: inventory_mod.Host,
-    platform: dict,
+    platform: Platform,
     prompt: re.Pattern[str],
 ) -> bool:
     proc = await conn.create_process(term_type="vt100", encoding="utf-8")
@@ -86,15 +87,15 @@ async def _session(
         return buf
 
     await until_prompt()
-    en = platform.get("enable")
+    en = platform.enable
     if en and h.enable:
-        proc.stdin.write(en.get("command", "enable") + "\n")
+        proc.stdin.write(en.command + "\n")
         buf = ""
-        while not re.search(en["password_prompt"], buf.replace("\r", "").rsplit("\n", 1)[-1]):
+        while not re.search(en.password_prompt, buf.replace("\r", "").rsplit("\n", 1)[-1]):
             buf += await proc.stdout.read(65536)
         proc.stdin.write(h.enable.value + "\n")
         await until_prompt()
-    for cmd in [*platform.get("setup", []), *platform["commands"]]:
+    for cmd in [*platform.setup, *platform.commands]:
         proc.stdin.write(cmd + "\n")
         await until_prompt()
     proc.stdin.write("exit\n")
@@ -107,7 +108,9 @@ async def bare_sweep(hosts: list[inventory_mod.Host], concurrency: int) -> int:
 
     async def one(h: inventory_mod.Host) -> bool:
         try:
-            return await bare_one(h, profiles.get(h.profile).platform or {}, sem, handshakes)
+            plat = profiles.get(h.profile).platform
+            assert plat is not None
+            return await bare_one(h, plat, sem, handshakes)
         except (OSError, asyncssh.Error):
             return False
 
@@ -116,9 +119,10 @@ async def bare_sweep(hosts: list[inventory_mod.Host], concurrency: int) -> int:
 
 def netmiko_sweep(hosts: list[inventory_mod.Host], workers: int) -> int:
     def one(h: inventory_mod.Host) -> bool:
-        platform = profiles.get(h.profile).platform or {}
+        platform = profiles.get(h.profile).platform
+        assert platform is not None
         try:
-            netmiko_run(target(h), NETMIKO_TYPES[h.profile], list(platform["commands"]), 30)
+            netmiko_run(target(h), NETMIKO_TYPES[h.profile], list(platform.commands), 30)
             return True
         except Exception:
             return False

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import typer
 
-from fleet.errors import FleetError, InputError, StoreError
+from fleet.errors import FleetError, InputError
+
+if TYPE_CHECKING:
+    from fleet.app import Publish
+    from fleet.report.email import EmailOptions
 
 app = typer.Typer(
     add_completion=False,
@@ -51,125 +60,185 @@ OutOpt = Annotated[Path | None, typer.Option("--output", help="write the report 
 FailOpt = Annotated[Sev, typer.Option("--fail-on", help="exit 1 at or above this severity")]
 TagOpt = Annotated[str | None, typer.Option("--tag", help="label the snapshot")]
 GoldenOpt = Annotated[Path, typer.Option("--golden", help="golden template (YAML)")]
+ConcurrencyOpt = Annotated[int, typer.Option(min=1, max=5000)]
+TimeoutOpt = Annotated[float, typer.Option(help="seconds per device")]
+SelectOpt = Annotated[list[str] | None, typer.Option(help="e.g. site=lon,role=phone")]
 
 
-EmailOpt = Annotated[
-    list[str] | None,
-    typer.Option("--email", "--report-email", help="send the report to this address (repeatable)"),
-]
-SmtpOpt = Annotated[str, typer.Option("--smtp", help="SMTP server HOST:PORT")]
-StartTlsOpt = Annotated[bool, typer.Option("--starttls", help="upgrade SMTP with STARTTLS")]
-SmtpUserOpt = Annotated[str | None, typer.Option("--smtp-user", help="SMTP login")]
-SmtpPwOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--smtp-password-ref", help="SMTP password as a secret reference: ${env:X} or ${file:P}"
-    ),
-]
-SenderOpt = Annotated[str, typer.Option("--email-from", help="sender address")]
-OnChangeOpt = Annotated[
-    bool,
-    typer.Option(
-        "--only-on-change", help="send only when the findings changed since the last report"
-    ),
-]
-MetricsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--metrics", help="write Prometheus text exposition here (node_exporter textfile)"
-    ),
-]
-MaxAgeOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--max-age", help="coverage.stale when a path was last proven longer ago (24h, 7d)"
-    ),
-]
+EMAIL_PANEL = "Email"
+PUBLISH_PANEL = "Metrics and staleness"
 
 
-def _publish(
-    email: list[str] | None,
-    smtp: str,
-    starttls: bool,
-    smtp_user: str | None,
-    smtp_password_ref: str | None,
-    email_from: str,
-    only_on_change: bool,
-    metrics: Path | None,
-    max_age: str | None,
-):  # type: ignore[no-untyped-def]
-    from fleet.check.staleness import parse_age
-    from fleet.commands import Publish
-    from fleet.inventory import SECRET_REF, resolve_secret_ref
-    from fleet.report.email import EmailOptions
+@dataclass(slots=True, frozen=True)
+class EmailFlags:
+    """The report by email, as given on the command line (see :meth:`options`)."""
 
-    opts = None
-    if smtp_password_ref is not None and not SECRET_REF.match(smtp_password_ref.strip()):
-        # a password typed on the command line would sit in shell history and `ps`
-        raise InputError(
-            "not a secret reference: give ${env:NAME} or ${file:PATH}, never the password "
-            "itself (in a systemd unit write $${env:NAME})",
-            field="--smtp-password-ref",
-        )
-    if email:
-        password = (
-            resolve_secret_ref(smtp_password_ref, "--smtp-password-ref").value
-            if smtp_password_ref is not None
-            else None
-        )
+    email: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--email",
+            "--report-email",
+            help="send the report to this address (repeatable)",
+            rich_help_panel=EMAIL_PANEL,
+        ),
+    ] = None
+    smtp: Annotated[
+        str, typer.Option("--smtp", help="SMTP server HOST:PORT", rich_help_panel=EMAIL_PANEL)
+    ] = "localhost:25"
+    starttls: Annotated[
+        bool,
+        typer.Option("--starttls", help="upgrade SMTP with STARTTLS", rich_help_panel=EMAIL_PANEL),
+    ] = False
+    smtp_user: Annotated[
+        str | None, typer.Option("--smtp-user", help="SMTP login", rich_help_panel=EMAIL_PANEL)
+    ] = None
+    smtp_password_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--smtp-password-ref",
+            help="SMTP password as a secret reference: ${env:X} or ${file:P}",
+            rich_help_panel=EMAIL_PANEL,
+        ),
+    ] = None
+    email_from: Annotated[
+        str, typer.Option("--email-from", help="sender address", rich_help_panel=EMAIL_PANEL)
+    ] = "fleet@localhost"
+    only_on_change: Annotated[
+        bool,
+        typer.Option(
+            "--only-on-change",
+            help="send only when the findings changed since the last report",
+            rich_help_panel=EMAIL_PANEL,
+        ),
+    ] = False
+
+    def options(self) -> EmailOptions | None:
+        """The SMTP settings checked and the password resolved; None without --email."""
+        from fleet.inventory import SECRET_REF, resolve_secret_ref
+        from fleet.report.email import EmailOptions
+
+        ref = self.smtp_password_ref
+        if ref is not None and not SECRET_REF.match(ref.strip()):
+            # a password typed on the command line would sit in shell history and `ps`
+            raise InputError(
+                "not a secret reference: give ${env:NAME} or ${file:PATH}, never the password "
+                "itself (in a systemd unit write $${env:NAME})",
+                field="--smtp-password-ref",
+            )
+        if not self.email:
+            return None
+        password = resolve_secret_ref(ref, "--smtp-password-ref").value if ref else None
         opts = EmailOptions(
-            list(email), smtp, starttls, smtp_user, password, email_from, only_on_change
+            list(self.email),
+            self.smtp,
+            self.starttls,
+            self.smtp_user,
+            password,
+            self.email_from,
+            self.only_on_change,
         )
         opts.host_port()
-    return Publish(opts, metrics, parse_age(max_age) if max_age else None)
+        return opts
+
+
+@dataclass(slots=True, frozen=True)
+class PublishFlags:
+    """Metrics and staleness, as given on the command line."""
+
+    metrics: Annotated[
+        Path | None,
+        typer.Option(
+            "--metrics",
+            help="write Prometheus text exposition here (node_exporter textfile)",
+            rich_help_panel=PUBLISH_PANEL,
+        ),
+    ] = None
+    max_age: Annotated[
+        str | None,
+        typer.Option(
+            "--max-age",
+            help="coverage.stale when a path was last proven longer ago (24h, 7d)",
+            rich_help_panel=PUBLISH_PANEL,
+        ),
+    ] = None
+
+    def publish(self, email: EmailFlags) -> Publish:
+        from fleet.app import Publish
+        from fleet.check.staleness import parse_age
+
+        mail = email.options()
+        return Publish(mail, self.metrics, parse_age(self.max_age) if self.max_age else None)
+
+
+Command = Callable[..., None]
+
+
+def grouped(**groups: type[Any]) -> Callable[[Command], Command]:
+    """Give a command option groups: each keyword names a parameter of the command and the
+    dataclass it receives. Typer sees every field of the dataclass as an option of its own
+    (declared once, in the dataclass); the command gets the one typed object."""
+
+    def wrap(fn: Command) -> Command:
+        sig = inspect.signature(fn, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.name not in groups]
+        fields = {name: dataclasses.fields(cls) for name, cls in groups.items()}
+        extra = [
+            inspect.Parameter(
+                f.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=get_type_hints(groups[name], include_extras=True)[f.name],
+                default=f.default,
+            )
+            for name, fs in fields.items()
+            for f in fs
+        ]
+
+        @functools.wraps(fn)
+        def command(**kwargs: Any) -> None:
+            for name, fs in fields.items():
+                kwargs[name] = groups[name](**{f.name: kwargs.pop(f.name) for f in fs})
+            fn(**kwargs)
+
+        params = [*own, *extra]
+        command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return wrap
 
 
 _SIGNALS: list[int] = []  # the signal that stopped this run, if one did
 
 
-def _run(fn, *args, **kwargs) -> int:  # type: ignore[no-untyped-def]
+def _run(fn: Callable[..., int], *args: Any, **kwargs: Any) -> int:
     """Map fleet's errors to the SPEC exit codes: input problems exit 2 with their message."""
     import signal
+
+    from fleet import app as fleet_app
 
     try:
         return fn(*args, **kwargs)
     except KeyboardInterrupt:
-        from fleet import commands
-
-        said = (
-            f"snapshot {commands.STORED[-1]} was stored before it"
-            if commands.STORED
-            else "nothing of this run was stored"
-        )
-        typer.echo(f"fleet: interrupted; {said}", err=True)
+        typer.echo(f"fleet: interrupted; {fleet_app.interrupted_note()}", err=True)
         return 128 + (_SIGNALS[0] if _SIGNALS else signal.SIGINT)
-    except (InputError, StoreError) as e:
-        typer.echo(f"fleet: {e}", err=True)
-        return 2
-    except FleetError as e:
+    except FleetError as e:  # InputError and StoreError among them
         typer.echo(f"fleet: {e}", err=True)
         return 2
     except OSError as e:
         # a disk, a folder or a path that is not what it should be: a failure of the run,
         # never exit 1 (which means "findings") and never a traceback
         where = e.filename or "fleet"
-        typer.echo(f"fleet: {where}: {e.strerror or e}{_stored_note()}", err=True)
+        typer.echo(f"fleet: {where}: {e.strerror or e}{fleet_app.stored_note()}", err=True)
         return 2
     except Exception as e:
         from fleet.errors import bug_text
 
-        typer.echo(f"fleet: {bug_text('run', 'command', e)}{_stored_note()}", err=True)
+        typer.echo(f"fleet: {bug_text('run', 'command', e)}{fleet_app.stored_note()}", err=True)
         return 2
 
 
-def _stored_note() -> str:
-    from fleet import commands
-
-    sid = commands.STORED[-1] if commands.STORED else None
-    return f" (snapshot {sid} was stored before this failed)" if sid else ""
-
-
 @app.command()
+@grouped(mail=EmailFlags, pub=PublishFlags)
 def sweep(
     inventory: Annotated[Path, typer.Argument(help="inventory YAML or CSV")],
     golden: GoldenOpt,
@@ -177,35 +246,18 @@ def sweep(
     fmt: FmtOpt = Fmt.table,
     output: OutOpt = None,
     fail_on: FailOpt = Sev.high,
-    concurrency: Annotated[int, typer.Option(min=1, max=5000)] = 200,
-    timeout: Annotated[float, typer.Option(help="seconds per device")] = 30.0,
-    select: Annotated[list[str] | None, typer.Option(help="e.g. site=lon,role=phone")] = None,
+    concurrency: ConcurrencyOpt = 200,
+    timeout: TimeoutOpt = 30.0,
+    select: SelectOpt = None,
     tag: TagOpt = None,
     store_wait: WaitOpt = 30.0,
-    email: EmailOpt = None,
-    smtp: SmtpOpt = "localhost:25",
-    starttls: StartTlsOpt = False,
-    smtp_user: SmtpUserOpt = None,
-    smtp_password_ref: SmtpPwOpt = None,
-    email_from: SenderOpt = "fleet@localhost",
-    only_on_change: OnChangeOpt = False,
-    metrics: MetricsOpt = None,
-    max_age: MaxAgeOpt = None,
+    *,
+    mail: EmailFlags,
+    pub: PublishFlags,
 ) -> None:
     """Crawl the devices, check them, store a snapshot, report (and email, metrics)."""
     from fleet import commands
 
-    pub = (
-        email,
-        smtp,
-        starttls,
-        smtp_user,
-        smtp_password_ref,
-        email_from,
-        only_on_change,
-        metrics,
-        max_age,
-    )
     raise typer.Exit(
         _run(
             lambda: commands.sweep(
@@ -220,13 +272,14 @@ def sweep(
                 select=select,
                 tag=tag,
                 store_wait=store_wait,
-                pub=_publish(*pub),
+                pub=pub.publish(mail),
             )
         )
     )
 
 
 @app.command()
+@grouped(mail=EmailFlags, pub=PublishFlags)
 def audit(
     paths: Annotated[list[Path], typer.Argument(help="configuration files or folders")],
     golden: GoldenOpt,
@@ -237,30 +290,13 @@ def audit(
     fail_on: FailOpt = Sev.high,
     tag: TagOpt = None,
     store_wait: WaitOpt = 30.0,
-    email: EmailOpt = None,
-    smtp: SmtpOpt = "localhost:25",
-    starttls: StartTlsOpt = False,
-    smtp_user: SmtpUserOpt = None,
-    smtp_password_ref: SmtpPwOpt = None,
-    email_from: SenderOpt = "fleet@localhost",
-    only_on_change: OnChangeOpt = False,
-    metrics: MetricsOpt = None,
-    max_age: MaxAgeOpt = None,
+    *,
+    mail: EmailFlags,
+    pub: PublishFlags,
 ) -> None:
     """The same checks on configuration files, with no network; stores a snapshot."""
     from fleet import commands
 
-    pub = (
-        email,
-        smtp,
-        starttls,
-        smtp_user,
-        smtp_password_ref,
-        email_from,
-        only_on_change,
-        metrics,
-        max_age,
-    )
     raise typer.Exit(
         _run(
             lambda: commands.audit(
@@ -273,7 +309,7 @@ def audit(
                 fail_on=fail_on.value,
                 tag=tag,
                 store_wait=store_wait,
-                pub=_publish(*pub),
+                pub=pub.publish(mail),
             )
         )
     )
@@ -311,12 +347,12 @@ def rollout_verify(
         Path | None, typer.Argument(help="inventory (default: the baseline's)")
     ] = None,
     golden: Annotated[Path | None, typer.Option(help="golden (default: the baseline's)")] = None,
-    select: Annotated[list[str] | None, typer.Option(help="e.g. site=lon,role=phone")] = None,
+    select: SelectOpt = None,
     store: StoreOpt = Path("fleet.db"),
     fmt: FmtOpt = Fmt.table,
     output: OutOpt = None,
-    concurrency: Annotated[int, typer.Option(min=1, max=5000)] = 200,
-    timeout: Annotated[float, typer.Option(help="seconds per device")] = 30.0,
+    concurrency: ConcurrencyOpt = 200,
+    timeout: TimeoutOpt = 30.0,
     tag: TagOpt = None,
     store_wait: WaitOpt = 30.0,
 ) -> None:
@@ -342,6 +378,7 @@ def rollout_verify(
 
 
 @app.command()
+@grouped(mail=EmailFlags, pub=PublishFlags)
 def report(
     snapshot: Annotated[
         str | None, typer.Argument(help="snapshot id or tag (default: last)")
@@ -350,30 +387,14 @@ def report(
     fmt: FmtOpt = Fmt.table,
     output: OutOpt = None,
     fail_on: FailOpt = Sev.high,
-    email: EmailOpt = None,
-    smtp: SmtpOpt = "localhost:25",
-    starttls: StartTlsOpt = False,
-    smtp_user: SmtpUserOpt = None,
-    smtp_password_ref: SmtpPwOpt = None,
-    email_from: SenderOpt = "fleet@localhost",
-    only_on_change: OnChangeOpt = False,
-    metrics: MetricsOpt = None,
-    max_age: MaxAgeOpt = None,
+    store_wait: WaitOpt = 30.0,
+    *,
+    mail: EmailFlags,
+    pub: PublishFlags,
 ) -> None:
     """Render a stored snapshot; --email sends it, --metrics writes Prometheus metrics."""
     from fleet import commands
 
-    pub = (
-        email,
-        smtp,
-        starttls,
-        smtp_user,
-        smtp_password_ref,
-        email_from,
-        only_on_change,
-        metrics,
-        max_age,
-    )
     raise typer.Exit(
         _run(
             lambda: commands.report_cmd(
@@ -382,7 +403,8 @@ def report(
                 fmt=fmt.value,
                 output=output,
                 fail_on=fail_on.value,
-                pub=_publish(*pub),
+                pub=pub.publish(mail),
+                store_wait=store_wait,
             )
         )
     )
@@ -415,9 +437,9 @@ def demo(
     fmt: FmtOpt = Fmt.table,
 ) -> None:
     """Start the built-in simulated fleet, sweep it, print the report."""
-    from fleet import commands
+    from fleet.lab import run
 
-    raise typer.Exit(_run(commands.demo, phones, store=store, fmt=fmt.value))
+    raise typer.Exit(_run(run.demo, phones, store=store, fmt=fmt.value))
 
 
 @lab_app.command("serve")
@@ -438,11 +460,11 @@ def lab_serve(
     ] = None,
 ) -> None:
     """Run the simulated fleet on loopback until stopped; writes its inventory and golden."""
-    from fleet import commands
+    from fleet.lab import run
 
     raise typer.Exit(
         _run(
-            commands.lab_serve,
+            run.lab_serve,
             phones,
             out,
             faults,
@@ -456,12 +478,14 @@ def lab_serve(
     )
 
 
-class Syntax(StrEnum):
-    mgcp = "mgcp"
-    cisco = "cisco"
-    yealink = "yealink"
-    grandstream = "grandstream"
-    snom = "snom"
+def _syntaxes() -> list[str]:
+    from fleet import dialplan
+
+    listed = getattr(dialplan, "syntaxes", None)  # the registry's, once dialplan has one
+    return list(listed() if callable(listed) else dialplan.SYNTAXES)
+
+
+Syntax = StrEnum("Syntax", [(name, name) for name in _syntaxes()])  # type: ignore[misc]
 
 
 @dialplan_app.command("eval")
@@ -518,12 +542,14 @@ def store_list(store: StoreOpt = Path("fleet.db")) -> None:
 
 @store_app.command("prune")
 def store_prune(
-    keep: Annotated[int, typer.Option(min=1)], store: StoreOpt = Path("fleet.db")
+    keep: Annotated[int, typer.Option(min=1)],
+    store: StoreOpt = Path("fleet.db"),
+    store_wait: WaitOpt = 30.0,
 ) -> None:
     """Drop all but the newest N snapshots."""
     from fleet import commands
 
-    raise typer.Exit(_run(commands.store_prune, store, keep))
+    raise typer.Exit(_run(commands.store_prune, store, keep, store_wait))
 
 
 def main() -> None:

@@ -16,8 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from fleet import profiles, yamlsrc
-from fleet.collect.http import TlsOptions
-from fleet.collect.ssh import SshOptions
+from fleet.collect.options import SshOptions, TlsOptions
 from fleet.errors import InventoryError
 
 ROLES = ("phone", "sbc", "other")
@@ -184,7 +183,9 @@ def load(path: str | Path) -> Inventory:
     if path.suffix.lower() == ".csv":
         hosts = _csv_hosts(path)
         doc = yamlsrc.Located(str(path), {"hosts": hosts}, {})
-        return _resolve(doc, InventoryIn(hosts=hosts), path.parent, csv_file=str(path))
+        return _resolve(
+            doc, InventoryIn.model_validate({"hosts": hosts}), path.parent, csv_file=str(path)
+        )
     doc = yamlsrc.load(path, InventoryError)
     if not isinstance(doc.data, dict):
         raise InventoryError("an inventory is a mapping with hosts:", file=str(path), line=1)
@@ -262,7 +263,7 @@ def _csv_hosts(path: Path) -> dict[str, dict[str, Any]]:
         creds = {k: row[k] for k in ("username", "password") if (row.get(k) or "").strip()}
         if creds:
             h["credentials"] = creds
-        tls = {}
+        tls: dict[str, Any] = {}
         if (row.get("tls_verify") or "").strip():
             tls["verify"] = row["tls_verify"].strip().lower() in ("1", "true", "yes")
         if (row.get("tls_ca") or "").strip():
@@ -280,54 +281,75 @@ def _resolve(
 ) -> Inventory:
     assert isinstance(model.hosts, dict)
     secrets = _SecretCache(base)
-    out: list[Host] = []
     known_profiles = profiles.registry()
-    for hid, h in model.hosts.items():
+    out = [
+        _HostReader(doc, csv_file, hid, base, secrets).host(model, h, known_profiles)
+        for hid, h in model.hosts.items()
+    ]
+    return Inventory(csv_file or doc.file, out)
 
-        def fail(msg: str, fld: str, _hid: str = hid) -> InventoryError:
-            return _error(doc, csv_file, _hid, (*where_of(_hid), *fld.split(".")), msg)
 
+_Origin = dict[str, tuple[str, ...]]
+_MERGED_SCALARS = ("site", "role", "profile", "timeout", "transport", "device_type", "commands")
+
+
+def _merge(layers: list[tuple[tuple[str, ...], CommonIn]]) -> tuple[dict[str, Any], _Origin]:
+    """The layers folded in order, with the layer each value came from (for error lines)."""
+    merged: dict[str, Any] = {}
+    origin: _Origin = {}
+    for lw, layer in layers:
+        for k in _MERGED_SCALARS:
+            v = getattr(layer, k)
+            if v is not None:
+                merged[k], origin[k] = v, lw
+        if layer.tags:
+            merged.setdefault("tags", [])
+            merged["tags"] += [t for t in layer.tags if t not in merged["tags"]]
+        for sub in ("credentials", "tls", "ssh"):
+            part = getattr(layer, sub)
+            if part is not None:
+                for k, v in part.model_dump(exclude_none=True).items():
+                    merged[f"{sub}.{k}"], origin[f"{sub}.{k}"] = v, lw
+    return merged, origin
+
+
+class _HostReader:
+    """One host of the inventory resolved into a Host; errors point at its lines."""
+
+    def __init__(
+        self,
+        doc: yamlsrc.Located,
+        csv_file: str | None,
+        hid: str,
+        base: Path,
+        secrets: _SecretCache,
+    ) -> None:
+        self.doc = doc
+        self.csv_file = csv_file
+        self.hid = hid
+        self.base = base
+        self.secrets = secrets
+
+    def fail(self, msg: str, fld: str) -> InventoryError:
+        return self.at((*where_of(self.hid), *fld.split(".")), msg)
+
+    def at(self, path: tuple[str, ...], msg: str) -> InventoryError:
+        return _error(self.doc, self.csv_file, self.hid, path, msg)
+
+    def host(
+        self, model: InventoryIn, h: HostIn, known_profiles: dict[str, profiles.Profile]
+    ) -> Host:
         layers: list[tuple[tuple[str, ...], CommonIn]] = [(("defaults",), model.defaults)]
         for g in h.groups:
             if g not in model.groups:
-                raise fail(f"unknown group {g!r}", "groups")
+                raise self.fail(f"unknown group {g!r}", "groups")
             layers.append((("groups", g), model.groups[g]))
-        layers.append((where_of(hid), h))
-        merged: dict[str, Any] = {}
-        origin: dict[str, tuple[str, ...]] = {}
-        for lw, layer in layers:
-            for k in ("site", "role", "profile", "timeout", "transport", "device_type", "commands"):
-                v = getattr(layer, k)
-                if v is not None:
-                    merged[k], origin[k] = v, lw
-            if layer.tags:
-                merged.setdefault("tags", [])
-                merged["tags"] += [t for t in layer.tags if t not in merged["tags"]]
-            for sub in ("credentials", "tls", "ssh"):
-                part = getattr(layer, sub)
-                if part is not None:
-                    for k, v in part.model_dump(exclude_none=True).items():
-                        merged[f"{sub}.{k}"], origin[f"{sub}.{k}"] = v, lw
-        pname = merged.get("profile")
-        if not pname and merged.get("transport") == "netmiko":
-            pname = "netmiko"  # any device netmiko knows, checked against raw: rules
-        if not pname:
-            raise fail(
-                "no profile for this host (set profile: on the host, a group or defaults)",
-                "profile",
-            )
-        if pname not in known_profiles:
-            raise _error(
-                doc,
-                csv_file,
-                hid,
-                (*origin["profile"], "profile"),
-                f"unknown profile {pname!r} (known: {', '.join(known_profiles)})",
-            )
-        prof = known_profiles[pname]
+        layers.append((where_of(self.hid), h))
+        merged, origin = _merge(layers)
+        prof = self.profile(merged, origin, known_profiles)
         transport = merged.get("transport") or prof.transport
         if transport == "netmiko" and not merged.get("device_type"):
-            raise fail(
+            raise self.fail(
                 "transport netmiko needs a device_type (netmiko's name, e.g. cisco_ios)",
                 "device_type",
             )
@@ -336,58 +358,70 @@ def _resolve(
                 h.address, "ssh" if transport in ("ssh", "netmiko") else prof.default_scheme
             )
         except ValueError as e:
-            raise fail(str(e), "address") from None
-        password = None
-        if "credentials.password" in merged:
-            pw_path = (*origin["credentials.password"], "credentials", "password")
-            password = secrets.resolve(
-                merged["credentials.password"],
-                lambda msg, p=pw_path, i=hid: _error(doc, csv_file, i, p, msg),
-            )
-        enable = None
-        if "credentials.enable" in merged:
-            en_path = (*origin["credentials.enable"], "credentials", "enable")
-            enable = secrets.resolve(
-                merged["credentials.enable"],
-                lambda msg, p=en_path, i=hid: _error(doc, csv_file, i, p, msg),
-            )
-        known_hosts = merged.get("ssh.known_hosts")
-        if known_hosts:
-            known_hosts = str((base / os.path.expanduser(known_hosts)).resolve())
-            if not Path(known_hosts).is_file():
-                raise fail(f"known_hosts file not found: {known_hosts}", "ssh.known_hosts")
-        ca = merged.get("tls.ca")
-        if ca:
-            ca = str((base / ca).resolve())
-            if not Path(ca).is_file():
-                raise fail(f"CA file not found: {ca}", "tls.ca")
-        out.append(
-            Host(
-                id=hid,
-                address=h.address,
-                scheme=scheme,
-                hostname=hostname,
-                port=port,
-                profile=pname,
-                role=merged.get("role") or prof.role,
-                site=merged.get("site"),
-                groups=list(h.groups),
-                tags=merged.get("tags", []),
-                username=merged.get("credentials.username") or prof.default_username,
-                password=password,
-                tls=TlsOptions(verify=merged.get("tls.verify", True), ca=ca),
-                timeout=merged.get("timeout"),
-                transport=transport,
-                enable=enable,
-                device_type=merged.get("device_type"),
-                commands=list(merged.get("commands") or []),
-                ssh=SshOptions(
-                    known_hosts=known_hosts,
-                    accept_unknown_host_keys=bool(merged.get("ssh.accept_unknown_host_keys")),
-                ),
-            )
+            raise self.fail(str(e), "address") from None
+        password = self.secret(merged, origin, "password")
+        enable = self.secret(merged, origin, "enable")
+        known_hosts = self.existing_file(
+            merged.get("ssh.known_hosts"), "known_hosts file", "ssh.known_hosts", expand=True
         )
-    return Inventory(csv_file or doc.file, out)
+        ca = self.existing_file(merged.get("tls.ca"), "CA file", "tls.ca", expand=False)
+        return Host(
+            id=self.hid,
+            address=h.address,
+            scheme=scheme,
+            hostname=hostname,
+            port=port,
+            profile=prof.name,
+            role=merged.get("role") or prof.role,
+            site=merged.get("site"),
+            groups=list(h.groups),
+            tags=merged.get("tags", []),
+            username=merged.get("credentials.username") or prof.default_username,
+            password=password,
+            tls=TlsOptions(verify=merged.get("tls.verify", True), ca=ca),
+            timeout=merged.get("timeout"),
+            transport=transport,
+            enable=enable,
+            device_type=merged.get("device_type"),
+            commands=list(merged.get("commands") or []),
+            ssh=SshOptions(
+                known_hosts=known_hosts,
+                accept_unknown_host_keys=bool(merged.get("ssh.accept_unknown_host_keys")),
+            ),
+        )
+
+    def profile(
+        self, merged: dict[str, Any], origin: _Origin, known: dict[str, profiles.Profile]
+    ) -> profiles.Profile:
+        pname = merged.get("profile")
+        if not pname and merged.get("transport") == "netmiko":
+            pname = "netmiko"  # any device netmiko knows, checked against raw: rules
+        if not pname:
+            raise self.fail(
+                "no profile for this host (set profile: on the host, a group or defaults)",
+                "profile",
+            )
+        if pname not in known:
+            raise self.at(
+                (*origin["profile"], "profile"),
+                f"unknown profile {pname!r} (known: {', '.join(known)})",
+            )
+        return known[pname]
+
+    def secret(self, merged: dict[str, Any], origin: _Origin, name: str) -> Secret | None:
+        key = f"credentials.{name}"
+        if key not in merged:
+            return None
+        path = (*origin[key], "credentials", name)
+        return self.secrets.resolve(merged[key], lambda msg: self.at(path, msg))
+
+    def existing_file(self, value: str | None, what: str, fld: str, *, expand: bool) -> str | None:
+        if not value:
+            return value
+        found = str((self.base / (os.path.expanduser(value) if expand else value)).resolve())
+        if not Path(found).is_file():
+            raise self.fail(f"{what} not found: {found}", fld)
+        return found
 
 
 def where_of(hid: str) -> tuple[str, ...]:

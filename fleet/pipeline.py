@@ -1,16 +1,13 @@
 """inventory -> collect -> parse -> check: the engine behind `fleet sweep` and `fleet audit`,
 with the one per-device task boundary both share (:func:`device_result`).
 
-Storing and reporting are the caller's next steps (see fleet.cli)."""
+Storing and reporting are the caller's next steps (see fleet.app)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
-from typing import Any
 
 from fleet import check, profiles
 from fleet.check.golden import Golden
@@ -121,14 +118,16 @@ async def sweep(
     tag: str | None = None,
     path_sbcs: list[Host] | None = None,
     on_pulled: Callable[[list[str]], None] | None = None,
+    on_done: Callable[[Fetched], None] | None = None,
 ) -> Snapshot:
     """``path_sbcs``: the inventory's SBCs a selection left out. Those the selected phones'
     emergency calls go through are read too (``on_pulled`` hears which): a path not walked
-    must not read as proven. The rest stay out, and a path through one is unproven."""
+    must not read as proven. The rest stay out, and a path through one is unproven.
+    ``on_done`` hears each of ``hosts`` as it is read (the CLI's progress bar); ``progress``
+    is accepted for old callers and ignored: the engine draws nothing itself."""
+    del progress
     started, t0 = now(), time.monotonic()
-    show = sys.stderr.isatty() if progress is None else progress
-    with _progress(len(hosts), show) as advance:
-        fetched = await crawl(hosts, wanted_keys(golden), opts, on_done=advance)
+    fetched = await crawl(hosts, wanted_keys(golden), opts, on_done=on_done)
     results = [_result(f, golden) for f in fetched]
     spare = list(path_sbcs or [])
     pulled: list[DeviceResult] = []
@@ -214,30 +213,3 @@ async def _pull_path_sbcs(
         got += [r for r, _ in keep]
         first += [h for _, h in keep]
     return got, [h for h in spare if h not in first]
-
-
-def _progress(total: int, show: bool) -> Any:
-    if not show or total == 0:
-        return nullcontext(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    from fleet.report.table import stderr_console
-
-    class _Bar:
-        def __enter__(self) -> Callable[[Fetched], None]:
-            self.p = Progress(
-                "sweeping",
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=stderr_console(),
-                transient=True,
-            )
-            self.p.__enter__()
-            self.task = self.p.add_task("sweep", total=total)
-            return lambda _f: self.p.advance(self.task)
-
-        def __exit__(self, *exc: object) -> None:
-            self.p.__exit__(None, None, None)
-
-    return _Bar()

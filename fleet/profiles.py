@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from fleet.model import Collected, DeviceState, RouteDecision
+from fleet.platform import Platform, load_platform
 
 if TYPE_CHECKING:
     from fleet.collect.http import HttpHost
@@ -50,13 +50,12 @@ class Profile:
     dialplan_syntax: str | None = None
     # SSH profiles: the CLI described as data (platform.yaml beside profile.py: prompts,
     # paging, enable, the commands whose output is the configuration)
-    platform: dict[str, Any] | None = None
+    platform: Platform | None = None
     # parse_cli({command: output}) -> Collected; default: parse_files on the first output
     parse_cli: Callable[[dict[str, str]], Collected] | None = None
     # route(state, called_number, source) -> RouteDecision, exactly as the SBC routes
     route: Callable[[DeviceState, str, str | None], RouteDecision] | None = None
     folder: Path | None = None
-    simulator: ModuleType | None = None
 
     def is_secret(self, key: str) -> bool:
         return bool(self.secret_keys.search(key) or GENERIC_SECRET_KEYS.search(key))
@@ -91,19 +90,16 @@ def registry() -> dict[str, Profile]:
             _BROKEN[mod.name] = f"{type(e).__name__}: {e}"
             continue
         prof: Profile = module.PROFILE
-        folder = Path(module.__file__).parent
+        folder = Path(str(module.__file__)).parent
         platform_file = folder / "platform.yaml"
-        if prof.platform is None and platform_file.is_file():
-            import yaml
-
-            prof = _with(prof, platform=yaml.safe_load(platform_file.read_text()))
-        sim = None
         try:
-            sim = importlib.import_module(f"device_profiles.{mod.name}.simulator")
-        except ModuleNotFoundError as e:
-            if e.name != f"device_profiles.{mod.name}.simulator":
-                raise
-        found[prof.name] = _with(prof, folder=folder, simulator=sim)
+            if prof.platform is None and platform_file.is_file():
+                # validated once, here: a typo in a vendor folder names file:line: field
+                prof = _with(prof, platform=load_platform(platform_file))
+        except Exception as e:
+            _BROKEN[mod.name] = f"{type(e).__name__}: {e}"
+            continue
+        found[prof.name] = _with(prof, folder=folder)
     return dict(sorted(found.items()))
 
 

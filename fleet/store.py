@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from fleet.errors import StoreBusy, StoreError
+from fleet import lock
+from fleet.errors import InputError, StoreBusy, StoreError
 from fleet.model import DeviceResult, DeviceState, Finding, Snapshot
 
 SCHEMA_VERSION = 4
@@ -58,6 +59,29 @@ ALTER TABLE devices ADD COLUMN files TEXT;
 
 
 class Store:
+    @classmethod
+    @contextmanager
+    def open(
+        cls, path: str | Path, *, write: bool, wait: float = 30.0, must_exist: bool = False
+    ) -> Iterator[Store]:
+        """The store at ``path``, closed on exit. A writing open holds ``<store>.lock`` for
+        as long as the store is open, so a run fired by cron while the last one is still
+        going waits up to ``wait`` seconds, then fails (StoreBusy) instead of colliding; a
+        read-only open takes no lock. ``must_exist``: see :meth:`require`."""
+        if must_exist:
+            cls.require(path)
+        with (
+            lock.held(Path(path), wait) if write else nullcontext(),
+            cls(path, timeout=wait) as st,
+        ):
+            yield st
+
+    @staticmethod
+    def require(path: str | Path) -> None:
+        """A mistyped path is an input error naming --store, never a new empty store."""
+        if not Path(path).exists():
+            raise InputError("no such store", file=str(path), field="--store")
+
     def __init__(self, path: str | Path, timeout: float = 30.0) -> None:
         self.path = str(path)
         try:
@@ -246,7 +270,8 @@ class Store:
 
     def previous(self, kind: str | None = None, before: int | None = None) -> int | None:
         """The newest snapshot id (of ``kind``, older than ``before``), or None."""
-        sql, args = "SELECT max(id) FROM snapshots WHERE 1=1", []
+        sql = "SELECT max(id) FROM snapshots WHERE 1=1"
+        args: list[str | int] = []
         if kind:
             sql += " AND kind=?"
             args.append(kind)

@@ -4,12 +4,15 @@ sweep it over real sockets exactly as a user's `fleet sweep` would."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,14 +40,34 @@ class LabThread:
         self.thread.join(10)
 
 
+@dataclass(slots=True)
+class RunningLab:
+    fleet: labfleet.LabFleet
+    inventory: Path
+    golden: Path
+    folder: Path
+
+
+@contextlib.contextmanager
+def running_lab(
+    folder: Path, phones: int, *, net_from: int = 100, seed: Sequence[str] = (), **build: Any
+) -> Iterator[RunningLab]:
+    """A lab of its own for one test or module: ``labfleet.build(phones, **build)`` on the
+    first free 127.x net from ``net_from``, the faults in ``seed`` put on its first phones in
+    order, its files written into ``folder``, served in a thread until the block ends."""
+    fleet = labfleet.build(phones, net=labfleet.free_net(net_from), **build)
+    for spec, fault in zip(fleet.phones, seed, strict=False):
+        labfleet.apply_fault(spec, fault, fleet)
+    inv, golden = labfleet.write_files(fleet, folder)
+    with LabThread(fleet):
+        yield RunningLab(fleet, inv, golden, folder)
+
+
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[labfleet.LabFleet, Path, Path]]:
     """A 30-phone lab with the seeded faults; yields (fleet, inventory path, golden path)."""
-    fleet = labfleet.build(30, net=labfleet.free_net(100))
-    folder = tmp_path_factory.mktemp("lab")
-    inv, golden = labfleet.write_files(fleet, folder)
-    with LabThread(fleet):
-        yield fleet, inv, golden
+    with running_lab(tmp_path_factory.mktemp("lab"), 30) as running:
+        yield running.fleet, running.inventory, running.golden
 
 
 def run_fleet(

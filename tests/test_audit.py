@@ -9,6 +9,7 @@ import pytest
 
 from fleet import profiles
 from fleet.lab import fleet as labfleet
+from fleet.lab import registry
 from fleet.lab.spec import LabDevice
 from tests.conftest import run_fleet
 
@@ -19,7 +20,8 @@ def export_lab(fleet: labfleet.LabFleet, folder: Path) -> dict[str, str]:
     names = {}
     for spec in fleet.phones:
         prof = profiles.get(spec.profile)
-        files = prof.simulator.export_files(LabDevice(spec, prof.simulator.render(spec)))
+        sim = registry.phone(spec.profile)
+        files = sim.export_files(LabDevice(spec, sim.render(spec)))
         included = {n for name, text in files.items() for n in prof.includes(name, text)}
         [master] = [n for n in files if n not in included]
         sub = folder / spec.id
@@ -163,7 +165,7 @@ def test_audit_closes_the_path_through_saved_sbc_configurations(tmp_path):
     args = [str(files / pid / name) for pid, name in names.items()]
     for s in fleet.sbcs:
         f = files / f"{s.id}.txt"
-        f.write_text(profiles.get(s.profile).simulator.render(s))
+        f.write_text(registry.sbc(s.profile).render(s))
         args.append(str(f))
     proc = run_fleet(
         "audit",

@@ -8,20 +8,19 @@ import json
 
 import pytest
 
-from fleet import profiles
 from fleet.lab import fleet as labfleet
+from fleet.lab import registry
 from tests.conftest import LabThread, run_fleet
 
 VENDOR_FAULTS = [
-    (name, fault, expect)
-    for name, prof in profiles.registry().items()
-    if prof.simulator is not None and prof.role == "phone"
-    for fault, expect in getattr(prof.simulator, "FAULT_EXPECT", {}).items()
+    (sim.profile, fault, expect)
+    for sim in registry.phones()
+    for fault, expect in sim.fault_expect.items()
 ]
 
 
 def test_every_phone_vendor_carries_classic_failures():
-    vendors = {n for n, p in profiles.registry().items() if p.role == "phone" and p.simulator}
+    vendors = {s.profile for s in registry.phones()}
     assert vendors == {v for v, _, _ in VENDOR_FAULTS}
 
 

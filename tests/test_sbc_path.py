@@ -8,8 +8,8 @@ import re
 import pytest
 import yaml
 
-from fleet import profiles
 from fleet.lab import fleet as labfleet
+from fleet.lab import registry
 from tests.conftest import LabThread, run_fleet
 
 pytestmark = pytest.mark.skipif(not labfleet.sbc_profiles(), reason="no SBC simulators")
@@ -54,7 +54,7 @@ def test_healthy_sbcs_route_emergency_numbers_to_the_emergency_trunk(lab):
             continue
         d = _dev(report, s.id)
         assert not [f for f in d["findings"] if f["rule"].startswith("emergency.")], d
-        trunk = profiles.get(s.profile).simulator.EMERGENCY_TRUNK
+        trunk = registry.sbc(s.profile).emergency_trunk
         out = run_fleet("sbc", "route", str(inv), "--host", s.id, "999", "112", "--json")
         rows = [json.loads(x) for x in out.stdout.splitlines()]
         assert [(r["outcome"], r["sent"], r["trunk"]) for r in rows] == [
@@ -68,7 +68,7 @@ def test_each_sbc_fault_is_found_on_the_sbc(lab):
     faulty = [s for s in fleet.sbcs if s.fault and s.fault != "down"]
     assert faulty
     for s in faulty:
-        expect = profiles.get(s.profile).simulator.FAULT_EXPECT[s.fault]
+        expect = registry.sbc(s.profile).fault_expect[s.fault]
         found = {(f["rule"], f["subject"]) for f in _dev(report, s.id)["findings"]}
         assert set(map(tuple, expect)) <= found, (s.id, found)
 
@@ -90,9 +90,7 @@ def test_phones_behind_a_broken_sbc_get_emergency_path(lab):
         assert f"is {sbc.id} ({sbc.profile})" in f["evidence"][1]
         if sbc.fault == "down":
             assert "not audited" in f["message"]
-        expected = {
-            subj for _, subj in profiles.get(sbc.profile).simulator.FAULT_EXPECT.get(sbc.fault, [])
-        }
+        expected = {subj for _, subj in registry.sbc(sbc.profile).fault_expect.get(sbc.fault, [])}
         assert expected <= {x["subject"] for x in paths} or sbc.fault == "down"
 
 
@@ -114,12 +112,12 @@ def test_path_closes_for_healthy_phones_and_not_for_unknown_servers(lab):
 def test_sbc_route_on_a_saved_configuration(lab, tmp_path):
     fleet, _, _, _, _ = lab
     healthy = next(s for s in fleet.sbcs if not s.fault)
-    sim = profiles.get(healthy.profile).simulator
+    sim = registry.sbc(healthy.profile)
     saved = tmp_path / f"{healthy.id}.cfg"
     saved.write_text(sim.render(healthy))
     out = run_fleet("sbc", "route", str(saved), "999", "--explain")
     assert out.returncode == 0, out.stderr
-    assert sim.EMERGENCY_TRUNK in out.stdout and len(out.stdout.splitlines()) > 1
+    assert sim.emergency_trunk in out.stdout and len(out.stdout.splitlines()) > 1
 
 
 def test_netmiko_transport_reads_an_ios_device(lab, tmp_path):
@@ -148,7 +146,7 @@ def test_netmiko_transport_reads_an_ios_device(lab, tmp_path):
     rules = tmp_path / "golden.yaml"
     rules.write_text(
         "fleet_golden: 1\nname: ios\nemergency: {numbers: ['999', '112'], sbc_trunks: ["
-        + repr(profiles.get("cisco_cube").simulator.EMERGENCY_TRUNK)
+        + repr(registry.sbc("cisco_cube").emergency_trunk)
         + "]}\nrules:\n"
         "  - {id: hostname, scope: {role: other}, key: 'raw:show running-config', "
         f"matches: 'hostname {cube.hostname}', severity: high}}\n"
@@ -178,7 +176,7 @@ def test_sbc_secrets_never_reach_the_store_or_the_report(lab):
     fleet, inv, _, proc, _ = lab
     secrets = {fleet.admin_password, fleet.enable_password}
     for s in fleet.sbcs:
-        text = profiles.get(s.profile).simulator.render(s)
+        text = registry.sbc(s.profile).render(s)
         for m in re.finditer(r"(?i)\b(?:secret|password)\s+(?:[0-9]\s+)?\"?([^\s\"]+)", text):
             secrets.add(m.group(1))
     secrets = {x for x in secrets if len(x) >= 6}

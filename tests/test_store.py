@@ -1,5 +1,5 @@
 """The store: a snapshot round-trips, a failed write leaves earlier snapshots intact, the
-schema carries its version, pruning keeps the newest."""
+schema carries its version, pruning keeps the newest; a writing open holds the lock."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from fleet.errors import StoreError
+from fleet.errors import InputError, StoreBusy, StoreError
 from fleet.model import DeviceResult, DeviceState, EmergencyEntry, Finding, Line, Snapshot
 from fleet.store import SCHEMA_VERSION, Store
 
@@ -85,3 +85,31 @@ def test_not_a_store(tmp_path):
     p.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="not a fleet store"):
         Store(p)
+
+
+def test_a_writing_open_holds_the_lock_a_reading_one_does_not(tmp_path):
+    db = tmp_path / "s.db"
+    with Store.open(db, write=True, wait=0) as st:
+        st.save(snap("one"))
+        assert (tmp_path / "s.db.lock").exists()
+        with (
+            pytest.raises(StoreBusy, match="another fleet run is still working"),
+            Store.open(db, write=True, wait=0),
+        ):
+            pass
+        with Store.open(db, write=False, must_exist=True) as reader:
+            assert [s["tag"] for s in reader.snapshots()] == ["one"]
+    with Store.open(db, write=True, wait=0) as st:  # released on close
+        assert st.prune(1) == 0
+
+
+def test_must_exist_refuses_a_missing_store_and_creates_nothing(tmp_path):
+    db = tmp_path / "typo.db"
+    for write in (False, True):
+        with (
+            pytest.raises(InputError, match="no such store") as e,
+            Store.open(db, write=write, must_exist=True),
+        ):
+            pass
+        assert e.value.field == "--store"
+    assert list(tmp_path.iterdir()) == []

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
+from fleet.lab.registry import SbcDemoFault, SbcSimulator
 from fleet.lab.spec import LabSbc, LabSbcDevice
 
 ADMIN_USER = "user"  # the ACLI User-mode login; Superuser is reached with `enable`
@@ -52,18 +53,23 @@ def _phones_prefix(networks: list[str]) -> str:
     ]
     # realm-config takes one addr-prefix: the smallest network holding every phone network.
     net = nets[0]
-    while not all(n.subnet_of(net) for n in nets):
+    while not all(n.network_address in net and n.prefixlen >= net.prefixlen for n in nets):
         net = net.supernet()
     return str(net)
 
 
+def _to_address(block: str) -> str | None:
+    m = _TO_ADDRESS.search(block)
+    return m[2] if m else None
+
+
+def _with_address(number: str, m: re.Match[str]) -> str:
+    return m[1] + number
+
+
 def render(spec: LabSbc) -> str:
     blocks, tail = _sample_blocks()
-    template = next(
-        b
-        for b in blocks
-        if b.startswith("local-policy") and "to-address" in b and _TO_ADDRESS.search(b)[2] == "999"
-    )
+    template = next(b for b in blocks if b.startswith("local-policy") and _to_address(b) == "999")
     emergency_old = [
         b
         for b in blocks
@@ -74,7 +80,7 @@ def render(spec: LabSbc) -> str:
     for number in spec.emergency_numbers:
         if spec.fault == "no-emergency" or (spec.fault == "catchall-112" and number == "112"):
             continue
-        b = _TO_ADDRESS.sub(lambda m, n=number: m[1] + n, template)
+        b = _TO_ADDRESS.sub(partial(_with_address, number), template)
         b = b.replace('"UK emergency 999"', f'"Emergency {number}"')
         if spec.fault == "wrong-realm-999" and number == "999":
             b = re.sub(r"(?m)^(\s+source-realm\s+)PHONES$", r"\1CARRIER", b)
@@ -155,3 +161,17 @@ class Cli:
             self.secret_input = False
             return "% Bad passwords\n"
         return ""
+
+
+SIMULATOR = SbcSimulator(
+    profile="acme_packet",
+    admin_user=ADMIN_USER,
+    emergency_trunk=EMERGENCY_TRUNK,
+    normal_trunk=NORMAL_TRUNK,
+    render=render,
+    cli=Cli,
+    faults=FAULTS,
+    fault_expect=FAULT_EXPECT,
+    demo_faults=(SbcDemoFault("no-emergency", behind="cisco_mpp"),),
+    order=30,
+)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from fleet.model import DeviceState, RouteDecision
 
@@ -399,12 +400,16 @@ def _proxy_set_groups(data: dict[str, Any], host: str) -> list[str]:
     return out
 
 
-Candidate = tuple[str | None, dict[str, bool]]  # source IP Group (None: rejected), conditions
+class Candidate(NamedTuple):
+    """A source IP Group the call may be classified to, and what classification implies."""
+
+    group: str | None  # None: the call is rejected as unclassified
+    assume: dict[str, bool]  # message conditions that held (or not) for it
 
 
 def _add(out: list[Candidate], g: str | None, assume: dict[str, bool]) -> None:
     if all(c[0] != g for c in out):
-        out.append((g, assume))
+        out.append(Candidate(g, assume))
 
 
 def _by_rules(
@@ -481,19 +486,19 @@ def classify(
             only = next(iter(conds)) if len(conds) == 1 else ""
             if groups.get(n, {}).get("type") == USER_TYPE:
                 only = ""
-            cands.append((n, {only: True} if only else {}))
+            cands.append(Candidate(n, {only: True} if only else {}))
         steps.append(
             "source not given: the phone-facing IP Groups are "
             + (", ".join(repr(c) for c in names) or "none")
             + " (User-type groups and Classification rule targets; where there are none,"
             " the IP Groups classified by Proxy Set)"
         )
-        return cands or [(None, {})]
+        return cands or [Candidate(None, {})]
     by_name = {n.lower(): n for n in groups}
     if source.lower() in by_name:
         g = by_name[source.lower()]
         steps.append(f"source: IP Group {g!r} given by name")
-        return [(g, {})]
+        return [Candidate(g, {})]
     host = source.rsplit(":", 1)[0] if source.count(":") == 1 else source
     ps = _proxy_set_groups(data, host)
     if len(ps) == 1:
@@ -501,7 +506,7 @@ def classify(
             f"classified by Proxy Set {groups[ps[0]].get('proxy_set')!r}: {host} is an "
             f"address of IP Group {ps[0]!r} (Classify by Proxy Set)"
         )
-        return [(ps[0], {})]
+        return [Candidate(ps[0], {})]
     if len(ps) > 1:
         steps.append(
             f"{host} is a Proxy Set address of several IP Groups ({', '.join(ps)}): "
@@ -517,15 +522,15 @@ def classify(
         )
         for u in users:
             _add(cands, u, {})
-    for g, assume in _by_rules(data, host, number, steps):
-        _add(cands, g, assume)
+    for ruled, assume in _by_rules(data, host, number, steps):
+        _add(cands, ruled, assume)
     return cands
 
 
 # --- IP-to-IP routing --------------------------------------------------------------------
 
 
-def _route_label(row: dict[str, Any]) -> str:
+def route_label(row: dict[str, Any]) -> str:
     name = row.get("RouteName") or ""
     return f"IP2IPRouting {row['_index']}" + (f" ({name})" if name else "")
 
@@ -577,6 +582,174 @@ def route(state: DeviceState, number: str, source: str | None) -> RouteDecision:
     )
 
 
+@dataclass(slots=True)
+class _Path:
+    """One path through the routing table: the call classified to ``src_group``, with the
+    message conditions known to hold (or not) on this path."""
+
+    state: DeviceState
+    data: dict[str, Any]
+    number: str
+    source: str | None
+    src_group: str
+    group: dict[str, Any]
+    assume: dict[str, bool]
+    steps: list[str] = field(default_factory=list)
+
+    def again(self, key: str, held: bool, start: int) -> RouteDecision:
+        """The same call from row ``start`` on, with one more condition decided."""
+        return _route_from(
+            self.state, self.number, self.source, self.src_group, {**self.assume, key: held}, start
+        )
+
+
+def _emergency_call(data: dict[str, Any], number: str, steps: list[str]) -> bool:
+    """The SBC treats the call as an emergency call (preemption on and its condition holds)."""
+    em = data.get("emergency", {})
+    if em.get("preemption") and em.get("condition") is not None:
+        cond = data["conditions"].get(em["condition"], "")
+        emergency, notes = eval_condition(cond, number)
+        steps.append(
+            f"emergency condition {em['condition']!r} ({cond}): "
+            f"{'matches' if emergency else 'no match'}; SBC Preemption Mode enabled"
+        )
+        steps.extend(notes)
+        return emergency
+    if em.get("condition") is not None:
+        steps.append("SBC Preemption Mode disabled: no call is treated as an emergency call")
+    return False
+
+
+def _row_applies(path: _Path, row: dict[str, Any], called: str) -> bool:
+    """The row takes part for a new INVITE from this source to ``called`` (message
+    conditions, destination tags and the caller's own fields aside)."""
+    if str(row.get("AltRouteOptions", "0")) not in ("0", ""):
+        return False  # alternative / forking rows take part only after the main row fails
+    if str(row.get("RequestType", "0")) not in INVITE_REQUEST_TYPES:
+        return False
+    if str(row.get("Trigger", "0")) not in INITIAL_TRIGGERS:
+        return False  # a re-route after 3xx / REFER / broken connection, not a new call
+    src = str(row.get("SrcIPGroupName", "Any"))
+    if src.lower() not in ANY and src.lower() != path.src_group.lower():
+        return False
+    if not prefix_match(str(row.get("DestUsernamePrefix", "*")), called):
+        return False
+    dhost = str(row.get("DestHost", "*"))
+    assert path.state.sbc is not None
+    own = [a.rsplit(":", 1)[0] for a in path.state.sbc.addresses]
+    return dhost in ANY or dhost in own
+
+
+def _tags_match_row(path: _Path, row: dict[str, Any], called: str) -> bool:
+    dtags = str(row.get("DestTags", "") or "")
+    if not dtags:
+        return True
+    tag = dest_tag(path.data, path.group, called)
+    if tag is not None and _tags_match(dtags, tag):
+        return True
+    path.steps.append(
+        f"{route_label(row)}: destination tags {dtags!r} do not match {called} (its tag in "
+        f"Dial Plan {path.group.get('dial_plan') or '(none)'!r} is {tag!r})"
+    )
+    return False
+
+
+def _unknowns(path: _Path, row: dict[str, Any], called: str) -> list[tuple[str, str]] | None:
+    """What the number and source IP Group leave open: the caller's own user / host (From
+    URI) and message conditions on headers a phone's INVITE is not modelled with. None: the
+    row cannot match on this path."""
+    unknown: list[tuple[str, str]] = []
+    for col, what in (
+        ("SrcUsernamePrefix", "source username prefix"),
+        ("SrcHost", "source host"),
+        ("SrcTags", "source tags"),
+    ):
+        v = str(row.get(col, "*") or "*")
+        if v not in ANY:
+            unknown.append((f"{col}={v}", f"{what} {v!r} (the caller)"))
+    cname = str(row.get("MessageConditionName", "") or "")
+    assume = path.assume
+    if cname and cname not in assume:
+        ok, notes = eval_condition(path.data["conditions"].get(cname, ""), called)
+        if notes:
+            unknown.append((cname, f"message condition {cname!r} ({'; '.join(notes)})"))
+        elif not ok:
+            return None
+    if cname and cname in assume:
+        path.steps.append(
+            f"{route_label(row)}: message condition {cname!r} "
+            + ("held at classification" if assume[cname] else "taken as not holding")
+        )
+    if any(assume.get(k) is False for k, _ in unknown) or assume.get(cname) is False:
+        return None
+    return unknown
+
+
+def _branch(path: _Path, label: str, key: str, what: str, pos: int) -> RouteDecision:
+    """The row matches only if ``what`` holds: the decision both ways, ambiguous if they
+    differ."""
+    steps = path.steps
+    hit, miss = path.again(key, True, pos), path.again(key, False, pos)
+    why = f"{label}: matches only if {what} applies to this call"
+    if _same(hit, miss):
+        hit.steps[:0] = [*steps, why + ": the same decision either way"]
+        return hit
+    steps.append(why + ": the decision depends on it")
+    alts: list[RouteDecision] = []
+    for d, held in ((hit, "holds"), (miss, "does not hold")):
+        d.steps[:0] = [*steps, f"assumed: {what} {held}"]
+        alts.extend(d.alternatives if d.outcome == "ambiguous" else [d])
+    return RouteDecision(
+        number=path.number, source=path.source, outcome="ambiguous", steps=steps, alternatives=alts
+    )
+
+
+def _walk(path: _Path, called: str, emergency: bool, start: int) -> RouteDecision:
+    """IP-to-IP routing rows in index order from ``start``: the first that matches."""
+    steps = path.steps
+    dec = RouteDecision(number=path.number, source=path.source, outcome="no-route", steps=steps)
+    truncated = False
+    for pos, row in enumerate(path.data["routes"]):
+        if pos < start or not _row_applies(path, row, called):
+            continue
+        if not _tags_match_row(path, row, called):
+            continue
+        unknown = _unknowns(path, row, called)
+        if unknown is None:
+            continue
+        label = route_label(row)
+        open_ = [(k, w) for k, w in unknown if k not in path.assume]
+        if open_ and len(path.assume) >= MAX_BRANCHES:
+            steps.append(
+                f"{label}: more than {MAX_BRANCHES} undetermined matches on this path: "
+                "taken as not matching (the decision is reported as ambiguous)"
+            )
+            truncated = True
+            continue
+        if open_:
+            return _branch(path, label, *open_[0], pos)
+        for _k, w in unknown:
+            steps.append(f"{label}: assumed: {w} holds")
+        dec.route = label
+        steps.append(
+            f"{label} matches {called} (source {row.get('SrcIPGroupName', 'Any')!r}, "
+            f"destination prefix {row.get('DestUsernamePrefix', '*')!r}): first match in "
+            "table order"
+        )
+        return _act(path.data, row, path.src_group, called, emergency, dec)
+    steps.append(f"no IP-to-IP Routing rule matches {called}: the call is rejected")
+    dec.sent = called
+    if truncated:
+        return RouteDecision(
+            number=path.number,
+            source=path.source,
+            outcome="ambiguous",
+            steps=steps,
+            alternatives=[dec],
+        )
+    return dec
+
+
 def _route_from(
     state: DeviceState,
     number: str,
@@ -591,126 +764,26 @@ def _route_from(
     decision is ``ambiguous`` with both as alternatives."""
     assert state.sbc is not None
     data = state.sbc.data
-    assume = dict(assume or {})
-    steps: list[str] = []
-    dec = RouteDecision(number=number, source=source, outcome="no-route", steps=steps)
     if src_group is None:
-        dec.outcome = "rejected"
-        steps.append(
-            "an unclassified call is rejected (SIP Interface "
-            "'Classification Failure Response Type')"
+        return RouteDecision(
+            number=number,
+            source=source,
+            outcome="rejected",
+            steps=[
+                "an unclassified call is rejected (SIP Interface "
+                "'Classification Failure Response Type')"
+            ],
         )
-        return dec
+    steps: list[str] = []
     if src_group not in data["ip_groups"]:
         steps.append(f"source IP Group {src_group!r} is not in the IP Groups table")
     group = data["ip_groups"].get(src_group, {})
-    emergency = False
-    em = data.get("emergency", {})
-    if em.get("preemption") and em.get("condition") is not None:
-        cond = data["conditions"].get(em["condition"], "")
-        emergency, notes = eval_condition(cond, number)
-        steps.append(
-            f"emergency condition {em['condition']!r} ({cond}): "
-            f"{'matches' if emergency else 'no match'}; SBC Preemption Mode enabled"
-        )
-        steps.extend(notes)
-    elif em.get("condition") is not None:
-        steps.append("SBC Preemption Mode disabled: no call is treated as an emergency call")
+    path = _Path(state, data, number, source, src_group, group, dict(assume or {}), steps)
+    emergency = _emergency_call(data, number, steps)
     called = message_manipulations(
         data["manipulations"], str(group.get("inbound_manset", "")), number, "inbound", steps
     )
-    truncated = False
-    for pos, row in enumerate(data["routes"]):
-        if pos < start:
-            continue
-        label = _route_label(row)
-        if str(row.get("AltRouteOptions", "0")) not in ("0", ""):
-            continue  # alternative / forking rows take part only after the main row fails
-        if str(row.get("RequestType", "0")) not in INVITE_REQUEST_TYPES:
-            continue
-        if str(row.get("Trigger", "0")) not in INITIAL_TRIGGERS:
-            continue  # a re-route after 3xx / REFER / broken connection, not a new call
-        src = str(row.get("SrcIPGroupName", "Any"))
-        if src.lower() not in ANY and src.lower() != src_group.lower():
-            continue
-        if not prefix_match(str(row.get("DestUsernamePrefix", "*")), called):
-            continue
-        dhost = str(row.get("DestHost", "*"))
-        if dhost not in ANY and dhost not in [a.rsplit(":", 1)[0] for a in state.sbc.addresses]:
-            continue
-        dtags = str(row.get("DestTags", "") or "")
-        if dtags:
-            tag = dest_tag(data, group, called)
-            if tag is None or not _tags_match(dtags, tag):
-                steps.append(
-                    f"{label}: destination tags {dtags!r} do not match {called} (its tag in "
-                    f"Dial Plan {group.get('dial_plan') or '(none)'!r} is {tag!r})"
-                )
-                continue
-        # What the number and source IP Group leave open: the caller's own user / host
-        # (From URI) and message conditions on headers a phone's INVITE is not modelled with.
-        unknown: list[tuple[str, str]] = []
-        for col, what in (
-            ("SrcUsernamePrefix", "source username prefix"),
-            ("SrcHost", "source host"),
-            ("SrcTags", "source tags"),
-        ):
-            v = str(row.get(col, "*") or "*")
-            if v not in ANY:
-                unknown.append((f"{col}={v}", f"{what} {v!r} (the caller)"))
-        cname = str(row.get("MessageConditionName", "") or "")
-        if cname and cname not in assume:
-            ok, notes = eval_condition(data["conditions"].get(cname, ""), called)
-            if notes:
-                unknown.append((cname, f"message condition {cname!r} ({'; '.join(notes)})"))
-            elif not ok:
-                continue
-        if cname and cname in assume:
-            steps.append(
-                f"{label}: message condition {cname!r} "
-                + ("held at classification" if assume[cname] else "taken as not holding")
-            )
-        if any(assume.get(k) is False for k, _ in unknown) or assume.get(cname) is False:
-            continue
-        open_ = [(k, w) for k, w in unknown if k not in assume]
-        if open_ and len(assume) >= MAX_BRANCHES:
-            steps.append(
-                f"{label}: more than {MAX_BRANCHES} undetermined matches on this path: "
-                "taken as not matching (the decision is reported as ambiguous)"
-            )
-            truncated = True
-            continue
-        if open_:
-            key, what = open_[0]
-            hit = _route_from(state, number, source, src_group, {**assume, key: True}, pos)
-            miss = _route_from(state, number, source, src_group, {**assume, key: False}, pos)
-            why = f"{label}: matches only if {what} applies to this call"
-            if _same(hit, miss):
-                hit.steps[:0] = [*steps, why + ": the same decision either way"]
-                return hit
-            steps.append(why + ": the decision depends on it")
-            alts: list[RouteDecision] = []
-            for d, held in ((hit, "holds"), (miss, "does not hold")):
-                d.steps[:0] = [*steps, f"assumed: {what} {held}"]
-                alts.extend(d.alternatives if d.outcome == "ambiguous" else [d])
-            return RouteDecision(
-                number=number, source=source, outcome="ambiguous", steps=steps, alternatives=alts
-            )
-        for _k, w in unknown:
-            steps.append(f"{label}: assumed: {w} holds")
-        dec.route = label
-        steps.append(
-            f"{label} matches {called} (source {src!r}, destination prefix "
-            f"{row.get('DestUsernamePrefix', '*')!r}): first match in table order"
-        )
-        return _act(data, row, src_group, called, emergency, dec)
-    steps.append(f"no IP-to-IP Routing rule matches {called}: the call is rejected")
-    dec.sent = called
-    if truncated:
-        return RouteDecision(
-            number=number, source=source, outcome="ambiguous", steps=steps, alternatives=[dec]
-        )
-    return dec
+    return _walk(path, called, emergency, start)
 
 
 def dest_tag(data: dict[str, Any], group: dict[str, Any], number: str) -> str | None:

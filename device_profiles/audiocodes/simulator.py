@@ -10,6 +10,7 @@ from pathlib import Path
 
 from device_profiles.audiocodes import config
 from fleet import cli_parse
+from fleet.lab.registry import SbcDemoFault, SbcSimulator
 from fleet.lab.spec import LabSbc, LabSbcDevice
 
 ADMIN_USER = "Admin"
@@ -212,15 +213,7 @@ class Cli:
 
     def handle(self, line: str) -> str:
         if self.secret_input:
-            if line == self.dev.spec.enable_password:
-                self.secret_input, self.enabled = False, True
-                return ""
-            # UNCONFIRMED: asks again, three tries in all, as Cisco-like CLIs do
-            self.enable_tries += 1
-            if self.enable_tries >= 3:
-                self.secret_input, self.enable_tries = False, 0
-                return "Invalid password\n"
-            return ""
+            return self._enable_password(line)
         cmd = " ".join(line.split())
         if not cmd:
             return ""
@@ -244,6 +237,21 @@ class Cli:
             return self._show(cmd)
         if not self.enabled:
             return "Invalid command\n"
+        return self._configure(cmd, words)
+
+    def _enable_password(self, line: str) -> str:
+        if line == self.dev.spec.enable_password:
+            self.secret_input, self.enabled = False, True
+            return ""
+        # UNCONFIRMED: asks again, three tries in all, as Cisco-like CLIs do
+        self.enable_tries += 1
+        if self.enable_tries >= 3:
+            self.secret_input, self.enable_tries = False, 0
+            return "Invalid password\n"
+        return ""
+
+    def _configure(self, cmd: str, words: list[str]) -> str:
+        """The configuration modes, as far as the lab needs them: paging on or off."""
         if (
             not self.modes
             and len(words) == 2
@@ -270,3 +278,20 @@ class Cli:
         if cmd in ("show running-config", "show run") and self.enabled:
             return self.dev.config
         return "Invalid command\n"
+
+
+SIMULATOR = SbcSimulator(
+    profile="audiocodes",
+    admin_user=ADMIN_USER,
+    emergency_trunk=EMERGENCY_TRUNK,
+    normal_trunk=NORMAL_TRUNK,
+    render=render,
+    cli=Cli,
+    faults=FAULTS,
+    fault_expect=FAULT_EXPECT,
+    demo_faults=(
+        SbcDemoFault("catchall-112", behind="snom"),
+        SbcDemoFault("down", behind="yealink"),
+    ),
+    order=10,
+)

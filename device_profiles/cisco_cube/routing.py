@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
+
+from fleet.model import DeviceState, RouteDecision
 
 # What '.' and 'T' stand for in a dial-peer number pattern (doc 211306, Dial-Peer Wildcards:
 # "any value 0-9, A-F and *, #, +"; T: "a variable length match of up to 32 digits").
@@ -30,100 +33,133 @@ class NumberPattern:
     leading_literal: int  # explicit digits before the first wildcard (POTS digit-strip)
 
 
+class _PatternReader:
+    """One pass over a number pattern, counting what the "longest match" rule counts."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.s = text.strip()
+        self.out: list[str] = []
+        self.explicit = self.fixed = 0
+        self.leading: int | None = None
+        self.last = (0, 0)  # (explicit, fixed) of the previous atom, for %, ? and + after it
+        self.groups: list[tuple[int, int]] = []
+        self.i = 0
+
+    def literal(self, regex: str) -> None:
+        self.out.append(regex)
+        self.explicit += 1
+        self.last = (1, 0)
+
+    def wildcard(self, regex: str) -> None:
+        self.out.append(regex)
+        self.fixed += 1
+        self.last = (0, 1)
+        self.mark()
+
+    def mark(self) -> None:
+        # the first non-literal ends the explicitly matched leading digits
+        self.leading = self.explicit if self.leading is None else self.leading
+
+    def bracket(self) -> None:
+        s, text = self.s, self.text
+        j = s.find("]", self.i)
+        if j < 0:
+            raise ValueError(f"unclosed [ in {text!r}")
+        body = s[self.i + 1 : j].replace(",", "")
+        if not body or not re.fullmatch(r"\^?[0-9A-Fa-f*#-]+", body):
+            raise ValueError(f"bad range [{body}] in {text!r}")
+        self.wildcard("[" + body.replace("*", r"\*") + "]")
+        self.i = j
+
+    def close_group(self) -> None:
+        if not self.groups:
+            raise ValueError(f"unbalanced ) in {self.text!r}")
+        e0, f0 = self.groups.pop()
+        self.out.append(")")
+        self.last = (self.explicit - e0, self.fixed - f0)
+
+    def optional(self, c: str) -> None:
+        # The atom before may occur zero times: it does not count as explicit.
+        self.out.append("*" if c == "%" else "?")
+        self.explicit -= self.last[0]
+        self.fixed -= self.last[1]
+        self.last = (0, 0)
+        self.mark()
+
+    def end(self, c: str) -> bool:
+        """T or $: the pattern ends here (True: stop reading)."""
+        rest = self.s[self.i + 1 :]
+        if c == "T":
+            if rest not in ("", "$"):
+                raise ValueError(f"T must end the pattern: {self.text!r}")
+            self.out.append(_ANY + "{0,32}$")
+            self.mark()
+            return True
+        if rest:
+            raise ValueError(f"$ must end the pattern: {self.text!r}")
+        self.out.append("$")
+        return False
+
+    def step(self, c: str) -> bool:
+        """Read the atom at ``i``; True when the pattern ends there."""
+        if c in _LITERAL:
+            self.literal(re.escape(c))
+        elif c == ".":
+            self.wildcard(_ANY)
+        elif c == "[":
+            self.bracket()
+        elif c == "(":
+            self.groups.append((self.explicit, self.fixed))
+            self.out.append("(?:")
+            self.mark()
+        elif c == ")":
+            self.close_group()
+        elif c in "%?":
+            self.optional(c)
+        elif c == "+":
+            self.out.append("+")
+            self.mark()
+        elif c in "T$":
+            return self.end(c)
+        elif c == "\\" and self.i + 1 < len(self.s):
+            self.i += 1
+            self.literal(re.escape(self.s[self.i]))
+        elif c != ",":  # ',' is a one-second pause when dialling out; matches nothing
+            raise ValueError(f"{c!r} is not valid in a number pattern: {self.text!r}")
+        return False
+
+    def read(self) -> NumberPattern:
+        s = self.s
+        if not s:
+            raise ValueError("empty number pattern")
+        if s.startswith("^"):
+            self.i = 1
+        if s[self.i : self.i + 1] == "+":  # leading + is the literal E.164 plus
+            self.literal(r"\+")
+            self.i += 1
+        while self.i < len(s):
+            if self.step(s[self.i]):
+                break
+            self.i += 1
+        if self.groups:
+            raise ValueError(f"unclosed ( in {self.text!r}")
+        return NumberPattern(
+            text=self.text,
+            regex=re.compile("".join(self.out)),
+            explicit=self.explicit,
+            fixed=self.fixed,
+            leading_literal=self.explicit if self.leading is None else self.leading,
+        )
+
+
 @lru_cache(maxsize=4096)
 def number_pattern(text: str) -> NumberPattern:
     """A destination-pattern / incoming called-number / answer-address as IOS reads it.
 
     Implicitly anchored at the start ("the gateway automatically assume a ^"), open at the
     end unless it ends in T or $: IOS matches the pattern as a prefix of the number."""
-    s = text.strip()
-    if not s:
-        raise ValueError("empty number pattern")
-    out: list[str] = []
-    explicit = fixed = 0
-    leading: int | None = None
-    last = (0, 0)  # (explicit, fixed) of the previous atom, for %, ? and + after it
-    groups: list[tuple[int, int]] = []
-    i = 0
-    if s.startswith("^"):
-        i = 1
-    if s[i : i + 1] == "+":  # leading + is the literal E.164 plus
-        out.append(r"\+")
-        explicit += 1
-        last = (1, 0)
-        i += 1
-    while i < len(s):
-        c = s[i]
-        if c in _LITERAL:
-            out.append(re.escape(c))
-            explicit += 1
-            last = (1, 0)
-        elif c == ".":
-            out.append(_ANY)
-            fixed += 1
-            last = (0, 1)
-            leading = explicit if leading is None else leading
-        elif c == "[":
-            j = s.find("]", i)
-            if j < 0:
-                raise ValueError(f"unclosed [ in {text!r}")
-            body = s[i + 1 : j].replace(",", "")
-            if not body or not re.fullmatch(r"\^?[0-9A-Fa-f*#-]+", body):
-                raise ValueError(f"bad range [{body}] in {text!r}")
-            out.append("[" + body.replace("*", r"\*") + "]")
-            fixed += 1
-            last = (0, 1)
-            leading = explicit if leading is None else leading
-            i = j
-        elif c == "(":
-            groups.append((explicit, fixed))
-            out.append("(?:")
-            leading = explicit if leading is None else leading
-        elif c == ")":
-            if not groups:
-                raise ValueError(f"unbalanced ) in {text!r}")
-            e0, f0 = groups.pop()
-            out.append(")")
-            last = (explicit - e0, fixed - f0)
-        elif c in "%?":
-            # The atom before may occur zero times: it does not count as explicit.
-            out.append("*" if c == "%" else "?")
-            explicit -= last[0]
-            fixed -= last[1]
-            last = (0, 0)
-            leading = explicit if leading is None else leading
-        elif c == "+":
-            out.append("+")
-            leading = explicit if leading is None else leading
-        elif c == "T":
-            if s[i + 1 :] not in ("", "$"):
-                raise ValueError(f"T must end the pattern: {text!r}")
-            out.append(_ANY + "{0,32}$")
-            leading = explicit if leading is None else leading
-            break
-        elif c == "$":
-            if i != len(s) - 1:
-                raise ValueError(f"$ must end the pattern: {text!r}")
-            out.append("$")
-        elif c == ",":  # a one-second pause when dialling out; matches nothing
-            pass
-        elif c == "\\" and i + 1 < len(s):
-            i += 1
-            out.append(re.escape(s[i]))
-            explicit += 1
-            last = (1, 0)
-        else:
-            raise ValueError(f"{c!r} is not valid in a number pattern: {text!r}")
-        i += 1
-    if groups:
-        raise ValueError(f"unclosed ( in {text!r}")
-    return NumberPattern(
-        text=text,
-        regex=re.compile("".join(out)),
-        explicit=explicit,
-        fixed=fixed,
-        leading_literal=explicit if leading is None else leading,
-    )
+    return _PatternReader(text).read()
 
 
 def pattern_matches(pattern: str, number: str) -> bool:
@@ -216,11 +252,120 @@ def translate(rules: dict[str, dict[str, Any]], number: str) -> tuple[str, str |
     return number, None, False
 
 
+# --- the routing data, typed --------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class DialPeer:
+    """One dial-peer as ``SbcState.data["dial_peers"]`` holds it (model.py writes it with
+    ``asdict``, so the stored field order is this one)."""
+
+    tag: str
+    type: str  # voip | pots
+    description: str = ""
+    destination_pattern: str = ""
+    session_target: str = ""
+    preference: int = 0
+    translation_incoming: str = ""
+    translation_outgoing: str = ""
+    incoming_called_number: str = ""
+    incoming_uri: str = ""
+    answer_address: str = ""
+    emergency_zone: str = ""
+    emergency_location: str = ""
+    port: str = ""
+    digit_strip: bool = True
+    forward_digits: str = ""
+    prefix: str = ""
+    bind_control: str = ""
+    shutdown: bool = False
+    trunkgroup: str = ""
+    e164_map: str = ""
+    dpg: str = ""
+    server_group: str = ""
+    destination_uri: str = ""
+    incoming_called_e164_map: str = ""
+    # how a golden template names the trunk this dial-peer leaves on
+    trunk: str = ""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DialPeer:
+        try:
+            return cls(**d)
+        except TypeError:
+            # A snapshot stored by another fleet version may lack fields (they take the
+            # default) or hold ones this version does not know (they are dropped).
+            return cls(**{k: v for k, v in d.items() if k in _PEER_FIELDS})
+
+    @property
+    def name(self) -> str:
+        return f"dial-peer {self.tag}"
+
+    @property
+    def emergency(self) -> bool:
+        return bool(self.emergency_zone or self.emergency_location)
+
+
+_PEER_FIELDS = frozenset(DialPeer.__dataclass_fields__)
+
+
+@dataclass(slots=True)
+class CubeRouting:
+    """What ``route`` reads of ``SbcState.data``."""
+
+    dial_peers: list[DialPeer]
+    hunt: int
+    voip_incoming_profile: str
+    e164_maps: dict[str, dict[str, Any]]
+    dpgs: dict[str, list[dict[str, Any]]]
+    translation_rules: dict[str, dict[str, dict[str, Any]]]
+    translation_profiles: dict[str, dict[str, str]]
+    uri_classes: dict[str, dict[str, Any]]
+    locations: dict[str, dict[str, Any]]
+    zones: dict[str, list[str]]
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> CubeRouting:
+        return cls(
+            dial_peers=[DialPeer.from_dict(p) for p in data.get("dial_peers", [])],
+            hunt=int(data.get("hunt") or 0),
+            voip_incoming_profile=data.get("voip_incoming_profile") or "",
+            e164_maps=data.get("e164_maps") or {},
+            dpgs=data.get("dpgs") or {},
+            translation_rules=data.get("translation_rules") or {},
+            translation_profiles=data.get("translation_profiles") or {},
+            uri_classes=data.get("uri_classes") or {},
+            locations=data.get("locations") or {},
+            zones=data.get("zones") or {},
+        )
+
+    def e164(self, tag: str) -> list[str]:
+        return list((self.e164_maps.get(tag) or {}).get("e164", []))
+
+
+@dataclass(slots=True)
+class Candidate:
+    """An outbound dial-peer that matches, with its table position and best pattern."""
+
+    index: int
+    peer: DialPeer
+    pattern: NumberPattern
+
+
+@dataclass(slots=True)
+class Call:
+    """One call being routed: what every step reads and appends to."""
+
+    cfg: CubeRouting
+    number: str
+    source: str | None
+    steps: list[str]
+
+    def decision(self, outcome: str, **fields: Any) -> RouteDecision:
+        return RouteDecision(self.number, self.source, outcome, steps=self.steps, **fields)
+
+
 # --- dial-peer selection ----------------------------------------------------------------
-
-
-def _peer_name(p: dict[str, Any]) -> str:
-    return f"dial-peer {p['tag']}"
 
 
 def _ip(source: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -246,16 +391,15 @@ def _uri_host_matches(host: str, ip: str) -> bool:
         return False
 
 
-def _hunt_key(hunt: int) -> Any:
-    def key(item: tuple[int, dict[str, Any], NumberPattern]) -> tuple[int, ...]:
-        idx, p, pat = item
-        longest = (-pat.explicit, -pat.fixed)
-        pref = (int(p.get("preference") or 0),)
+def _hunt_key(hunt: int) -> Callable[[Candidate], tuple[int, ...]]:
+    def key(c: Candidate) -> tuple[int, ...]:
+        longest = (-c.pattern.explicit, -c.pattern.fixed)
+        pref = (int(c.peer.preference or 0),)
         if hunt in (2, 3, 5):
-            return (*pref, *longest, idx)
+            return (*pref, *longest, c.index)
         if hunt in (6, 7):
-            return (idx,)
-        return (*longest, *pref, idx)
+            return (c.index,)
+        return (*longest, *pref, c.index)
 
     return key
 
@@ -272,50 +416,67 @@ _HUNT_TIES = {
 }
 
 
-def _inbound(
-    data: dict[str, Any], number: str, source: str | None, steps: list[str]
-) -> dict[str, Any] | None:
-    peers = data.get("dial_peers", [])
-    if source:
-        m = re.fullmatch(r"(?i)(?:dial-peer\s+(?:voice\s+)?)?(\d+)(?:\s+voip)?", source.strip())
-        if m:
-            for p in peers:
-                if p["tag"] == m.group(1):
-                    steps.append(f"inbound: {_peer_name(p)} named as the source")
-                    return p
-    live = [p for p in peers if p["type"] == "voip" and not p.get("shutdown")]
-    ip = _ip(source)
-    if ip is not None:
-        for p in live:
-            uri = (p.get("incoming_uri") or "").split()
-            if len(uri) == 2 and uri[0].lower() == "via":
-                cls = data.get("uri_classes", {}).get(uri[1], {})
-                if any(_uri_host_matches(h, str(ip)) for h in cls.get("hosts", [])):
-                    steps.append(
-                        f"inbound: {_peer_name(p)} (incoming uri via {uri[1]}) matches the "
-                        f"Via host {ip}: URI is matched before the called number"
-                    )
-                    return p
+def _named_source(call: Call) -> DialPeer | None:
+    """The dial-peer the source names outright ("dial-peer 100", "100 voip", "100")."""
+    if not call.source:
+        return None
+    m = re.fullmatch(r"(?i)(?:dial-peer\s+(?:voice\s+)?)?(\d+)(?:\s+voip)?", call.source.strip())
+    if not m:
+        return None
+    return next((p for p in call.cfg.dial_peers if p.tag == m.group(1)), None)
+
+
+def _by_uri(call: Call, live: list[DialPeer]) -> DialPeer | None:
+    ip = _ip(call.source)
+    if ip is None:
+        return None
+    for p in live:
+        uri = p.incoming_uri.split()
+        if len(uri) != 2 or uri[0].lower() != "via":
+            continue
+        cls = call.cfg.uri_classes.get(uri[1], {})
+        if any(_uri_host_matches(h, str(ip)) for h in cls.get("hosts", [])):
+            call.steps.append(
+                f"inbound: {p.name} (incoming uri via {uri[1]}) matches the "
+                f"Via host {ip}: URI is matched before the called number"
+            )
+            return p
+    return None
+
+
+def _by_called(call: Call, live: list[DialPeer]) -> DialPeer | None:
     # Called number: incoming called-number and incoming called e164-pattern-map are one row
     # of doc 211306 Table 1; the longest match wins among them.
-    cands = []
+    cands: list[tuple[Candidate, str]] = []
     for idx, p in enumerate(live):
-        texts = [(p.get("incoming_called_number"), "incoming called-number")]
-        if p.get("incoming_called_e164_map"):
-            m = (data.get("e164_maps") or {}).get(p["incoming_called_e164_map"]) or {}
-            what = f"incoming called e164-pattern-map {p['incoming_called_e164_map']}"
-            texts += [(e, what) for e in m.get("e164", [])]
+        texts = [(p.incoming_called_number, "incoming called-number")]
+        if p.incoming_called_e164_map:
+            what = f"incoming called e164-pattern-map {p.incoming_called_e164_map}"
+            texts += [(e, what) for e in call.cfg.e164(p.incoming_called_e164_map)]
         for pat, what in texts:
-            if pat and pattern_matches(pat, number):
-                cands.append((idx, p, number_pattern(pat), what))
-    if cands:
-        cands.sort(key=lambda c: (-c[2].explicit, -c[2].fixed, c[0]))
-        _, p, pat, what = cands[0]
-        steps.append(
-            f"inbound: {_peer_name(p)} ({what}, {pat.text}) matches the called number {number}"
-        )
-        return p
-    steps.append(
+            if pat and pattern_matches(pat, call.number):
+                cands.append((Candidate(idx, p, number_pattern(pat)), what))
+    if not cands:
+        return None
+    cands.sort(key=lambda c: (-c[0].pattern.explicit, -c[0].pattern.fixed, c[0].index))
+    best, what = cands[0]
+    call.steps.append(
+        f"inbound: {best.peer.name} ({what}, {best.pattern.text}) matches the called number "
+        f"{call.number}"
+    )
+    return best.peer
+
+
+def _inbound(call: Call) -> DialPeer | None:
+    named = _named_source(call)
+    if named is not None:
+        call.steps.append(f"inbound: {named.name} named as the source")
+        return named
+    live = [p for p in call.cfg.dial_peers if p.type == "voip" and not p.shutdown]
+    found = _by_uri(call, live) or _by_called(call, live)
+    if found is not None:
+        return found
+    call.steps.append(
         "inbound: no dial-peer matches by URI or called number (answer-address and "
         "destination-pattern match the calling number, which is not known here): dial-peer 0, "
         "no incoming translation"
@@ -324,11 +485,12 @@ def _inbound(
 
 
 def _apply_profile(
-    data: dict[str, Any], profile: str | None, direction: str, number: str, steps: list[str]
+    call: Call, profile: str | None, direction: str, number: str
 ) -> tuple[str, bool]:
     if not profile:
         return number, False
-    prof = data.get("translation_profiles", {}).get(profile)
+    steps = call.steps
+    prof = call.cfg.translation_profiles.get(profile)
     if prof is None:
         steps.append(f"translation-profile {direction} {profile} is not defined: no change")
         return number, False
@@ -336,7 +498,7 @@ def _apply_profile(
     if not ruleset:
         steps.append(f"translation-profile {direction} {profile} does not translate called")
         return number, False
-    rules = data.get("translation_rules", {}).get(ruleset)
+    rules = call.cfg.translation_rules.get(ruleset)
     if rules is None:
         steps.append(f"voice translation-rule {ruleset} (profile {profile}) is not defined")
         return number, False
@@ -352,36 +514,36 @@ def _apply_profile(
     return new, False
 
 
-def _pots_digits(p: dict[str, Any], number: str, steps: list[str]) -> str:
+def _pots_digits(p: DialPeer, number: str, steps: list[str]) -> str:
     """POTS dial-peers strip the explicitly matched leading digits unless told otherwise."""
-    fwd = p.get("forward_digits")
+    fwd = p.forward_digits
     if fwd:
         if fwd != "all":
             n = int(fwd)
             number = number[-n:] if n else ""
-            steps.append(f"{_peer_name(p)} forward-digits {fwd}: {number} sent")
-    elif p.get("digit_strip", True):
-        k = number_pattern(p["destination_pattern"]).leading_literal
+            steps.append(f"{p.name} forward-digits {fwd}: {number} sent")
+    elif p.digit_strip:
+        k = number_pattern(p.destination_pattern).leading_literal
         if k:
             number = number[k:]
-            steps.append(f"{_peer_name(p)} (POTS) strips the {k} explicitly matched digit(s)")
-    if p.get("prefix"):
-        number = p["prefix"] + number
-        steps.append(f"{_peer_name(p)} prefix {p['prefix']}")
+            steps.append(f"{p.name} (POTS) strips the {k} explicitly matched digit(s)")
+    if p.prefix:
+        number = p.prefix + number
+        steps.append(f"{p.name} prefix {p.prefix}")
     return number
 
 
-def _elin(data: dict[str, Any], p: dict[str, Any], source: str | None) -> str | None:
+def _elin(cfg: CubeRouting, p: DialPeer, source: str | None) -> str | None:
     ip = _ip(source)
     if ip is None:
         return None
-    locs = []
-    if p.get("emergency_location"):
-        locs = [p["emergency_location"]]
-    elif p.get("emergency_zone"):
-        locs = data.get("zones", {}).get(p["emergency_zone"], [])
+    locs: list[str] = []
+    if p.emergency_location:
+        locs = [p.emergency_location]
+    elif p.emergency_zone:
+        locs = cfg.zones.get(p.emergency_zone, [])
     for loc in locs:
-        erl = data.get("locations", {}).get(loc, {})
+        erl = cfg.locations.get(loc, {})
         for net in erl.get("subnets", []):
             try:
                 if ip in ipaddress.ip_network(net, strict=False):
@@ -392,37 +554,37 @@ def _elin(data: dict[str, Any], p: dict[str, Any], source: str | None) -> str | 
     return None
 
 
-def target_of(p: dict[str, Any]) -> str:
+def target_of(peer: DialPeer) -> str:
     """Where a dial-peer sends the call: its session target or server group (VoIP), its
     voice port or trunk group (POTS)."""
-    if p["type"] == "voip":
-        if p.get("session_target"):
-            return p["session_target"]
-        return f"server-group {p['server_group']}" if p.get("server_group") else ""
-    if p.get("port"):
-        return f"port {p['port']}"
-    return f"trunkgroup {p['trunkgroup']}" if p.get("trunkgroup") else ""
+    if peer.type == "voip":
+        if peer.session_target:
+            return peer.session_target
+        return f"server-group {peer.server_group}" if peer.server_group else ""
+    if peer.port:
+        return f"port {peer.port}"
+    return f"trunkgroup {peer.trunkgroup}" if peer.trunkgroup else ""
 
 
-def is_outbound(p: dict[str, Any]) -> bool:
+def is_outbound(peer: DialPeer) -> bool:
     """Operationally up for outbound matching (doc 211306, Dial-Peer States; doc 12426
     "Understanding the Operational Status of Dial Peers"): an outbound matching mechanism
     (destination-pattern or destination e164-pattern-map) and somewhere to send the call
     (VoIP: session target or session server-group; POTS: a voice port or a trunk group)."""
-    matcher = p.get("destination_pattern") or p.get("e164_map")
-    return bool(matcher) and bool(target_of(p))
+    matcher = peer.destination_pattern or peer.e164_map
+    return bool(matcher) and bool(target_of(peer))
 
 
-def _outbound_match(data: dict[str, Any], p: dict[str, Any], called: str) -> NumberPattern | None:
+def _outbound_match(cfg: CubeRouting, p: DialPeer, called: str) -> NumberPattern | None:
     """The pattern of ``p`` that matches ``called`` best, or None. destination-pattern and
     destination e164-pattern-map are evaluated together (doc 211306, Outbound Dial-Peer
     Matching: "it evaluates all potential destination-pattern matches and destination
     e164-pattern-map matching commands")."""
     pats = []
-    if p.get("destination_pattern"):
-        pats.append(p["destination_pattern"])
-    if p.get("e164_map"):
-        pats += (data.get("e164_maps", {}).get(p["e164_map"]) or {}).get("e164", [])
+    if p.destination_pattern:
+        pats.append(p.destination_pattern)
+    if p.e164_map:
+        pats += cfg.e164(p.e164_map)
     best = None
     for text in pats:
         if pattern_matches(text, called):
@@ -432,165 +594,144 @@ def _outbound_match(data: dict[str, Any], p: dict[str, Any], called: str) -> Num
     return best
 
 
-def _finish(
-    data: dict[str, Any],
-    out: dict[str, Any],
-    win: dict[str, Any],
-    called: str,
-    source: str | None,
-    steps: list[str],
-) -> dict[str, Any]:
+def _finish(call: Call, win: DialPeer, called: str) -> RouteDecision:
     """The call once ``win`` is the outbound dial-peer: outgoing translation, POTS digits,
     emergency marking, the trunk it leaves on."""
-    sent, rejected = _apply_profile(
-        data, win.get("translation_outgoing"), "outgoing", called, steps
-    )
+    steps = call.steps
+    sent, rejected = _apply_profile(call, win.translation_outgoing, "outgoing", called)
     if rejected:
-        return {**out, "outcome": "rejected", "route": _peer_name(win)}
-    if win["type"] == "pots":
+        return call.decision("rejected", route=win.name)
+    if win.type == "pots":
         sent = _pots_digits(win, sent, steps)
     priority = None
-    if win.get("emergency_zone") or win.get("emergency_location"):
+    if win.emergency:
         priority = "emergency"
         what = (
-            f"emergency response zone {win['emergency_zone']}"
-            if win.get("emergency_zone")
-            else f"emergency response location {win['emergency_location']}"
+            f"emergency response zone {win.emergency_zone}"
+            if win.emergency_zone
+            else f"emergency response location {win.emergency_location}"
         )
-        elin = _elin(data, win, source)
+        elin = _elin(call.cfg, win, call.source)
         steps.append(
-            f"{_peer_name(win)} carries {what}: an emergency call"
+            f"{win.name} carries {what}: an emergency call"
             + (f"; calling number replaced by {elin}" if elin else "")
         )
-    steps.append(f"leaves on {win['trunk']} ({target_of(win)}) as {sent}")
-    return {
-        **out,
-        "outcome": "routed",
-        "route": _peer_name(win),
-        "sent": sent,
-        "trunk": win["trunk"],
-        "priority": priority,
-    }
+    steps.append(f"leaves on {win.trunk} ({target_of(win)}) as {sent}")
+    return call.decision("routed", route=win.name, sent=sent, trunk=win.trunk, priority=priority)
 
 
-def _tie_key(hunt: int, item: tuple[int, dict[str, Any], NumberPattern]) -> tuple[int, ...]:
+def _tie_key(hunt: int, c: Candidate) -> tuple[int, ...]:
     """The part of the hunt order that the configuration decides; what is left is random
     or least-recently-used, which depends on call history (doc 211306, dial-peer hunt)."""
-    key = _hunt_key(hunt)(item)[:-1]
+    key = _hunt_key(hunt)(c)[:-1]
     return () if hunt in (4, 5, 6, 7) else key
 
 
-def _decide(
-    data: dict[str, Any],
-    out: dict[str, Any],
-    cands: list[tuple[int, dict[str, Any], NumberPattern]],
-    hunt: int,
-    called: str,
-    source: str | None,
-    steps: list[str],
-) -> dict[str, Any]:
+def _decide(call: Call, cands: list[Candidate], hunt: int, called: str) -> RouteDecision:
     """The winner among ordered candidates; when the configuration leaves a tie for IOS to
     break at random (or by least recent use), every tied dial-peer is an alternative."""
+    steps = call.steps
     first = _tie_key(hunt, cands[0])
     tied = [c for c in cands if _tie_key(hunt, c) == first]
     if len(tied) == 1:
-        win = tied[0][1]
-        steps.append(f"outbound: {_peer_name(win)} wins")
-        return _finish(data, out, win, called, source, steps)
-    names = ", ".join(_peer_name(c[1]) for c in tied)
+        win = tied[0].peer
+        steps.append(f"outbound: {win.name} wins")
+        return _finish(call, win, called)
+    names = ", ".join(c.peer.name for c in tied)
     steps.append(
         f"outbound: {names} tie ({_HUNT_TIES.get(hunt, _HUNT_TIES[0])}): IOS may take any of them"
     )
     alts = []
-    for _, p, _ in tied:
-        alt_steps = [*steps, f"outbound: if IOS picks {_peer_name(p)}"]
-        alts.append(_finish(data, {**out, "steps": alt_steps}, p, called, source, alt_steps))
-    same = {(a["outcome"], a.get("sent"), a.get("trunk"), a.get("priority")) for a in alts}
+    for c in tied:
+        alt = Call(
+            call.cfg, call.number, call.source, [*steps, f"outbound: if IOS picks {c.peer.name}"]
+        )
+        alts.append(_finish(alt, c.peer, called))
+    same = {(a.outcome, a.sent, a.trunk, a.priority) for a in alts}
     if len(same) == 1:
         a = alts[0]
         steps.append(
-            f"every tied dial-peer ({names}) gives the same result: {a['outcome']}"
-            + (f" on {a['trunk']} as {a['sent']}" if a["outcome"] == "routed" else "")
-            + f"; reported as {_peer_name(tied[0][1])}"
+            f"every tied dial-peer ({names}) gives the same result: {a.outcome}"
+            + (f" on {a.trunk} as {a.sent}" if a.outcome == "routed" else "")
+            + f"; reported as {tied[0].peer.name}"
         )
-        return {**a, "steps": steps}
+        a.steps = steps
+        return a
     steps.append("the tied dial-peers differ in trunk, number or priority: ambiguous")
-    return {**out, "outcome": "ambiguous", "alternatives": alts}
+    return call.decision("ambiguous", alternatives=alts)
 
 
-def route(data: dict[str, Any], number: str, source: str | None) -> dict[str, Any]:
-    """The RouteDecision fields for one call, as IOS routes it."""
-    steps: list[str] = []
-    out: dict[str, Any] = {"number": number, "source": source, "steps": steps}
-    inbound = _inbound(data, number, source, steps)
-    called = number
-    profile = inbound.get("translation_incoming") if inbound else None
-    if not profile and data.get("voip_incoming_profile"):
-        profile = data["voip_incoming_profile"]
+def route(state: DeviceState, number: str, source: str | None) -> RouteDecision:
+    """One call as IOS routes it: inbound dial-peer, incoming translation, outbound hunt."""
+    if state.sbc is None:
+        return RouteDecision(
+            number=number, source=source, outcome="no-route", steps=["no SBC routing configuration"]
+        )
+    call = Call(CubeRouting.from_data(state.sbc.data), number, source, [])
+    return _route(call)
+
+
+def _route(call: Call) -> RouteDecision:
+    cfg, steps = call.cfg, call.steps
+    inbound = _inbound(call)
+    profile = inbound.translation_incoming if inbound else None
+    if not profile and cfg.voip_incoming_profile:
+        profile = cfg.voip_incoming_profile
         steps.append(f"global voip-incoming translation-profile {profile}")
-    called, rejected = _apply_profile(data, profile, "incoming", called, steps)
+    called, rejected = _apply_profile(call, profile, "incoming", call.number)
     if rejected:
-        return {**out, "outcome": "rejected"}
-    hunt = int(data.get("hunt") or 0)
-    peers = data.get("dial_peers", [])
-    if inbound and inbound.get("dpg"):
-        return _route_dpg(data, out, inbound, peers, called, source, steps)
+        return call.decision("rejected")
+    if inbound and inbound.dpg:
+        return _route_dpg(call, inbound, called)
     cands = []
-    for idx, p in enumerate(peers):
-        if p.get("shutdown") or not is_outbound(p):
+    for idx, p in enumerate(cfg.dial_peers):
+        if p.shutdown or not is_outbound(p):
             continue  # shutdown or operationally down: nowhere to send the call (doc 211306)
-        pat = _outbound_match(data, p, called)
+        pat = _outbound_match(cfg, p, called)
         if pat is not None:
-            cands.append((idx, p, pat))
+            cands.append(Candidate(idx, p, pat))
     if not cands:
         steps.append(f"outbound: no dial-peer's destination-pattern matches {called}")
-        return {**out, "outcome": "no-route"}
-    cands.sort(key=_hunt_key(hunt))
+        return call.decision("no-route")
+    cands.sort(key=_hunt_key(cfg.hunt))
     steps.append(
-        f"outbound candidates for {called} (dial-peer hunt {hunt}): "
+        f"outbound candidates for {called} (dial-peer hunt {cfg.hunt}): "
         + ", ".join(
-            f"{_peer_name(p)} [{pat.text}, {pat.explicit} explicit, "
-            f"pref {p.get('preference') or 0}]"
-            for _, p, pat in cands
+            f"{c.peer.name} [{c.pattern.text}, {c.pattern.explicit} explicit, "
+            f"pref {c.peer.preference or 0}]"
+            for c in cands
         )
     )
-    return _decide(data, out, cands, hunt, called, source, steps)
+    return _decide(call, cands, cfg.hunt, called)
 
 
-def _route_dpg(
-    data: dict[str, Any],
-    out: dict[str, Any],
-    inbound: dict[str, Any],
-    peers: list[dict[str, Any]],
-    called: str,
-    source: str | None,
-    steps: list[str],
-) -> dict[str, Any]:
+def _route_dpg(call: Call, inbound: DialPeer, called: str) -> RouteDecision:
     """``destination dpg N`` on the inbound dial-peer binds the outbound dial-peers
     statically: they are taken from the group by its preference, the called number is not
     matched against their patterns (doc 211306, Dial-Peer Groups)."""
-    tag = inbound["dpg"]
-    group = (data.get("dpgs") or {}).get(tag)
+    steps = call.steps
+    tag = inbound.dpg
+    group = call.cfg.dpgs.get(tag)
     if group is None:
-        steps.append(f"{_peer_name(inbound)} destination dpg {tag}: the group is not defined")
-        return {**out, "outcome": "no-route"}
-    by_tag = {p["tag"]: p for p in peers}
+        steps.append(f"{inbound.name} destination dpg {tag}: the group is not defined")
+        return call.decision("no-route")
+    by_tag = {p.tag: p for p in call.cfg.dial_peers}
     cands = []
     for idx, member in enumerate(group):
         p = by_tag.get(member["tag"])
-        if p is None or p.get("shutdown") or not is_outbound(p):
+        if p is None or p.shutdown or not is_outbound(p):
             steps.append(f"voice class dpg {tag}: dial-peer {member['tag']} is not usable")
             continue
         pat = number_pattern(".T")  # the group, not the pattern, decides
-        cands.append((idx, {**p, "preference": member["preference"]}, pat))
+        cands.append(Candidate(idx, replace(p, preference=member["preference"]), pat))
     if not cands:
         steps.append(f"voice class dpg {tag}: no usable outbound dial-peer")
-        return {**out, "outcome": "no-route"}
-    cands.sort(key=lambda c: (c[1]["preference"], c[0]))
+        return call.decision("no-route")
+    cands.sort(key=lambda c: (c.peer.preference, c.index))
     steps.append(
-        f"inbound {_peer_name(inbound)} has destination dpg {tag}: outbound dial-peers "
-        + ", ".join(f"{_peer_name(p)} (pref {p['preference']})" for _, p, _ in cands)
+        f"inbound {inbound.name} has destination dpg {tag}: outbound dial-peers "
+        + ", ".join(f"{c.peer.name} (pref {c.peer.preference})" for c in cands)
         + ", without matching the called number"
     )
     # Equal preference inside a group: IOS's order among them is not documented here.
-    return _decide(data, out, cands, 2, called, source, steps)
+    return _decide(call, cands, 2, called)

@@ -13,6 +13,7 @@ import re
 from functools import cache
 from pathlib import Path
 
+from fleet.lab.registry import SbcDemoFault, SbcSimulator
 from fleet.lab.spec import LabSbc, LabSbcDevice
 
 ADMIN_USER = "admin"
@@ -97,62 +98,77 @@ def _emergency_peer(tag: str, number: str) -> list[str]:
 
 def render(spec: LabSbc) -> str:
     """What `show running-config` prints on this lab CUBE."""
-    fault = spec.fault
-    nets = [ipaddress.ip_network(n, strict=False) for n in spec.phone_networks]
     numbers = list(spec.emergency_numbers)
-    if fault == "no-emergency":
+    if spec.fault == "no-emergency":
         routed: list[str] = []
-    elif fault == "catchall-112":
+    elif spec.fault == "catchall-112":
         routed = [n for n in numbers if n != "112"]
     else:
         routed = numbers
     body = SAMPLE.read_text().split("\n!\n", 1)[1]  # after the Building/Current preamble
     out: list[str] = []
-    taken = {"100", "200", "300", "400", "401", "402", "500"}
     for block in _blocks(body):
         head = block[0]
-        if head.startswith("hostname "):
-            block = [f"hostname {spec.hostname}"]
-        elif head.startswith("ip route 10.20.0.0"):
+        if head.startswith("ip route 10.20.0.0"):
             continue
-        elif head.startswith("enable secret"):
-            block = [f"enable secret {type9(spec.enable_password)}"]
-        elif head.startswith("username admin"):
-            block = [f"username {spec.admin_user} privilege 15 secret {type9(spec.admin_password)}"]
-        elif head == "voice service voip":
-            block = [ln for ln in block if not ln.startswith("  ipv4 10.20.")]
-            at = block.index("  ipv4 203.0.113.20") + 1
-            block[at:at] = [f"  ipv4 {_mask(n)}" for n in nets]
-        elif head == "interface GigabitEthernet0/0/0":
-            block = [
-                f" ip address {spec.address} 255.255.255.255"
-                if ln.startswith(" ip address")
-                else ln
-                for ln in block
-            ]
-        elif head == f"voice translation-rule {PHONE_RULESET}":
-            rules = [f"voice translation-rule {PHONE_RULESET}"]
-            if fault == "rewrite-999":
-                rules.append(" rule 1 /^999$/ /911/")
-            for i, n in enumerate(numbers):
-                rules.append(f" rule {10 * (i + 1)} /^9\\({n}\\)$/ /\\1/")
-            rules.append(f" rule {10 * (len(numbers) + 1)} /^9\\(0[1-9].*\\)$/ /\\1/")
-            block = rules
-        elif head == "voice emergency response location 1":
-            block = [" elin 1 02079460000", f" name {spec.site.upper()}-PHONES"]
-            block = [head, *block] + [f" subnet {i + 1} {_mask(n)}" for i, n in enumerate(nets[:2])]
-        elif head.startswith("dial-peer voice 999 ") or head.startswith("dial-peer voice 112 "):
+        if head.startswith("dial-peer voice 999 ") or head.startswith("dial-peer voice 112 "):
             if out and out[-1] == "!":
                 out.pop()
             continue
-        elif head == "dial-peer voice 200 voip":
-            for i, n in enumerate(routed):
-                tag = n if n.isdigit() and n not in taken and int(n) < 2**31 else str(9000 + i)
-                taken.add(tag)
-                out.extend([*_emergency_peer(tag, n), "!"])
-        out.extend(block)
+        if head == "dial-peer voice 200 voip":
+            out.extend(_emergency_peers(routed))
+        out.extend(_rewrite(block, spec))
     text = "\n".join(out)
     return f"Building configuration...\n\nCurrent configuration : {len(text)} bytes\n!\n{text}"
+
+
+def _emergency_peers(numbers: list[str]) -> list[str]:
+    # Tags are the numbers themselves where IOS allows, clear of the sample's own peers.
+    taken = {"100", "200", "300", "400", "401", "402", "500"}
+    out: list[str] = []
+    for i, n in enumerate(numbers):
+        tag = n if n.isdigit() and n not in taken and int(n) < 2**31 else str(9000 + i)
+        taken.add(tag)
+        out.extend([*_emergency_peer(tag, n), "!"])
+    return out
+
+
+def _rewrite(block: list[str], spec: LabSbc) -> list[str]:
+    """One sample block as this SBC carries it."""
+    head = block[0]
+    nets = [ipaddress.ip_network(n, strict=False) for n in spec.phone_networks]
+    if head.startswith("hostname "):
+        return [f"hostname {spec.hostname}"]
+    if head.startswith("enable secret"):
+        return [f"enable secret {type9(spec.enable_password)}"]
+    if head.startswith("username admin"):
+        return [f"username {spec.admin_user} privilege 15 secret {type9(spec.admin_password)}"]
+    if head == "voice service voip":
+        block = [ln for ln in block if not ln.startswith("  ipv4 10.20.")]
+        at = block.index("  ipv4 203.0.113.20") + 1
+        block[at:at] = [f"  ipv4 {_mask(n)}" for n in nets]
+        return block
+    if head == "interface GigabitEthernet0/0/0":
+        return [
+            f" ip address {spec.address} 255.255.255.255" if ln.startswith(" ip address") else ln
+            for ln in block
+        ]
+    if head == f"voice translation-rule {PHONE_RULESET}":
+        return _translation_rules(list(spec.emergency_numbers), spec.fault)
+    if head == "voice emergency response location 1":
+        lines = [" elin 1 02079460000", f" name {spec.site.upper()}-PHONES"]
+        return [head, *lines] + [f" subnet {i + 1} {_mask(n)}" for i, n in enumerate(nets[:2])]
+    return block
+
+
+def _translation_rules(numbers: list[str], fault: str | None) -> list[str]:
+    rules = [f"voice translation-rule {PHONE_RULESET}"]
+    if fault == "rewrite-999":
+        rules.append(" rule 1 /^999$/ /911/")
+    for i, n in enumerate(numbers):
+        rules.append(f" rule {10 * (i + 1)} /^9\\({n}\\)$/ /\\1/")
+    rules.append(f" rule {10 * (len(numbers) + 1)} /^9\\(0[1-9].*\\)$/ /\\1/")
+    return rules
 
 
 def show_version(hostname: str) -> str:
@@ -342,3 +358,17 @@ class Cli:
         if sub[0] == "version":
             return show_version(self.host)
         return self.dev.config.rstrip("\n") + "\n\n"
+
+
+SIMULATOR = SbcSimulator(
+    profile="cisco_cube",
+    admin_user=ADMIN_USER,
+    emergency_trunk=EMERGENCY_TRUNK,
+    normal_trunk=NORMAL_TRUNK,
+    render=render,
+    cli=Cli,
+    faults=FAULTS,
+    fault_expect=FAULT_EXPECT,
+    demo_faults=(SbcDemoFault("rewrite-999", behind="grandstream"),),
+    order=20,
+)

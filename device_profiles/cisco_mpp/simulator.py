@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from device_profiles.cisco_mpp.profile import PROFILE
+from device_profiles.cisco_mpp.profile import parse_files
+from fleet.lab.registry import Auth, PhoneSimulator
 from fleet.lab.spec import LabDevice, LabPhone, LabRequest, LabResponse
 from fleet.model import Collected
 
@@ -19,7 +20,7 @@ MODELS: list[tuple[str, str]] = [
 ]
 OUI = "00562b"  # Cisco; seen in an MPP User-Agent "Cisco-CP-7832-3PCC/11.0.1 (00562b043615)"
 ADMIN_USER = "admin"
-AUTH = "digest"
+AUTH: Auth = "digest"
 
 SAMPLE = Path(__file__).parent / "samples" / "spacfg-cp7841.xml"
 HTTPS_ONLY_FROM = (12, 0, 3)
@@ -140,7 +141,7 @@ FAULT_EXPECT: dict[str, list[tuple[str, str]]] = {
 
 
 def render(spec: LabPhone) -> Collected:
-    base = PROFILE.parse_files(SAMPLE.name, SAMPLE.read_text(), lambda _: None)
+    base = parse_files(SAMPLE.name, SAMPLE.read_text(), lambda _: None)
     p = dict(base.params)
     p.update(
         {
@@ -220,3 +221,20 @@ def export_files(dev: LabDevice) -> dict[str, str]:
         + body
         + "</device>\n"
     }
+
+
+SIMULATOR = PhoneSimulator(
+    profile="cisco_mpp",
+    models=MODELS,
+    oui=OUI,
+    admin_user=ADMIN_USER,
+    auth=AUTH,
+    scheme=scheme,
+    render=render,
+    handle=handle,
+    export_files=export_files,
+    faults=FAULTS,
+    fault_expect=FAULT_EXPECT,
+    demo_faults=("down",),
+    order=30,
+)

@@ -8,7 +8,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
-from device_profiles.grandstream.profile import IDENTITY, LOGIN, PROFILE, SESSION_COOKIE, VALUES
+from device_profiles.grandstream.profile import (
+    IDENTITY,
+    LOGIN,
+    SESSION_COOKIE,
+    VALUES,
+    parse_files,
+)
+from fleet.lab.registry import Auth, PhoneSimulator
 from fleet.lab.spec import LabDevice, LabPhone, LabRequest, LabResponse
 from fleet.model import Collected
 
@@ -23,7 +30,7 @@ MODELS: list[tuple[str, str]] = [
 ]
 OUI = "000b82"  # Grandstream Networks
 ADMIN_USER = "admin"
-AUTH = "session"
+AUTH: Auth = "session"
 
 SAMPLE = Path(__file__).parent / "samples" / "gxp2170-pvalues.txt"
 MAX_FAILURES = 5
@@ -111,7 +118,7 @@ def _p237(url: str) -> tuple[str, str]:
 
 
 def render(spec: LabPhone) -> Collected:
-    base = PROFILE.parse_files(SAMPLE.name, SAMPLE.read_text(), lambda _: None)
+    base = parse_files(SAMPLE.name, SAMPLE.read_text(), lambda _: None)
     p = dict(base.params)
     path, protocol = _p237(spec.provisioning_server)
     p.update(
@@ -233,3 +240,19 @@ def export_files(dev: LabDevice) -> dict[str, str]:
         "</gs_provision>\n"
     )
     return {f"cfg{dev.spec.mac}.xml": text}
+
+
+SIMULATOR = PhoneSimulator(
+    profile="grandstream",
+    models=MODELS,
+    oui=OUI,
+    admin_user=ADMIN_USER,
+    auth=AUTH,
+    scheme=scheme,
+    render=render,
+    handle=handle,
+    export_files=export_files,
+    faults=FAULTS,
+    fault_expect=FAULT_EXPECT,
+    order=40,
+)

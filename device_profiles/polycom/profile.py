@@ -233,8 +233,7 @@ def parse_files(name: str, text: str, read_sibling: Callable[[str], str | None])
     mac = _mac_from_name(name)
     identity = {"mac": mac} if mac else {}
     if root.tag != "APPLICATION":
-        notices = _repeats(name, text, root)
-        return Collected(_attributes(root), identity, [name], notices=notices)
+        return Collected(_attributes(root), identity, [name], notices=_repeats(name, text, root))
     # Precedence, highest first: the phone-UI and web-UI override files, then CONFIG_FILES
     # left to right: the first file that sets a parameter wins.
     order = [f"{mac}-phone.cfg", f"{mac}-web.cfg"] if mac else []

@@ -14,6 +14,7 @@ from typing import NamedTuple
 from xml.sax.saxutils import quoteattr
 
 from device_profiles.polycom.profile import BATCH, EMERGENCY, parse_files
+from fleet.lab.registry import Auth, PhoneSimulator
 from fleet.lab.spec import LabDevice, LabPhone, LabRequest, LabResponse
 from fleet.model import Collected
 
@@ -26,7 +27,7 @@ MODELS: list[tuple[str, str]] = [
 ]
 OUI = "0004f2"
 ADMIN_USER = "Polycom"
-AUTH = "digest"
+AUTH: Auth = "digest"
 
 SAMPLE = Path(__file__).parent / "samples" / "master" / "0004f2a1b2c3.cfg"
 # The UK plan every lab phone gets: each emergency number dials the moment it is complete,
@@ -261,3 +262,21 @@ def export_files(dev: LabDevice) -> dict[str, str]:
 # What the lab's rollout scenario (fleet/lab/rollout.py) changes besides the firmware: a
 # parameter reset to its documented default (dialplan.digitmap.timeOut, default 3).
 UPDATE_CHANGES: dict[str, dict[str, str]] = {"set": {"dialplan.digitmap.timeOut": "3"}}
+
+
+SIMULATOR = PhoneSimulator(
+    profile="polycom",
+    models=MODELS,
+    oui=OUI,
+    admin_user=ADMIN_USER,
+    auth=AUTH,
+    scheme=scheme,
+    render=render,
+    handle=handle,
+    export_files=export_files,
+    faults=FAULTS,
+    fault_expect=FAULT_EXPECT,
+    demo_faults=("lost-112", "decommissioned-route", "http500"),
+    order=10,
+    update_set=UPDATE_CHANGES["set"],
+)

@@ -336,6 +336,7 @@ def _line(params: dict[str, str], n: int) -> Line | None:
     outbound = strip_uri(params.get(f"user_outbound{n}"))
     numbers, source = _numbers(params)
     proxy = strip_uri(params.get("emergency_proxy"))
+    route: str | None
     if proxy:
         route, route_source = proxy, "emergency_proxy"
     elif outbound:

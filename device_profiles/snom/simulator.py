@@ -10,7 +10,8 @@ from functools import cache
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from device_profiles.snom.profile import INDEXED, PROFILE
+from device_profiles.snom.profile import INDEXED, parse_files
+from fleet.lab.registry import Auth, PhoneSimulator
 from fleet.lab.spec import LabDevice, LabPhone, LabRequest, LabResponse
 from fleet.model import Collected
 
@@ -23,7 +24,7 @@ MODELS: list[tuple[str, str]] = [
 ]
 OUI = "000413"  # snom technology
 ADMIN_USER = "admin"
-AUTH = "basic"  # http_scheme off (the default) = Basic; on = Digest
+AUTH: Auth = "basic"  # http_scheme off (the default) = Basic; on = Digest
 
 SAMPLES = Path(__file__).parent / "samples"
 SAMPLE = SAMPLES / "snomD785-000413A1B2C3.htm"
@@ -107,7 +108,7 @@ def _sample_params() -> tuple[tuple[str, str], ...]:
         p = SAMPLES / name
         return p.read_text() if p.is_file() else None
 
-    c = PROFILE.parse_files(SAMPLE.name, SAMPLE.read_text(), sibling)
+    c = parse_files(SAMPLE.name, SAMPLE.read_text(), sibling)
     return tuple(c.params.items())
 
 
@@ -195,3 +196,19 @@ def export_files(dev: LabDevice) -> dict[str, str]:
         f'  <file url="{escape(server)}/{mac}.xml"/>\n</setting-files>\n'
     )
     return {f"{dev.spec.model}-{mac}.htm": container, f"{mac}.xml": to_xml(dev.config.params)}
+
+
+SIMULATOR = PhoneSimulator(
+    profile="snom",
+    models=MODELS,
+    oui=OUI,
+    admin_user=ADMIN_USER,
+    auth=AUTH,
+    scheme=scheme,
+    render=render,
+    handle=handle,
+    export_files=export_files,
+    faults=FAULTS,
+    fault_expect=FAULT_EXPECT,
+    order=50,
+)

@@ -20,9 +20,9 @@ _MAC_FILE = re.compile(r"^([0-9a-fA-F]{12})(-local)?\.cfg$")
 # Model-wide common files (y0000000000xx.cfg, xx = the first field of the model's firmware
 # version) a MAC file is layered on: the admin guide's list, plus every firmware family in
 # wazo-provd-plugins' Yealink plugins (v80..v86 entry.py MODEL_INFO versions).
-_FAMILIES = (0, 25, 28, 29, 35, 36, 37, 44, 45, 46, 51, 52, 53, 54, 58, 65, 66, 67, 68, 69)
-_FAMILIES += (70, 73, 76, 77, 78, 95, 96, 97, 103, 108, 123, 124, 130, 143, 146, 148, 150)
-_FAMILIES += (175, 180)
+_FAMILIES: tuple[int, ...] = (0, 25, 28, 29, 35, 36, 37, 44, 45, 46, 51, 52, 53, 54, 58, 65, 66)
+_FAMILIES += (67, 68, 69, 70, 73, 76, 77, 78, 95, 96, 97, 103, 108, 123, 124, 130, 143, 146)
+_FAMILIES += (148, 150, 175, 180)
 COMMON_FILES = tuple(f"y{n:012d}.cfg" for n in _FAMILIES)
 # Boot files (firmware 81+): ``include:config "x.cfg"`` or ``include:config <x.cfg>`` lines
 # name the .cfg files the phone downloads in order, later ones overriding earlier ones;

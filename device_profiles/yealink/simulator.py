@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from device_profiles.yealink import cfgfile
 from device_profiles.yealink.profile import DEFAULTS
 from device_profiles.yealink.web import ENC_PREFIX, INVALID_KEY
+from fleet.lab.registry import Auth, PhoneSimulator
 from fleet.lab.spec import LabDevice, LabPhone, LabRequest, LabResponse
 from fleet.model import Collected
 
@@ -31,7 +32,7 @@ MODELS = [
 ]
 OUI = "805ec0"
 ADMIN_USER = "admin"
-AUTH = "session"
+AUTH: Auth = "session"
 API_FAMILIES = {"96", "97", "150"}  # T5x lines whose firmware 86+ serves /api
 MAX_FAILURES = 5
 LOCK_SECONDS = 180.0
@@ -456,3 +457,21 @@ def _servlet_login(dev: LabDevice, req: LabRequest) -> LabResponse:
 UPDATE_CHANGES: dict[str, dict[str, str]] = {
     "rename": {"account.1.sip_server.1.address": "account.1.sip_server_host"}
 }
+
+
+SIMULATOR = PhoneSimulator(
+    profile="yealink",
+    models=MODELS,
+    oui=OUI,
+    admin_user=ADMIN_USER,
+    auth=AUTH,
+    scheme=scheme,
+    render=render,
+    handle=handle,
+    export_files=export_files,
+    faults=FAULTS,
+    fault_expect=FAULT_EXPECT,
+    demo_faults=("default-911", "auth"),
+    order=20,
+    update_rename=UPDATE_CHANGES["rename"],
+)

@@ -72,7 +72,9 @@ def site_unverified_since(snap: Snapshot, last_proven: dict[str, str]) -> dict[s
         site, last = r.site or "-", last_proven.get(r.id)
         if site not in oldest:
             oldest[site] = last
-        elif oldest[site] is not None and (last is None or last < oldest[site]):
+            continue
+        held = oldest[site]
+        if held is not None and (last is None or last < held):
             oldest[site] = last  # ISO timestamps sort as text; None (never) is oldest
     return {
         site: f"{human((now - _when(last)).total_seconds())} ago ({last})" if last else "never"

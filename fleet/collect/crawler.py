@@ -1,33 +1,28 @@
 """The async crawler: bounded concurrency, per-device deadline, retries on transient errors
-only, and one outcome per host whatever happens (a host's failure never stops the sweep)."""
+only, and one outcome per host whatever happens (a host's failure never stops the sweep).
+
+How a device is read is its transport's business (``fleet.collect.transport``); the crawler
+looks the transport up by ``host.transport``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fleet import profiles
-from fleet.collect import netmiko_transport
-from fleet.collect.http import HttpHost, HttpPool, HttpStatusError
-from fleet.collect.ssh import Platform, SshTarget, run_cli
-from fleet.errors import ConfigFileError, DeviceError, ProtocolError, Unreachable, bug_text
+from fleet.collect import transport as transports_mod
+from fleet.collect.options import CrawlOptions
+from fleet.collect.outputs import parse_outputs
+from fleet.collect.transport import Transport, TransportFactory
+from fleet.errors import DeviceError, HttpStatusError, Unreachable, bug_text
 from fleet.inventory import Host
 from fleet.model import Collected
 
-
-@dataclass(slots=True)
-class CrawlOptions:
-    concurrency: int = 200
-    device_timeout: float = 30.0  # the whole exchange with one device, retries included
-    connect_timeout: float = 5.0
-    read_timeout: float = 10.0
-    retries: int = 2
-    backoff: float = 0.25
-    ssh_handshakes: int = 10  # SSH logins under way at once, apart from `concurrency`
-    netmiko_workers: int = 20  # threads for netmiko sessions
+__all__ = ["CrawlOptions", "Fetched", "crawl", "parse_outputs"]
 
 
 @dataclass(slots=True)
@@ -50,17 +45,20 @@ async def crawl(
     wanted: dict[str, list[str]],
     opts: CrawlOptions,
     on_done: Callable[[Fetched], None] | None = None,
+    *,
+    transports: Mapping[str, TransportFactory] | None = None,
 ) -> list[Fetched]:
-    """Fetch every host; results come back in the order of ``hosts``."""
+    """Fetch every host; results come back in the order of ``hosts``.
+
+    ``transports`` replaces the registry (tests pass fake ones)."""
+    factories = transports if transports is not None else transports_mod.registry()
     sem = asyncio.Semaphore(opts.concurrency)
-    io = _Transports(
-        HttpPool(opts.connect_timeout, opts.read_timeout),
-        asyncio.Semaphore(opts.ssh_handshakes),
-        ThreadPoolExecutor(opts.netmiko_workers, thread_name_prefix="netmiko")
-        if any(h.transport == "netmiko" for h in hosts)
-        else None,
-    )
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        io: dict[str, Transport] = {}
+        for name in dict.fromkeys(h.transport for h in hosts):
+            if name in factories:
+                io[name] = factories[name](opts)
+                stack.push_async_callback(io[name].aclose)
 
         async def one(host: Host) -> Fetched:
             async with sem:
@@ -70,77 +68,23 @@ async def crawl(
             return res
 
         return list(await asyncio.gather(*(one(h) for h in hosts)))
-    finally:
-        await io.http.aclose()
-        if io.threads is not None:
-            io.threads.shutdown(wait=False, cancel_futures=True)
 
 
-@dataclass(slots=True)
-class _Transports:
-    http: HttpPool
-    handshakes: asyncio.Semaphore
-    threads: ThreadPoolExecutor | None
-
-
-async def _read(
-    io: _Transports, host: Host, prof: profiles.Profile, wanted: list[str], opts: CrawlOptions
-) -> Collected:
+async def _attempt(io: Mapping[str, Transport], host: Host, wanted: list[str]) -> Collected:
     """One attempt at reading ``host`` over its transport."""
-    if host.transport == "http":
-        if prof.fetch is None:
-            raise DeviceError(f"profile {prof.name} cannot be read over HTTP")
-        http = HttpHost(
-            io.http,
-            host.base_url,
-            host.username,
-            host.password.value if host.password else None,
-            host.tls,
-        )
-        return await prof.fetch(http, wanted)
-    target = SshTarget(
-        host.hostname,
-        host.port,
-        host.username,
-        host.password.value if host.password else None,
-        host.enable.value if host.enable else None,
-        host.ssh,
-    )
-    if host.transport == "netmiko":
-        assert io.threads is not None and host.device_type
-        commands = host.commands or list((prof.platform or {}).get("commands", []))
-        if not commands:
-            raise DeviceError("no commands to run: list them under commands: in the inventory")
-        outputs = await netmiko_transport.run(
-            target, host.device_type, commands, io.threads, opts.read_timeout
-        )
-    else:
-        if prof.platform is None:
-            raise DeviceError(f"profile {prof.name} has no CLI platform for SSH")
-        outputs = await run_cli(
-            target,
-            Platform.from_dict(prof.platform),
-            io.handshakes,
-            opts.connect_timeout,
-            opts.read_timeout,
-        )
-    return parse_outputs(prof, outputs)
-
-
-def parse_outputs(prof: profiles.Profile, outputs: dict[str, str]) -> Collected:
-    """CLI outputs through the profile: its parse_cli, else parse_files on the first."""
+    transport = io.get(host.transport)
+    if transport is None:
+        raise DeviceError(f"unknown transport {host.transport!r} (known: {', '.join(io)})")
     try:
-        if prof.parse_cli is not None:
-            return prof.parse_cli(outputs)
-        assert prof.parse_files is not None
-        cmd, text = next(iter(outputs.items()))
-        return prof.parse_files(cmd, text, lambda _name: None)
-    except ConfigFileError as e:
-        raise ProtocolError(f"the device's output could not be read: {e}") from e
+        prof = profiles.get(host.profile)
+    except KeyError:
+        raise DeviceError(f"unknown profile {host.profile!r}") from None
+    return await transport.read(host, prof, wanted)
 
 
-async def _fetch_one(io: _Transports, host: Host, wanted: list[str], opts: CrawlOptions) -> Fetched:
-    prof = profiles.get(host.profile)
+async def _fetch_one(
+    io: Mapping[str, Transport], host: Host, wanted: list[str], opts: CrawlOptions
+) -> Fetched:
     start = time.monotonic()
     attempts = 0
     deadline = start + (host.timeout or opts.device_timeout)
@@ -149,7 +93,7 @@ async def _fetch_one(io: _Transports, host: Host, wanted: list[str], opts: Crawl
         attempts += 1
         try:
             remaining = deadline - time.monotonic()
-            collected = await asyncio.wait_for(_read(io, host, prof, wanted, opts), remaining)
+            collected = await asyncio.wait_for(_attempt(io, host, wanted), remaining)
             return Fetched(host, collected, None, time.monotonic() - start, attempts)
         except TimeoutError:
             error = Unreachable(

@@ -10,14 +10,15 @@ from __future__ import annotations
 import json as jsonlib
 import os
 import ssl
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Generator, Sequence
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from fleet.collect.transport import UnpooledTransport
+from fleet.collect.options import CrawlOptions, TlsOptions
+from fleet.collect.unpooled import UnpooledTransport
 from fleet.errors import (
     AuthFailed,
     DeviceError,
@@ -27,13 +28,22 @@ from fleet.errors import (
     Unreachable,
 )
 
+if TYPE_CHECKING:
+    from fleet.inventory import Host
+    from fleet.model import Collected
+    from fleet.profiles import Profile
+
+__all__ = [
+    "ChallengeAuth",
+    "HttpHost",
+    "HttpPool",
+    "HttpReply",
+    "HttpStatusError",
+    "HttpTransport",
+    "TlsOptions",
+]
+
 MAX_BODY = 4 * 1024 * 1024  # a phone's whole configuration is well under 1 MiB
-
-
-@dataclass(frozen=True, slots=True)
-class TlsOptions:
-    verify: bool = True
-    ca: str | None = None
 
 
 @dataclass(slots=True)
@@ -209,6 +219,28 @@ class HttpHost:
         if reply.status in (401, 403):
             raise AuthFailed(f"{method} {path}: HTTP {reply.status}: credentials refused")
         raise HttpStatusError(reply)
+
+
+class HttpTransport:
+    """Hosts read by their profile's ``fetch`` over one shared pool of clients per sweep."""
+
+    def __init__(self, opts: CrawlOptions) -> None:
+        self.pool = HttpPool(opts.connect_timeout, opts.read_timeout)
+
+    async def read(self, host: Host, profile: Profile, wanted: Sequence[str]) -> Collected:
+        if profile.fetch is None:
+            raise DeviceError(f"profile {profile.name} cannot be read over HTTP")
+        http = HttpHost(
+            self.pool,
+            host.base_url,
+            host.username,
+            host.password.value if host.password else None,
+            host.tls,
+        )
+        return await profile.fetch(http, wanted)
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
 
 
 async def _read_capped(chunks: AsyncGenerator[bytes, None] | Any, cap: int, url: str) -> bytes:

@@ -4,10 +4,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
-from fleet.collect.ssh import SshTarget
+from fleet.collect.options import CrawlOptions
+from fleet.collect.outputs import parse_outputs
+from fleet.collect.ssh import SshTarget, target_of
 from fleet.errors import AuthFailed, DeviceError, ProtocolError, Unreachable
+from fleet.platform import Platform
+
+if TYPE_CHECKING:
+    from fleet.inventory import Host
+    from fleet.model import Collected
+    from fleet.profiles import Profile
 
 
 def _run(
@@ -44,7 +54,7 @@ def _run(
         with ConnectHandler(**params) as conn:
             if target.enable_password:
                 conn.enable()
-            return {cmd: conn.send_command(cmd) for cmd in commands}
+            return {cmd: str(conn.send_command(cmd)) for cmd in commands}
     except NetmikoAuthenticationException as e:
         raise AuthFailed(f"SSH login refused for user {target.username!r}") from e
     except NetmikoTimeoutException as e:
@@ -69,3 +79,35 @@ async def run(
 ) -> dict[str, str]:
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(pool, _run, target, device_type, commands, timeout)
+
+
+class NetmikoTransport:
+    """The inventory's ``commands`` (else the profile's platform commands) through netmiko's
+    driver for the host's ``device_type``."""
+
+    def __init__(self, opts: CrawlOptions) -> None:
+        self.threads = ThreadPoolExecutor(opts.netmiko_workers, thread_name_prefix="netmiko")
+        self.read_timeout = opts.read_timeout
+
+    async def read(self, host: Host, profile: Profile, wanted: Sequence[str]) -> Collected:
+        if not host.device_type:
+            raise DeviceError("transport netmiko needs a device_type (netmiko's name for it)")
+        commands = host.commands or _platform_commands(profile)
+        if not commands:
+            raise DeviceError("no commands to run: list them under commands: in the inventory")
+        outputs = await run(
+            target_of(host), host.device_type, commands, self.threads, self.read_timeout
+        )
+        return parse_outputs(profile, outputs)
+
+    async def aclose(self) -> None:
+        self.threads.shutdown(wait=False, cancel_futures=True)
+
+
+def _platform_commands(profile: Profile) -> list[str]:
+    plat = profile.platform
+    if plat is None:
+        return []
+    if isinstance(plat, Platform):
+        return list(plat.commands)
+    return list(plat.get("commands", []))

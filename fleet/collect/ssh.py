@@ -9,46 +9,36 @@ a platform is data, not a class).
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
-from fleet.errors import AuthFailed, DeviceError, ProtocolError, ResponseTooLarge, Unreachable
+from fleet.collect.options import CrawlOptions, SshOptions
+from fleet.collect.outputs import parse_outputs
+from fleet.errors import (
+    AuthFailed,
+    ConfigFileError,
+    DeviceError,
+    ProtocolError,
+    ResponseTooLarge,
+    Unreachable,
+)
+from fleet.platform import Platform
+
+if TYPE_CHECKING:
+    from fleet.inventory import Host
+    from fleet.model import Collected
+    from fleet.profiles import Profile
+
+__all__ = ["Platform", "SshOptions", "SshTarget", "SshTransport", "run_cli", "target_of"]
 
 MAX_OUTPUT = 8 * 1024 * 1024
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|[\x00-\x07\x0b\x0c\x0e-\x1f\x7f]")
-
-
-@dataclass(frozen=True, slots=True)
-class Platform:
-    prompt: str
-    commands: tuple[str, ...]
-    setup: tuple[str, ...] = ()
-    more: str | None = None
-    enable: dict[str, str] | None = None
-    errors: tuple[str, ...] = ()
-    exit: str = "exit"
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Platform:
-        return cls(
-            prompt=d["prompt"],
-            commands=tuple(d["commands"]),
-            setup=tuple(d.get("setup", ())),
-            more=d.get("more"),
-            enable=d.get("enable"),
-            errors=tuple(d.get("errors", ())),
-            exit=d.get("exit", "exit"),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class SshOptions:
-    known_hosts: str | None = None  # a known_hosts file; None: ~/.ssh/known_hosts
-    accept_unknown_host_keys: bool = False
 
 
 @dataclass(slots=True)
@@ -59,6 +49,54 @@ class SshTarget:
     password: str | None
     enable_password: str | None = None
     options: SshOptions = field(default_factory=SshOptions)
+
+
+def target_of(host: Host) -> SshTarget:
+    return SshTarget(
+        host.hostname,
+        host.port,
+        host.username,
+        host.password.value if host.password else None,
+        host.enable.value if host.enable else None,
+        host.ssh,
+    )
+
+
+class SshTransport:
+    """An interactive CLI session per host, following the profile's platform; logins are
+    bounded by their own semaphore, apart from the sweep's concurrency."""
+
+    def __init__(self, opts: CrawlOptions) -> None:
+        self.handshakes = asyncio.Semaphore(opts.ssh_handshakes)
+        self.connect_timeout = opts.connect_timeout
+        self.read_timeout = opts.read_timeout
+        self._platforms: dict[str, Platform] = {}
+
+    async def read(self, host: Host, profile: Profile, wanted: Sequence[str]) -> Collected:
+        outputs = await run_cli(
+            target_of(host),
+            self._platform(profile),
+            self.handshakes,
+            self.connect_timeout,
+            self.read_timeout,
+        )
+        return parse_outputs(profile, outputs)
+
+    def _platform(self, profile: Profile) -> Platform:
+        # built once per profile and sweep while profiles still carry the parsed dict
+        plat = self._platforms.get(profile.name)
+        if plat is None:
+            if profile.platform is None:
+                raise DeviceError(f"profile {profile.name} has no CLI platform for SSH")
+            try:
+                plat = Platform.from_dict(profile.platform, f"profile {profile.name} platform")
+            except ConfigFileError as e:
+                raise DeviceError(str(e)) from e
+            self._platforms[profile.name] = plat
+        return plat
+
+    async def aclose(self) -> None:
+        return None
 
 
 def _known_hosts(opts: SshOptions) -> Any:
@@ -125,11 +163,11 @@ async def run_cli(
                 await cli.run(cmd)
             outputs = {cmd: await cli.run(cmd) for cmd in platform.commands}
             proc.stdin.write(platform.exit + "\n")
-            return outputs
     except asyncssh.Error as e:
         raise ProtocolError(f"SSH session ended: {e.reason}") from e
     except (ConnectionError, asyncssh.misc.ConnectionLost) as e:
         raise ProtocolError(f"SSH session ended: {e}") from e
+    return outputs
 
 
 class _Cli:
@@ -186,13 +224,13 @@ class _Cli:
     async def enable(self, password: str) -> None:
         assert self.platform.enable is not None
         en = self.platform.enable
-        self.proc.stdin.write(en.get("command", "enable") + "\n")
-        either = re.compile(f"(?:{en['password_prompt']})|(?:{en['prompt']})")
+        self.proc.stdin.write(en.command + "\n")
+        either = re.compile(f"(?:{en.password_prompt})|(?:{en.prompt})")
         out = await self.until_prompt("enable", either)
-        if re.search(en["password_prompt"], out.rsplit("\n", 1)[-1]):
+        if re.search(en.password_prompt, out.rsplit("\n", 1)[-1]):
             self.proc.stdin.write(password + "\n")
             out = await self.until_prompt("enable password", either)
-        if not re.search(en["prompt"], out.rsplit("\n", 1)[-1]):
+        if not re.search(en.prompt, out.rsplit("\n", 1)[-1]):
             raise AuthFailed("enable password refused")
 
 
@@ -221,8 +259,6 @@ def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
 
 
 def _why(e: BaseException) -> str:
-    import os
-
     if isinstance(e, OSError) and e.errno:
         return os.strerror(e.errno).lower()
     return str(e)

@@ -1,112 +1,54 @@
-"""An httpx transport with no connection pool: one connection per request, closed with it.
+"""The transport interface and the registry that maps ``host.transport`` to one.
 
-Every phone is a different origin and keep-alive is off, so a pool only costs: httpcore's
-pool re-scans every open connection each time a request starts or ends, which at a few
-hundred concurrent phones took a fifth of a sweep's CPU (bench/RESULTS.md).
+A transport reads one device over one kind of interface and hands back what the profile
+parsed; the crawler around it owns scheduling, the per-device deadline, retries and the one
+outcome per host. Tests swap a transport for a fake one (``fleet.collect.fake``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
 
-import httpcore
-import httpx
+from fleet.collect.http import HttpTransport
+from fleet.collect.netmiko_transport import NetmikoTransport
+from fleet.collect.options import CrawlOptions
+from fleet.collect.ssh import SshTransport
+from fleet.collect.unpooled import UnpooledTransport  # its old home: keep the import working
 
-# httpcore's exceptions as the httpx ones callers catch (the same pairs httpx maps).
-_EXCEPTIONS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.ProxyError, httpx.ProxyError),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-)
+if TYPE_CHECKING:
+    from fleet.inventory import Host
+    from fleet.model import Collected
+    from fleet.profiles import Profile
+
+__all__ = ["Transport", "TransportFactory", "UnpooledTransport", "register", "registry"]
 
 
-@contextlib.contextmanager
-def _mapped(request: httpx.Request) -> Iterator[None]:
-    try:
-        yield
-    except httpcore.TimeoutException as e:
-        raise _as_httpx(e, request) from e
-    except (
-        httpcore.NetworkError,
-        httpcore.ProtocolError,
-        httpcore.UnsupportedProtocol,
-        httpcore.ProxyError,
-    ) as e:
-        raise _as_httpx(e, request) from e
-
-
-def _as_httpx(e: Exception, request: httpx.Request) -> httpx.TransportError:
-    for theirs, ours in _EXCEPTIONS:
-        if isinstance(e, theirs):
-            return ours(str(e), request=request)
-    return httpx.TransportError(str(e), request=request)
-
-
-class _Body(httpx.AsyncByteStream):
-    def __init__(
-        self,
-        stream: AsyncIterator[bytes],
-        conn: httpcore.AsyncHTTPConnection,
-        request: httpx.Request,
-    ) -> None:
-        self._stream, self._conn, self._request = stream, conn, request
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _mapped(self._request):
-            async for chunk in self._stream:
-                yield chunk
+class Transport(Protocol):
+    async def read(self, host: Host, profile: Profile, wanted: Sequence[str]) -> Collected:
+        """One attempt at reading ``host``; failures raise a DeviceError."""
+        ...
 
     async def aclose(self) -> None:
-        with _mapped(self._request):
-            aclose = getattr(self._stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
-            await self._conn.aclose()
+        """Release what the transport holds (clients, threads); called once per sweep."""
+        ...
 
 
-class UnpooledTransport(httpx.AsyncBaseTransport):
-    def __init__(self, ssl_context: ssl.SSLContext) -> None:
-        self._ssl = ssl_context
+# Built once per sweep, and only for the transports its hosts use (netmiko's thread pool is
+# not started for a sweep of phones).
+TransportFactory = Callable[[CrawlOptions], Transport]
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        origin = httpcore.Origin(
-            url.raw_scheme, url.raw_host, url.port or (443 if url.scheme == "https" else 80)
-        )
-        conn = httpcore.AsyncHTTPConnection(
-            origin=origin, ssl_context=self._ssl, keepalive_expiry=0
-        )
-        req = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(
-                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
-            ),
-            headers=request.headers.raw,
-            content=request.stream,
-            extensions=request.extensions,
-        )
-        try:
-            with _mapped(request):
-                resp = await conn.handle_async_request(req)
-        except BaseException:
-            await conn.aclose()
-            raise
-        assert isinstance(resp.stream, AsyncIterator) or hasattr(resp.stream, "__aiter__")
-        return httpx.Response(
-            status_code=resp.status,
-            headers=resp.headers,
-            stream=_Body(resp.stream, conn, request),  # type: ignore[arg-type]
-            extensions=resp.extensions,
-        )
+_REGISTRY: dict[str, TransportFactory] = {
+    "http": HttpTransport,
+    "ssh": SshTransport,
+    "netmiko": NetmikoTransport,
+}
+
+
+def register(name: str, factory: TransportFactory) -> None:
+    """Make ``factory`` the transport of hosts with ``transport: name``."""
+    _REGISTRY[name] = factory
+
+
+def registry() -> Mapping[str, TransportFactory]:
+    return dict(_REGISTRY)

@@ -11,45 +11,79 @@ import asyncio
 import contextlib
 import hashlib
 import itertools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import Any, TypeVar
 
 from fleet import profiles
 from fleet.errors import LabBusy
+from fleet.lab import registry
 from fleet.lab import sbc as labsbc
+from fleet.lab.files import golden_dict, inventory_dict, write_files, write_known_hosts
 from fleet.lab.httpd import DeviceServer
 from fleet.lab.spec import LabDevice, LabPhone, LabSbc
 from fleet.lab.tls import server_context
 
+__all__ = [
+    "LabFleet",
+    "apply_fault",
+    "build",
+    "free_net",
+    "golden_dict",
+    "inventory_dict",
+    "phone_profiles",
+    "running",
+    "sbc_profiles",
+    "seeded_faults",
+    "seeded_sbc_faults",
+    "start",
+    "stop",
+    "write_files",
+    "write_known_hosts",
+]
+
 SITES = ("lon", "man", "edi")
-PHONE_PROFILES = ("polycom", "yealink", "cisco_mpp", "grandstream", "snom")
-SBC_PROFILES = ("audiocodes", "cisco_cube", "acme_packet")
 ADMIN_PASSWORD = "lab-admin-Zq8v"  # the lab's own admin password, referenced via ${file:}
 ENABLE_PASSWORD = "lab-enable-Xw3"
 PORT = 8080  # unprivileged, so the lab runs without root
 SSH_PORT = 8022
+T = TypeVar("T")
 
-# Faults seeded in every lab (with faults on), in this order, on these profiles.
-SEEDED_FAULTS: tuple[tuple[str, str], ...] = (
-    ("polycom", "lost-112"),
-    ("yealink", "default-911"),
-    ("polycom", "decommissioned-route"),
-    ("cisco_mpp", "down"),
-    ("yealink", "auth"),
-    ("polycom", "http500"),
-)
-# Extra SBCs carrying a fault each (vendor fault names from the simulators; "down" refuses
-# SSH), and the phone profile of the one phone whose emergency route points at each.
-SEEDED_SBC_FAULTS: tuple[tuple[str, str, str], ...] = (
-    ("audiocodes", "catchall-112", "snom"),
-    ("cisco_cube", "rewrite-999", "grandstream"),
-    ("acme_packet", "no-emergency", "cisco_mpp"),
-    ("audiocodes", "down", "yealink"),
-)
+
+def phone_profiles() -> tuple[str, ...]:
+    """The phone vendors the lab can simulate, in the lab's order: a profile folder with a
+    phone simulator."""
+    reg = profiles.registry()
+    return tuple(s.profile for s in registry.phones() if s.profile in reg)
+
+
+def sbc_profiles() -> list[str]:
+    """The SBC vendors the lab can simulate (a profile folder with an SBC simulator)."""
+    reg = profiles.registry()
+    return [s.profile for s in registry.sbcs() if s.profile in reg]
+
+
+def seeded_faults() -> tuple[tuple[str, str], ...]:
+    """(phone profile, fault) seeded in every lab with faults on: each vendor's first demo
+    fault, then each one's second, and so on, so a vendor's faults land on its own phones in
+    the order it lists them."""
+    sims = [registry.phone(n) for n in phone_profiles()]
+    return tuple(_round_robin([(s.profile, f) for f in s.demo_faults] for s in sims))
+
+
+def seeded_sbc_faults() -> tuple[tuple[str, str, str], ...]:
+    """(SBC profile, fault, phone profile behind it): an extra SBC carrying each fault (vendor
+    fault names from the simulators; "down" refuses SSH) and the phone vendor of the one phone
+    whose emergency route points at it, interleaved across vendors as ``seeded_faults``."""
+    sims = [registry.sbc(n) for n in sbc_profiles()]
+    return tuple(
+        _round_robin([(s.profile, f.fault, f.behind) for f in s.demo_faults] for s in sims)
+    )
+
+
+def _round_robin(lists: Iterable[list[T]]) -> list[T]:
+    rows = list(itertools.zip_longest(*lists))
+    return [x for row in rows for x in row if x is not None]
 
 
 @dataclass(slots=True)
@@ -102,14 +136,7 @@ def _secret(kind: str, i: int) -> str:
     return f"{kind}-" + hashlib.sha256(f"{kind}{i}".encode()).hexdigest()[:12]
 
 
-def sbc_profiles() -> list[str]:
-    """The SBC vendors the lab can simulate (a profile folder with a simulator)."""
-    reg = profiles.registry()
-    return [n for n in SBC_PROFILES if n in reg and reg[n].simulator is not None]
-
-
 def _sbc(k: int, site: str, pname: str, net: int, name: str, fault: str | None) -> LabSbc:
-    sim = profiles.get(pname).simulator
     return LabSbc(
         id=f"{site}-sbc-{name}",
         profile=pname,
@@ -117,7 +144,7 @@ def _sbc(k: int, site: str, pname: str, net: int, name: str, fault: str | None) 
         address=f"127.{net}.255.{k}",
         port=SSH_PORT,
         hostname=f"{site}-sbc-{name}",
-        admin_user=sim.ADMIN_USER,
+        admin_user=registry.sbc(pname).admin_user,
         admin_password=ADMIN_PASSWORD,
         enable_password=ENABLE_PASSWORD,
         phone_networks=[f"127.{net}.0.0/16"],
@@ -131,42 +158,61 @@ def build(
     phones: int = 30,
     *,
     faults: bool = True,
-    profile_names: Sequence[str] = PHONE_PROFILES,
+    profile_names: Sequence[str] | None = None,
     extra_faults: Sequence[tuple[str, str]] = (),
     net: int = 10,
     sbcs: bool = True,
     extra_sbcs: int = 0,
     sbc_profile_names: Sequence[str] | None = None,
 ) -> LabFleet:
-    """A deterministic fleet of ``phones`` phones cycling over sites and profiles, on
-    127.<net>.0.0/16 (labs on different nets can run side by side), with an SBC per site
-    (and the faulty SBCs when ``faults``) when ``sbcs`` and SBC simulators exist."""
-    vendors = (
-        [v for v in sbc_profiles() if v in (sbc_profile_names or SBC_PROFILES)] if sbcs else []
-    )
-    site_sbc: dict[str, LabSbc] = {}
-    sbc_specs: list[LabSbc] = []
-    for k, site in enumerate(SITES):
-        if vendors:
-            s = _sbc(k + 1, site, vendors[k % len(vendors)], net, "1", None)
-            sbc_specs.append(s)
-            site_sbc[site] = s
-    for k in range(extra_sbcs if vendors else 0):
-        # more healthy SBCs (benchmarks), on 127.<net>.253.x and below
+    """A deterministic fleet of ``phones`` phones cycling over sites and profiles (default:
+    every simulated phone vendor), on 127.<net>.0.0/16 (labs on different nets can run side
+    by side), with an SBC per site (and the faulty SBCs when ``faults``) when ``sbcs`` and
+    SBC simulators exist."""
+    names = tuple(profile_names) if profile_names is not None else phone_profiles()
+    wanted = sbc_profile_names or sbc_profiles()
+    vendors = [v for v in sbc_profiles() if v in wanted] if sbcs else []
+    sbc_specs = _site_sbcs(vendors, net, extra_sbcs)
+    site_sbc = {s.site: s for s in sbc_specs[: len(SITES)]} if vendors else {}
+    specs = _phones(phones, names, net, site_sbc)
+    fleet = LabFleet(specs, sbc_specs, net)
+    for pname, fault in (*(seeded_faults() if faults else ()), *extra_faults):
+        victim = _healthy(specs, pname)
+        if victim is not None:
+            apply_fault(victim, fault, fleet)
+    if faults and vendors:
+        _seed_sbc_faults(fleet, vendors)
+    return fleet
+
+
+def _site_sbcs(vendors: list[str], net: int, extra: int) -> list[LabSbc]:
+    """A healthy SBC per site, then ``extra`` more (benchmarks) on 127.<net>.253.x and below."""
+    if not vendors:
+        return []
+    specs = [
+        _sbc(k + 1, site, vendors[k % len(vendors)], net, "1", None) for k, site in enumerate(SITES)
+    ]
+    for k in range(extra):
         s = _sbc(
             k % 250 + 1, SITES[k % len(SITES)], vendors[k % len(vendors)], net, f"{k + 2}", None
         )
         s.address = f"127.{net}.{253 - k // 250}.{k % 250 + 1}"
-        sbc_specs.append(s)
-    sims = {n: profiles.get(n).simulator for n in profile_names}
-    counters = {n: itertools.count() for n in profile_names}
+        specs.append(s)
+    return specs
+
+
+def _phones(
+    count: int, names: Sequence[str], net: int, site_sbc: dict[str, LabSbc]
+) -> list[LabPhone]:
+    sims = {n: registry.phone(n) for n in names}
+    counters = {n: itertools.count() for n in names}
     specs: list[LabPhone] = []
-    for i in range(phones):
-        pname = profile_names[i % len(profile_names)]
+    for i in range(count):
+        pname = names[i % len(names)]
         sim = sims[pname]
         k = next(counters[pname])
-        model, firmware = sim.MODELS[k % len(sim.MODELS)]
-        site = SITES[(i // len(profile_names)) % len(SITES)]
+        model, firmware = sim.models[k % len(sim.models)]
+        site = SITES[(i // len(names)) % len(SITES)]
         sbc_addr = site_sbc[site].address if site in site_sbc else f"127.{net}.255.1"
         spec = LabPhone(
             id=f"{site}-{pname.replace('_', '')}-{i + 1:04d}",
@@ -176,8 +222,8 @@ def build(
             port=PORT,
             model=model,
             firmware=firmware,
-            mac=sim.OUI + f"{i + 1:06x}",
-            admin_user=sim.ADMIN_USER,
+            mac=sim.oui + f"{i + 1:06x}",
+            admin_user=sim.admin_user,
             admin_password=ADMIN_PASSWORD,
             sip_user=f"{2000 + i}",
             sip_password=_secret("sip", i),
@@ -189,23 +235,22 @@ def build(
         )
         spec.scheme = sim.scheme(spec)
         specs.append(spec)
-    fleet = LabFleet(specs, sbc_specs, net)
-    for pname, fault in (*(SEEDED_FAULTS if faults else ()), *extra_faults):
-        victim = _healthy(specs, pname)
-        if victim is not None:
-            apply_fault(victim, fault, fleet)
-    if faults and vendors:
-        for n, (sbc_vendor, fault, phone_vendor) in enumerate(SEEDED_SBC_FAULTS):
-            if sbc_vendor not in vendors:
-                continue
-            victim = _healthy(specs, phone_vendor)
-            if victim is None:
-                continue
-            s = _sbc(10 + n, victim.site, sbc_vendor, net, fault, fault)
-            sbc_specs.append(s)
-            _point_at(victim, s.address)
-            victim.extra["_fault"] = f"via-{s.id}"
-    return fleet
+    return specs
+
+
+def _seed_sbc_faults(fleet: LabFleet, vendors: list[str]) -> None:
+    # Numbered over every seeded SBC fault, so an SBC's address does not move when
+    # another vendor is left out.
+    for n, (sbc_vendor, fault, phone_vendor) in enumerate(seeded_sbc_faults()):
+        if sbc_vendor not in vendors:
+            continue
+        victim = _healthy(fleet.phones, phone_vendor)
+        if victim is None:
+            continue
+        s = _sbc(10 + n, victim.site, sbc_vendor, fleet.net, fault, fault)
+        fleet.sbcs.append(s)
+        _point_at(victim, s.address)
+        victim.extra["_fault"] = f"via-{s.id}"
 
 
 def _healthy(specs: list[LabPhone], pname: str) -> LabPhone | None:
@@ -229,7 +274,7 @@ def _point_at(spec: LabPhone, address: str) -> None:
 def apply_fault(spec: LabPhone, fault: str, fleet: LabFleet | None = None) -> None:
     """Seed ``fault``: the vendor-neutral ones here, vendor ones from the simulator's
     ``FAULTS`` (raw parameter overrides, e.g. a dial plan carrying a classic failure)."""
-    vendor_faults = getattr(profiles.get(spec.profile).simulator, "FAULTS", {})
+    vendor_faults = registry.phone(spec.profile).faults
     if fault in vendor_faults:
         spec.extra.update(vendor_faults[fault])
     elif fault == "lost-112":
@@ -263,12 +308,12 @@ async def _start(fleet: LabFleet) -> None:
     https = [p.address for p in fleet.phones if p.scheme == "https"]
     ssl_ctx = server_context(https) if https else None
     for spec in fleet.phones:
-        sim = profiles.get(spec.profile).simulator
+        sim = registry.phone(spec.profile)
         dev = LabDevice(spec=spec, config=sim.render(spec))
         fleet.devices[spec.id] = dev
         if spec.fault == "down":
             continue
-        srv = DeviceServer(dev, sim.handle, sim.AUTH, ssl_ctx if spec.scheme == "https" else None)
+        srv = DeviceServer(dev, sim.handle, sim.auth, ssl_ctx if spec.scheme == "https" else None)
         await srv.start()
         fleet.servers.append(srv)
     await labsbc.start(fleet.sbcs, fleet.ssh, fleet.sbc_host_keys())
@@ -287,123 +332,3 @@ async def running(fleet: LabFleet) -> AsyncIterator[LabFleet]:
         yield fleet
     finally:
         await stop(fleet)
-
-
-def inventory_dict(
-    fleet: LabFleet,
-    secret_file: str = "lab-admin.secret",
-    enable_file: str = "lab-enable.secret",
-    known_hosts: str = "lab_known_hosts",
-) -> dict:
-    groups: dict[str, dict] = {}
-    hosts: dict[str, dict] = {}
-    for spec in fleet.phones:
-        sim = profiles.get(spec.profile).simulator
-        g = f"{spec.profile}-phones"
-        groups.setdefault(
-            g,
-            {
-                "role": "phone",
-                "profile": spec.profile,
-                "credentials": {
-                    "username": sim.ADMIN_USER,
-                    "password": "${file:" + secret_file + "}",
-                },
-            },
-        )
-        host: dict = {
-            "address": f"{spec.scheme}://{spec.address}:{spec.port}",
-            "site": spec.site,
-            "groups": [g],
-        }
-        if spec.scheme == "https":
-            # Phones carry self-signed certificates; the lab's is made at start-up.
-            host["tls"] = {"verify": False}
-        hosts[spec.id] = host
-    for sbc in fleet.sbcs:
-        g = f"{sbc.profile}-sbcs"
-        groups.setdefault(
-            g,
-            {
-                "role": "sbc",
-                "profile": sbc.profile,
-                "credentials": {
-                    "username": sbc.admin_user,
-                    "password": "${file:" + secret_file + "}",
-                    "enable": "${file:" + enable_file + "}",
-                },
-                # host keys are checked: the lab writes the keys it made at start-up
-                "ssh": {"known_hosts": known_hosts},
-            },
-        )
-        hosts[sbc.id] = {
-            "address": f"ssh://{sbc.address}:{sbc.port}",
-            "site": sbc.site,
-            "groups": [g],
-        }
-    return {"groups": groups, "hosts": hosts}
-
-
-def golden_dict(fleet: LabFleet) -> dict:
-    routes = sorted({s.address for s in fleet.sbcs}) or [f"127.{fleet.net}.255.1"]
-    trunks = sorted({profiles.get(s.profile).simulator.EMERGENCY_TRUNK for s in fleet.sbcs})
-    emergency: dict = {
-        "numbers": ["999", "112"],
-        "max_dial_delay_s": 0,
-        "phone_route": routes,
-        "prefixes": ["9"],
-    }
-    if trunks:
-        emergency["sbc_trunks"] = trunks
-    return {
-        "fleet_golden": 1,
-        "name": "lab-uk-desk-phones",
-        "policy": ["uk"],
-        "emergency": emergency,
-        "rules": [
-            {
-                "id": "outbound-proxy",
-                "scope": {"role": "phone"},
-                "key": "sip.outbound_proxy",
-                "matches": rf"^127\.{fleet.net}\.255\.\d+(:5060)?$",
-                "severity": "high",
-            },
-            {
-                "id": "provisioning-server",
-                "scope": {"role": "phone"},
-                "key": "provisioning.server",
-                "present": True,
-                "severity": "low",
-            },
-        ],
-    }
-
-
-def write_files(fleet: LabFleet, folder: Path) -> tuple[Path, Path]:
-    """Write inventory.yaml, golden.yaml, the secret files and (once the SBCs run) their
-    known_hosts into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, value in (
-        ("lab-admin.secret", fleet.admin_password),
-        ("lab-enable.secret", fleet.enable_password),
-    ):
-        secret = folder / name
-        secret.write_text(value + "\n")
-        secret.chmod(0o600)
-    write_known_hosts(fleet, folder)
-    inv = folder / "inventory.yaml"
-    inv.write_text(
-        "# Written by `fleet lab serve`: the simulated fleet on loopback.\n"
-        + yaml.safe_dump(inventory_dict(fleet), sort_keys=False)
-    )
-    golden = folder / "golden.yaml"
-    golden.write_text(yaml.safe_dump(golden_dict(fleet), sort_keys=False))
-    return inv, golden
-
-
-def write_known_hosts(fleet: LabFleet, folder: Path) -> Path:
-    """The SBCs' host keys, as an OpenSSH known_hosts file."""
-    keys = fleet.sbc_host_keys()
-    path = folder / "lab_known_hosts"
-    path.write_text("".join(labsbc.known_hosts_line(s, keys[s.id]) + "\n" for s in fleet.sbcs))
-    return path

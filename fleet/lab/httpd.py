@@ -38,7 +38,9 @@ def _parse_auth_params(value: str) -> dict[str, str]:
 
 
 def _split_commas(s: str) -> list[str]:
-    parts, cur, quoted = [], [], False
+    parts: list[str] = []
+    cur: list[str] = []
+    quoted = False
     for ch in s:
         if ch == '"':
             quoted = not quoted
@@ -140,27 +142,10 @@ class DeviceServer:
         fault = self.dev.spec.fault
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
         while True:
-            req: h11.Request | None = None
-            body = bytearray()
-            while True:
-                event = conn.next_event()
-                if event is h11.NEED_DATA:
-                    data = await reader.read(65536)
-                    conn.receive_data(data)
-                    if not data and conn.their_state is h11.IDLE:
-                        return
-                    continue
-                if isinstance(event, h11.Request):
-                    req = event
-                elif isinstance(event, h11.Data):
-                    body += event.data
-                    if len(body) > MAX_REQUEST:
-                        return
-                elif isinstance(event, h11.EndOfMessage):
-                    break
-                elif isinstance(event, h11.ConnectionClosed):
-                    return
-            assert req is not None
+            got = await _read_request(conn, reader)
+            if got is None:
+                return
+            req, body = got
             self.dev.requests += 1
             if fault == "garbage":
                 writer.write(b"\x00\x17\x03garbage \xff\xfe not http at all\r\n\r\n")
@@ -171,20 +156,7 @@ class DeviceServer:
             if fault == "huge":
                 await self._huge(conn, writer)
                 return
-            lreq = _to_lab_request(req, bytes(body))
-            if fault and fault.startswith("http") and fault[4:].isdigit():
-                resp = LabResponse(int(fault[4:]), "fault seeded by the lab")
-            else:
-                resp = (
-                    check_auth(self.dev, self.auth, lreq)
-                    if self.auth not in ("session", "none")
-                    else None
-                )
-                if resp is None:
-                    try:
-                        resp = self.handler(self.dev, lreq)
-                    except Exception as e:  # a simulator bug must show, not hang the client
-                        resp = LabResponse(500, f"simulator error: {e!r}")
+            resp = self._answer(_to_lab_request(req, body))
             payload = resp.body.encode() if isinstance(resp.body, str) else resp.body
             headers = [
                 ("Content-Type", resp.content_type),
@@ -200,6 +172,20 @@ class DeviceServer:
                 return
             conn.start_next_cycle()
 
+    def _answer(self, req: LabRequest) -> LabResponse:
+        """The seeded HTTP status, else the auth challenge, else the simulator's answer."""
+        fault = self.dev.spec.fault
+        if fault and fault.startswith("http") and fault[4:].isdigit():
+            return LabResponse(int(fault[4:]), "fault seeded by the lab")
+        if self.auth not in ("session", "none"):
+            challenge = check_auth(self.dev, self.auth, req)
+            if challenge is not None:
+                return challenge
+        try:
+            return self.handler(self.dev, req)
+        except Exception as e:  # a simulator bug must show, not hang the client
+            return LabResponse(500, f"simulator error: {e!r}")
+
     async def _huge(self, conn: h11.Connection, writer: asyncio.StreamWriter) -> None:
         size = 256 * 1024 * 1024
         writer.write(
@@ -214,6 +200,34 @@ class DeviceServer:
         for _ in range(size // len(chunk)):
             writer.write(conn.send(h11.Data(data=chunk)))
             await writer.drain()
+
+
+async def _read_request(
+    conn: h11.Connection, reader: asyncio.StreamReader
+) -> tuple[h11.Request, bytes] | None:
+    """The next request and its body; None when the client is gone or sends too much."""
+    req: h11.Request | None = None
+    body = bytearray()
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            data = await reader.read(65536)
+            conn.receive_data(data)
+            if not data and conn.their_state is h11.IDLE:
+                return None
+            continue
+        if isinstance(event, h11.Request):
+            req = event
+        elif isinstance(event, h11.Data):
+            body += event.data
+            if len(body) > MAX_REQUEST:
+                return None
+        elif isinstance(event, h11.EndOfMessage):
+            break
+        elif isinstance(event, h11.ConnectionClosed):
+            return None
+    assert req is not None
+    return req, bytes(body)
 
 
 def _to_lab_request(req: h11.Request, body: bytes) -> LabRequest:

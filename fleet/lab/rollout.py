@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from fleet import profiles
+from fleet.lab import registry
 from fleet.lab.fleet import PORT, LabFleet
 from fleet.lab.httpd import DeviceServer
 from fleet.lab.spec import LabDevice, LabPhone, LabRequest, LabResponse
@@ -28,7 +28,7 @@ class Applied:
 
 def next_firmware(profile: str, firmware: str) -> str:
     """The vendor's next release where the simulator names it, else the last number + 1."""
-    table = getattr(profiles.get(profile).simulator, "FIRMWARE_UPDATES", {})
+    table = registry.phone(profile).firmware_updates
     if firmware in table:
         return table[firmware]
     m = list(re.finditer(r"\d+", firmware))
@@ -56,8 +56,7 @@ def apply_update(fleet: LabFleet, count: int, lose_112: int) -> Applied:
         old = spec.firmware
         spec.firmware = next_firmware(spec.profile, old)
         spec.extra["_updated"] = old
-        sim = profiles.get(spec.profile).simulator
-        spec.extra.update(getattr(sim, "UPDATE_CHANGES", {}).get("set", {}))
+        spec.extra.update(registry.phone(spec.profile).update_set)
         if n < lose_112:
             spec.emergency_numbers = [x for x in spec.emergency_numbers if x != "112"]
             done.lost_112.append(spec.id)
@@ -71,9 +70,9 @@ def apply_update(fleet: LabFleet, count: int, lose_112: int) -> Applied:
 
 
 def _render(spec: LabPhone) -> Collected:
-    sim = profiles.get(spec.profile).simulator
+    sim = registry.phone(spec.profile)
     c = sim.render(spec)
-    for old, new in getattr(sim, "UPDATE_CHANGES", {}).get("rename", {}).items():
+    for old, new in sim.update_rename.items():
         if old in c.params:
             c.params[new] = c.params.pop(old)
     return c

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import asyncssh
 
-from fleet import profiles
+from fleet.lab import registry
 from fleet.lab.spec import LabSbc, LabSbcDevice
 from fleet.lab.sshd import SshDeviceServer, host_key
 
@@ -26,8 +26,7 @@ class RunningSbcs:
 
 
 def device(spec: LabSbc) -> LabSbcDevice:
-    sim = profiles.get(spec.profile).simulator
-    return LabSbcDevice(spec=spec, config=sim.render(spec))
+    return LabSbcDevice(spec=spec, config=registry.sbc(spec.profile).render(spec))
 
 
 def known_hosts_line(spec: LabSbc, key: asyncssh.SSHKey) -> str:
@@ -49,7 +48,7 @@ async def start(
         key = keys.setdefault(spec.id, host_key())
         if spec.fault == "down":
             continue
-        srv = SshDeviceServer(dev, profiles.get(spec.profile).simulator.Cli, key)
+        srv = SshDeviceServer(dev, registry.sbc(spec.profile).cli, key)
         await srv.start()
         running.servers.append(srv)
         running.known_hosts.append(known_hosts_line(spec, key))

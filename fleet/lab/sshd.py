@@ -80,10 +80,10 @@ class SshDeviceServer:
                 process.stdout.write(sess.prompt())
                 secret = sess.secret_input
                 if secret:
-                    process.channel.set_echo(False)
+                    _echo(process, False)
                 line = await process.stdin.readline()
                 if secret:
-                    process.channel.set_echo(True)
+                    _echo(process, True)
                     process.stdout.write("\r\n")
                 if not line:
                     break
@@ -126,6 +126,12 @@ class SshDeviceServer:
             process.stdout.write("\r" + " " * len(sess.more) + "\r")
             if key in ("q", "Q", ""):
                 break
+
+
+def _echo(process: asyncssh.SSHServerProcess, on: bool) -> None:
+    # The line editor asyncssh puts on a pty channel echoes; its type is not in the stubs.
+    channel: Any = process.channel
+    channel.set_echo(on)
 
 
 def _crlf(text: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fleet.model import Snapshot
 
-FORMATS = ("table", "json", "junit", "html", "csv")  # html and csv: see fleet.commands.emit
+FORMATS = ("table", "json", "junit", "html", "csv")  # html and csv: see fleet.app.render
 
 
 def render(snap: Snapshot, fmt: str, *, color: bool | None = None, fail_on: str = "high") -> str:

@@ -5,6 +5,7 @@ email and the metrics read this; none of them computes anything of its own."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,11 +130,12 @@ def build(
     snap: Snapshot,
     previous: Snapshot | None = None,
     history: list[dict] | None = None,
-    last_proven: dict[str, str | None] | None = None,
+    last_proven: Mapping[str, str | None] | None = None,
 ) -> ReportContext:
     text, ok = verdict(snap)
     sites: dict[str, SiteRow] = {}
-    emergency, other = [], []
+    emergency: list[tuple[DeviceResult, Finding]] = []
+    other: list[tuple[DeviceResult, Finding]] = []
     for r in snap.results:
         row = sites.setdefault(r.site or "-", SiteRow(r.site or "-"))
         row.devices += 1

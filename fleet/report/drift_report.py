@@ -134,7 +134,4 @@ def verdict_junit(v: Verdict) -> str:
         if r.id in v.firmware:
             a, b = v.firmware[r.id]
             ET.SubElement(case, "system-out").text = f"firmware {a} → {b}"
-    return (
-        ET.tostring(ET.ElementTree(suite).getroot(), encoding="unicode", xml_declaration=True)
-        + "\n"
-    )
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

@@ -4,13 +4,16 @@ Guide describes it, the lab SBC over SSH (fleet's run_cli and netmiko), faults, 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from pathlib import Path
 
 import pytest
 
 from device_profiles.acme_packet import simulator
-from device_profiles.acme_packet.profile import detect, parse_files, route, to_state
+from device_profiles.acme_packet.model import to_state
+from device_profiles.acme_packet.parse import detect, parse_files
+from device_profiles.acme_packet.routing import route
 from fleet import profiles
 from fleet.collect.ssh import Platform, SshOptions, SshTarget, run_cli
 from fleet.errors import AuthFailed, ConfigFileError, DeviceError
@@ -299,11 +302,10 @@ def test_lab_paging_off_before_the_configuration(tmp_path: Path) -> None:
                 spec.enable_password,
                 options=SshOptions(known_hosts=str(tmp_path / "kh")),
             )
-            plat = dict(PROFILE.platform or {})
-            plat["setup"] = []  # the marker must be answered when paging stays on
-            return await run_cli(
-                target, Platform.from_dict(plat), asyncio.Semaphore(5), read_timeout=10
-            )
+            assert PROFILE.platform is not None
+            # the marker must be answered when paging stays on
+            plat = dataclasses.replace(PROFILE.platform, setup=())
+            return await run_cli(target, plat, asyncio.Semaphore(5), read_timeout=10)
         finally:
             await running.close()
 
@@ -551,8 +553,9 @@ def test_a_bad_pattern_rule_never_raises(match: str, new: str) -> None:
 def test_prompts_from_vendor_documentation_and_a_real_session() -> None:
     import re
 
-    plat = PROFILE.platform or {}
-    prompt, superuser = re.compile(plat["prompt"]), re.compile(plat["enable"]["prompt"])
+    plat = PROFILE.platform
+    assert plat is not None and plat.enable is not None
+    prompt, superuser = re.compile(plat.prompt), re.compile(plat.enable.prompt)
     # "Using the ACLI": ORACLE> enable / Password: / ORACLE#; configuration prompts
     # ORACLE(configure)#; a real session (rianrd1/ROTAS-SIP): *eSBCJZN02# with unsaved
     # changes, **eSBCJZN02# saved but not activated.
@@ -560,7 +563,7 @@ def test_prompts_from_vendor_documentation_and_a_real_session() -> None:
         assert prompt.search(p), p
     assert superuser.search("eSBCJZN02(network-interface)# ")
     assert not superuser.search("ORACLE> ")
-    assert plat["setup"] == ["cli more disabled"]  # ACLI Reference, cli
+    assert plat.setup == ("cli more disabled",)  # ACLI Reference, cli
 
 
 def test_paging_command_refused_is_a_clear_error(

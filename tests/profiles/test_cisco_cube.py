@@ -5,6 +5,7 @@ transport and netmiko's cisco_ios driver, the seeded faults, and secrets."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -307,8 +308,8 @@ def test_detect_and_bad_files() -> None:
 
 
 def _platform(**changes: Any) -> Platform:
-    assert PROFILE.platform
-    return Platform.from_dict({**PROFILE.platform, **changes})
+    assert PROFILE.platform is not None
+    return dataclasses.replace(PROFILE.platform, **changes)
 
 
 async def _run_lab(spec: LabSbc, tmp: Path, body: Callable[..., Any]) -> Any:

@@ -183,13 +183,6 @@ def test_provisioning_server_drops_options_and_file_name() -> None:
     assert provisioning_server("") is None
 
 
-def test_malformed_file_names_file_and_line() -> None:
-    text = "<flat-profile>\n<Proxy_1_>sip.example.com</Proxy_1_>\n<Dial_Plan_1_>(x</flat-profile>"
-    with pytest.raises(ConfigFileError) as info:
-        PROFILE.parse_files("broken.xml", text, lambda _: None)
-    assert info.value.file == "broken.xml" and info.value.line == 3
-
-
 def test_line_without_registrar_or_user_is_not_a_line() -> None:
     text = (
         "<flat-profile><Proxy_1_>sip.example.com</Proxy_1_><User_ID_1_>10</User_ID_1_>"

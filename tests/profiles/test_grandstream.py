@@ -184,13 +184,6 @@ def test_provisioning_server_from_p237_and_p212() -> None:
     assert provisioning_server(None, "1") is None
 
 
-def test_malformed_xml_names_file_and_line() -> None:
-    text = '<gs_provision version="1">\n<config version="1">\n<P47>x</P4>\n</config></gs_provision>'
-    with pytest.raises(ConfigFileError) as info:
-        PROFILE.parse_files("cfg.xml", text, lambda _: None)
-    assert info.value.file == "cfg.xml" and info.value.line == 3
-
-
 V2 = """<?xml version="1.0" encoding="UTF-8"?>
 <gs_provision version="1">
   <config version="2">
@@ -340,13 +333,6 @@ def test_account_active_unset_is_checked_and_uncertain() -> None:
 def test_bypass_dial_plan_for_dialing_is_uncertain() -> None:
     state = _state("gs.txt", "P271 = 1\nP47 = sip.example.com\nP2382 = mpk,dialing\n")
     assert [(n.rule, n.subject) for n in state.notices] == [("coverage.uncertain", "P2382")]
-
-
-def test_text_form_bad_line_is_named() -> None:
-    text = "# Account 1\nP271 = 1\nP47 sip.example.com\n"
-    with pytest.raises(ConfigFileError) as info:
-        PROFILE.parse_files("gs.txt", text, lambda _: None)
-    assert info.value.line == 3
 
 
 def test_inactive_or_empty_accounts() -> None:

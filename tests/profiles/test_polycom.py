@@ -196,26 +196,6 @@ def test_missing_emergency_server_falls_back_to_the_line_path() -> None:
     assert (entry.route, entry.route_source) == ("sbc", "reg.1.outboundProxy.address")
 
 
-def test_malformed_file_names_file_and_line() -> None:
-    with pytest.raises(ConfigFileError) as info:
-        PROFILE.parse_files(
-            "site.cfg", '<polycomConfig\n reg.1.address="2001"\n <oops>', lambda n: None
-        )
-    assert info.value.file == "site.cfg" and info.value.line == 3
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "#!version:1.0.0.1\naccount.1.sip_server.1.address = pbx\n",
-        '<flat-profile><Proxy_1_ ua="na">pbx</Proxy_1_></flat-profile>',
-        '<settings><phone-settings><user_host idx="1">pbx</user_host></phone-settings></settings>',
-    ],
-)
-def test_other_vendors_files_are_not_claimed(text: str) -> None:
-    assert not PROFILE.detect(text)
-
-
 # FusionPBX's current VVX templates (resources/templates/provision/polycom/6.x/{$mac}.cfg):
 # root <PHONE>, and an <ALERT_INFO> element that sets voIpProt.SIP.alertInfo.3.class twice.
 FUSION_DUPLICATE = (

@@ -239,20 +239,14 @@ def test_missing_emergency_list_means_the_documented_default() -> None:
     assert {e.route_source for e in line.emergency} == {"user_host1"}
 
 
-def test_malformed_files_name_file_and_line() -> None:
-    # A text line that is no setting: the phone skips it, fleet says so (file and line).
+def test_a_stray_text_line_is_a_notice_and_a_container_with_nothing_beside_it_an_error() -> None:
+    # A text line that is no setting: the phone skips it, fleet says so (file and line). A
+    # file with no setting at all, and malformed XML: samples/malformed/ (test_contract.py).
     c = PROFILE.parse_files("bad.htm", "user_host1: a\nthis is not a setting\n", lambda _: None)
     assert c.params == {"user_host1": "a"}
     assert [(n.rule, n.severity, n.subject) for n in c.notices] == [
         ("config.malformed", "medium", "bad.htm:2")
     ]
-    with pytest.raises(ConfigFileError) as info:
-        PROFILE.parse_files("bad.htm", "this is not a setting\n", lambda _: None)
-    assert (info.value.file, info.value.line) == ("bad.htm", 1)
-    xml = "<settings>\n<phone-settings>\n<user_host idx='1'>x</user_hos>\n</settings>"
-    with pytest.raises(ConfigFileError) as info:
-        PROFILE.parse_files("bad.xml", xml, lambda _: None)
-    assert (info.value.file, info.value.line) == ("bad.xml", 3)
     container = '<setting-files><file url="http://x/missing.xml"/></setting-files>'
     with pytest.raises(ConfigFileError, match=r"missing\.xml"):
         PROFILE.parse_files("m.htm", container, lambda _: None)

@@ -1,0 +1,171 @@
+"""How a run ends, one way for sweep, audit, rollout verify, report and the demo: firmware
+drift against the last snapshot of the same kind, staleness, save, emit, publish (email,
+metrics). The use cases in fleet.commands produce a snapshot; this module finishes it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from fleet import drift, report
+from fleet.check import staleness
+from fleet.errors import InputError
+from fleet.model import SEVERITY_RANK, Snapshot
+from fleet.pipeline import now
+from fleet.report import context as report_context
+from fleet.report import csv_report, metrics
+from fleet.report.context import ReportContext
+from fleet.report.email import EmailOptions
+from fleet.store import Store
+
+# Snapshot ids this process stored, so a failure after the save says so (exit 2 all the same).
+STORED: list[int] = []
+
+
+def stored_note() -> str:
+    """What to add to a failure's message when this run stored a snapshot before it."""
+    return f" (snapshot {STORED[-1]} was stored before this failed)" if STORED else ""
+
+
+def interrupted_note() -> str:
+    return (
+        f"snapshot {STORED[-1]} was stored before it"
+        if STORED
+        else "nothing of this run was stored"
+    )
+
+
+@dataclass(slots=True)
+class Publish:
+    """Where a run's results go besides stdout: email, metrics, staleness."""
+
+    email: EmailOptions | None = None
+    metrics: Path | None = None
+    max_age_s: float | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Output:
+    """The report on stdout or in a file, and the severity that makes the exit code 1."""
+
+    fmt: str = "table"
+    path: Path | None = None
+    fail_on: str = "high"
+
+
+def writable(path: Path | None, option: str, *, store: bool = False) -> None:
+    """Fail before any work when ``path`` cannot be written: its folder is missing or it is
+    a folder itself. Exit 2 naming the path, not a traceback after a long sweep."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise InputError("is a folder, not a file", file=str(path), field=option)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"folder {parent} does not exist", file=str(path), field=option)
+    if not os.access(parent, os.W_OK) and not (store and path.exists()):
+        raise InputError(f"folder {parent} is not writable", file=str(path), field=option)
+
+
+def check_writable(store: Path | None, out: Output, pub: Publish) -> None:
+    """Every path the run will write, checked before the run starts."""
+    writable(store, "--store", store=True)
+    writable(out.path, "--output")
+    writable(pub.metrics, "--metrics")
+
+
+def exit_code(snap: Snapshot, fail_on: str) -> int:
+    limit = SEVERITY_RANK[fail_on]
+    bad = any(SEVERITY_RANK[f.severity] <= limit for r in snap.results for f in r.findings)
+    return 1 if bad else 0
+
+
+def settle(
+    st: Store, snap: Snapshot, *, drift_kind: str | None, max_age_s: float | None, save: bool
+) -> Snapshot:
+    """Drift, staleness, save: what the stored snapshot holds. ``drift_kind``: compare
+    firmware with the newest stored snapshot of that kind (a sweep with the last sweep)."""
+    if drift_kind is not None:
+        prev_id = st.previous(kind=drift_kind)
+        drift.firmware_drift(snap, st.load(prev_id) if prev_id else None)
+    if max_age_s is not None:
+        staleness.mark_stale(snap, st.last_proven(), max_age_s)
+    if save:
+        STORED.append(st.save(snap))
+    return snap
+
+
+def finish(
+    st: Store,
+    snap: Snapshot,
+    out: Output,
+    pub: Publish,
+    *,
+    drift_kind: str | None,
+    save: bool = True,
+) -> int:
+    """Settle the snapshot, emit the report, publish it; the run's exit code."""
+    settle(st, snap, drift_kind=drift_kind, max_age_s=pub.max_age_s, save=save)
+    emit(snap, out, st)
+    publish(st, snap, pub)
+    return exit_code(snap, out.fail_on)
+
+
+def context_for(st: Store, snap: Snapshot) -> ReportContext:
+    prev_id = st.previous(before=snap.id) if snap.id else st.previous()
+    history = [h for h in st.snapshots() if snap.id is None or h["id"] <= snap.id][-30:]
+    return report_context.build(
+        snap,
+        st.load(prev_id) if prev_id else None,
+        history,
+        staleness.site_unverified_since(snap, st.last_proven()),
+    )
+
+
+def render(snap: Snapshot, out: Output, st: Store) -> str:
+    if out.fmt == "html":
+        from fleet.report import html
+
+        return html.render(context_for(st, snap))
+    if out.fmt == "csv":
+        return csv_report.render(snap)
+    return report.render(snap, out.fmt, color=False if out.path else None, fail_on=out.fail_on)
+
+
+def emit(snap: Snapshot, out: Output, st: Store) -> None:
+    write(render(snap, out, st), out.path, said="report written to")
+
+
+def write(text: str, path: Path | None, *, said: str = "written to") -> None:
+    """``text`` to ``path`` (saying so on stderr), or to stdout."""
+    if path is not None:
+        path.write_text(text, encoding="utf-8")
+        print(f"{said} {path}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
+def publish(st: Store, snap: Snapshot, pub: Publish) -> None:
+    """Metrics and email after a run or for a stored snapshot."""
+    if pub.metrics is not None:
+        metrics.write(snap, pub.metrics)
+    if pub.email is None:
+        return
+    from fleet.report import email, html
+
+    channel = "email:" + ",".join(sorted(pub.email.to))
+    fp = email.fingerprint(snap)
+    last = st.last_report(channel)
+    if pub.email.only_on_change and last is not None and last[1] == fp:
+        print(
+            f"findings unchanged since the report of snapshot {last[0]}: no email sent",
+            file=sys.stderr,
+        )
+        return
+    ctx = context_for(st, snap)
+    email.send(email.build(ctx, pub.email, html.render(ctx)), pub.email)
+    assert snap.id is not None
+    st.record_report(snap.id, channel, fp, now())
+    print(f"report sent to {', '.join(pub.email.to)}: {ctx.verdict}", file=sys.stderr)
