@@ -1,33 +1,40 @@
-"""Dial-plan evaluation rate: a 50-entry plan and 10 emergency strings, per syntax; and what
-compiling once per distinct plan saves a sweep of many phones sharing a few plans.
+"""Dial-plan evaluation rate: a 50-entry plan and 10 emergency strings, per syntax, fleet's
+engines beside the engines as they were before issue 10 (bench/baseline_dialplan/, the same
+run); and what compiling once per distinct plan saves a sweep of many phones sharing a few plans.
 
-    python bench/dialplan_eval.py [--phones 10000] [--plans 5]
+    python bench/dialplan_eval.py [--phones 10000] [--plans 5] [--rounds 2000]
 
 Prints, per syntax: compile time, evaluations/s with the compiled plan cached (results not
-memoised), and the same with every cache cleared before each evaluation (the baseline);
-then a simulated sweep (every phone: 10 strings through fleet's memoised evaluate_plan)
-against that baseline.
+memoised), and the same with every cache cleared before each evaluation; then a simulated
+sweep (every phone: 10 strings through fleet's memoised evaluate_plan) against compiling per
+phone. The syntaxes are fleet.dialplan.syntaxes(): one without a bench plan here is an error.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import re
+import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fleet import dialplan
+from fleet.dialplan import dialect
 from fleet.model import DialPlan
 
 STRINGS = ["999", "112", "9999", "9112", "911", "9911", "000", "9000", "110", "9110"]
+Entries = list[tuple[str, str | None]]
 
 
-def entries(variant: int) -> list[tuple[str, str | None]]:
+def entries(variant: int) -> Entries:
     """50 (pattern, strip-prefix) entries in a neutral form: x = any digit."""
-    base: list[tuple[str, str | None]] = [
+    base: Entries = [
         ("999", None),
         ("112", None),
         ("112", "9"),
@@ -36,26 +43,18 @@ def entries(variant: int) -> list[tuple[str, str | None]]:
         ("0[1-9]xxxxxxxxx", None),
         ("0[1-9]xxxxxxxxx", "9"),
     ]
-    ext = [(f"{20 + variant + i}xx", None) for i in range(43)]
+    ext: Entries = [(f"{20 + variant + i}xx", None) for i in range(43)]
     return base + ext
 
 
-def plan_text(syntax: str, variant: int) -> tuple[str, dict[str, str]]:
-    es = entries(variant)
-    if syntax == "mgcp":
-        return "|".join(f"R{p}RR{e}" if p else e for e, p in es), {}
-    if syntax == "cisco":
-        return "(" + "|".join(f"<{p}:>{e}" if p else e for e, p in es) + ")", {}
-    if syntax == "grandstream":
-        return "{ " + " | ".join(f"<{p}=>{e}" if p else e for e, p in es) + " }", {}
-    if syntax == "snom":
-        out = []
-        for e, p in es:
-            rx = e.replace("x", "[0-9]")
-            out.append(f"!^{p or ''}({rx})$!\\1!d")
-        return " ".join(out), {}
-    # yealink classic: dial-now rules in the text, the 9-strip as a replace rule
-    rules = [e.replace("x", "x") for e, p in es if not p]
+def _snom(es: Entries) -> tuple[str, dict[str, str]]:
+    out = [f"!^{p or ''}({e.replace('x', '[0-9]')})$!\\1!d" for e, p in es]
+    return " ".join(out), {}
+
+
+def _yealink(es: Entries) -> tuple[str, dict[str, str]]:
+    # classic: dial-now rules in the text, the 9-strip as a replace rule
+    rules = [e for e, p in es if not p] + ["9112", "90[1-9]xxxxxxxxx"]
     opts = {
         "mode": "classic",
         "phone_setting.dialnow_delay": "0",
@@ -64,53 +63,110 @@ def plan_text(syntax: str, variant: int) -> tuple[str, dict[str, str]]:
         "dialplan.replace.prefix.2": "9(0[1-9]xxxxxxxxx)",
         "dialplan.replace.replace.2": "$1",
     }
-    rules += ["9112", "90[1-9]xxxxxxxxx"]
     return "|".join(rules), opts
 
 
-def clear(module: object, compiled_too: bool = True) -> None:
-    """Empty the engine's caches: results always, compiled plans when ``compiled_too``."""
+PLANS: dict[str, Callable[[Entries], tuple[str, dict[str, str]]]] = {
+    "mgcp": lambda es: ("|".join(f"R{p}RR{e}" if p else e for e, p in es), {}),
+    "cisco": lambda es: ("(" + "|".join(f"<{p}:>{e}" if p else e for e, p in es) + ")", {}),
+    "grandstream": lambda es: (
+        "{ " + " | ".join(f"<{p}=>{e}" if p else e for e, p in es) + " }",
+        {},
+    ),
+    "snom": _snom,
+    "yealink": _yealink,
+}
+
+
+def plan_for(syntax: str, variant: int) -> DialPlan:
+    if syntax not in PLANS:
+        raise SystemExit(f"bench/dialplan_eval.py has no 50-entry plan for syntax {syntax!r}")
+    text, opts = PLANS[syntax](entries(variant))
+    return DialPlan(syntax, text, "bench", opts)
+
+
+def _caches(module: ModuleType) -> tuple[list[Callable[[], None]], list[Callable[[], None]]]:
+    """A baseline engine's (result caches, compile caches)."""
+    results, compiled = [], []
     for name, obj in vars(module).items():
-        if callable(getattr(obj, "cache_clear", None)) and (compiled_too or "compile" not in name):
-            obj.cache_clear()
+        if callable(clear := getattr(obj, "cache_clear", None)):
+            (compiled if "compile" in name else results).append(clear)
+    return results, compiled
 
 
-def per_syntax(syntax: str, rounds: int) -> tuple[float, float, float]:
-    module = importlib.import_module(f"fleet.dialplan.{syntax}")
-    text, opts = plan_text(syntax, 0)
-    plan = DialPlan(syntax, text, "bench", opts)
-    clear(module)
-    t = time.perf_counter()
-    module.evaluate(plan, STRINGS[0])
-    compile_s = time.perf_counter() - t
+def _rate(
+    evaluate: Callable[[DialPlan, str], object],
+    plan: DialPlan,
+    rounds: int,
+    clear: Callable[[], None],
+) -> float:
     t = time.perf_counter()
     for _ in range(rounds):
         for d in STRINGS:
-            clear(module, compiled_too=False)  # some engines memoise results too
-            module.evaluate(plan, d)
-    warm = rounds * len(STRINGS) / (time.perf_counter() - t)
-    cold_rounds = max(1, rounds // 20)
-    t = time.perf_counter()
-    for _ in range(cold_rounds):
-        for d in STRINGS:
-            clear(module)
-            module.evaluate(plan, d)
-    cold = cold_rounds * len(STRINGS) / (time.perf_counter() - t)
+            clear()
+            evaluate(plan, d)
+    return rounds * len(STRINGS) / (time.perf_counter() - t)
+
+
+def measure(
+    evaluate: Callable[[DialPlan, str], object],
+    plan: DialPlan,
+    rounds: int,
+    results: Callable[[], None],
+    every: Callable[[], None],
+) -> tuple[float, float, float]:
+    """(compile s, evaluations/s compiled plan cached, evaluations/s nothing cached).
+    Compile: the median of 21 first evaluations from nothing cached (one run is all noise on
+    a shared machine)."""
+    times = []
+    for _ in range(21):
+        every()
+        t = time.perf_counter()
+        evaluate(plan, STRINGS[0])
+        times.append(time.perf_counter() - t)
+    compile_s = statistics.median(times)
+    warm = _rate(evaluate, plan, rounds, results)
+    cold = _rate(evaluate, plan, max(1, rounds // 50), every)
     return compile_s, warm, cold
+
+
+def _noop() -> None:
+    pass
+
+
+def per_syntax(
+    syntax: str, rounds: int
+) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """(before, after) for one syntax: today's engine, then the baseline kept in bench/."""
+    plan = plan_for(syntax, 0)
+    old = importlib.import_module(f"bench.baseline_dialplan.{syntax}")
+    results, compiled = _caches(old)
+
+    def clear_old() -> None:
+        for c in results:
+            c()
+
+    def clear_all() -> None:
+        for c in results + compiled:
+            c()
+        re.purge()  # else re's own cache hides what compiling a regex per entry costs
+
+    def clear_new() -> None:
+        dialect.clear_compiled()
+        re.purge()
+
+    before = measure(old.evaluate, plan, rounds, clear_old, clear_all)
+    new = dialplan.dialect_for(syntax).evaluate
+    after = measure(new, plan, rounds, _noop, clear_new)
+    return before, after
 
 
 def sweep(phones: int, nplans: int) -> tuple[float, float]:
     """Seconds for ``phones`` phones over ``nplans`` shared plans per syntax, memoised (as a
     sweep runs) and with every cache cleared per phone (the baseline)."""
-    plans = [
-        DialPlan(s, *plan_text(s, v)[:1], "bench", plan_text(s, v)[1])
-        for s in dialplan.SYNTAXES
-        for v in range(nplans)
-    ]
-    modules = [importlib.import_module(f"fleet.dialplan.{s}") for s in dialplan.SYNTAXES]
+    plans = [plan_for(s, v) for s in dialplan.syntaxes() for v in range(nplans)]
     dialplan._memo.cache_clear()
-    for m in modules:
-        clear(m)
+    dialect.clear_compiled()
     t = time.perf_counter()
     for i in range(phones):
         p = plans[i % len(plans)]
@@ -122,8 +178,7 @@ def sweep(phones: int, nplans: int) -> tuple[float, float]:
     for i in range(sample):
         p = plans[i % len(plans)]
         dialplan._memo.cache_clear()
-        for m in modules:
-            clear(m)
+        dialect.clear_compiled()
         for d in STRINGS:
             dialplan.evaluate_plan(p, d)
     per_phone_cold = (time.perf_counter() - t) / sample
@@ -134,16 +189,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--phones", type=int, default=10000)
     ap.add_argument("--plans", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=2000)
     args = ap.parse_args()
-    print(f"50-entry plan, {len(STRINGS)} emergency strings")
-    print(
-        f"{'syntax':<12} {'compile ms':>10} {'evals/s cached':>15} {'evals/s uncached':>17}"
-        f" {'ratio':>7}"
-    )
-    for s in dialplan.SYNTAXES:
-        c, warm, cold = per_syntax(s, args.rounds)
-        print(f"{s:<12} {c * 1000:>10.2f} {warm:>15,.0f} {cold:>17,.0f} {warm / cold:>6.1f}x")
+    print(f"50-entry plan, {len(STRINGS)} emergency strings; before = bench/baseline_dialplan")
+    print(f"{'syntax':<12} {'compile ms':>16} {'evals/s cached':>26} {'evals/s uncached':>22}")
+    print(f"{'':<12} {'before  after':>16} {'before     after  ratio':>26} {'before   after':>22}")
+    for s in dialplan.syntaxes():
+        (c0, w0, u0), (c1, w1, u1) = per_syntax(s, args.rounds)
+        print(
+            f"{s:<12} {c0 * 1000:>7.2f} {c1 * 1000:>7.2f} {w0:>9,.0f} {w1:>9,.0f} {w1 / w0:>5.1f}x"
+            f" {u0:>10,.0f} {u1:>9,.0f}"
+        )
     shared, baseline = sweep(args.phones, args.plans)
     n = args.phones * len(STRINGS)
     print(

@@ -7,7 +7,7 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleet.dialplan import mgcp
+from fleet.dialplan import dialect, mgcp
 from fleet.model import DialPlan
 
 KEYS = "0123456789*#"
@@ -176,10 +176,10 @@ def test_trailing_hash_is_stripped_by_default_only() -> None:
 
 
 def test_compiled_once_per_distinct_plan_and_options() -> None:
-    mgcp._compile.cache_clear()
+    dialect.clear_compiled()
     for d in ("999", "112", "9999"):
         ev("999|112", d, **{mgcp.TIMEOUT: "3|3", "unrelated.option": d})
-    info = mgcp._compile.cache_info()
+    info = dialect._compiled.cache_info()
     assert (info.misses, info.hits) == (1, 2)
 
 

@@ -7,15 +7,16 @@ import time
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from fleet.dialplan import snom
+from device_profiles.snom import dialplan as snom
+from fleet.dialplan import Outcome, dialect
 from fleet.model import DialPlan
 
 DIGITS = st.text(alphabet="0123456789", min_size=1, max_size=12)
 PLAN_CHARS = st.text(alphabet='0123456789!|\\()[]{}^$*+?.,-d i"sip:@#', max_size=80)
 
 
-def _eval(text: str, digits: str, **options: str) -> snom.Outcome:
-    return snom.evaluate(DialPlan("snom", text, "user_dp_str1", dict(options)), digits)
+def _eval(text: str, digits: str, **options: str) -> Outcome:
+    return snom.DIALECT.evaluate(DialPlan("snom", text, "user_dp_str1", dict(options)), digits)
 
 
 @st.composite
@@ -45,7 +46,7 @@ def test_removing_an_entry_that_never_matches_changes_nothing(
     plan: list[str], digits: str, data: st.DataObject
 ) -> None:
     i = data.draw(st.integers(0, len(plan) - 1))
-    compiled = snom.compile_plan(plan[i], ())
+    compiled = snom.compile_plan(plan[i], {})
     if any(e.regex.search(digits[:k]) for e in compiled.entries for k in range(1, 13)):
         return
     rest = plan[:i] + plan[i + 1 :]
@@ -70,7 +71,7 @@ def test_a_first_dial_now_entry_for_the_number_dials_it_at_once(
     number: str, rest: list[str]
 ) -> None:
     # Another entry matching a shorter prefix would decide first: that is the prefix trap.
-    others = snom.compile_plan(" ".join(rest), ()).entries
+    others = snom.compile_plan(" ".join(rest), {}).entries
     assume(not any(e.regex.search(number[:k]) for e in others for k in range(1, len(number))))
     out = _eval(" ".join([f"!^{number}$!sip:{number}@\\d!d", *rest]), number)
     assert (out.outcome, out.sent, out.delay_s, out.after_timeout) == ("dial", number, 0, False)
@@ -124,8 +125,8 @@ def test_registrar_host_is_no_route_and_another_host_is() -> None:
 
 
 def test_pipe_joined_and_quoted_entries_parse_alike() -> None:
-    a = snom.compile_plan("!^999$!999!d|!^112$!112!d", ())
-    b = snom.compile_plan('"!^999$!999!d" "!^112$!112!d"', ())
+    a = snom.compile_plan("!^999$!999!d|!^112$!112!d", {})
+    b = snom.compile_plan('"!^999$!999!d" "!^112$!112!d"', {})
     assert (
         [e.text for e in a.entries]
         == [e.text for e in b.entries]
@@ -148,12 +149,12 @@ def test_plans_compile_once_and_evaluate_fast() -> None:
     plan += " !^999$!sip:999@\\d!d"
     dp = DialPlan("snom", plan, "user_dp_str1", {"auto_dial": "off"})
     numbers = ["999", "112", "9999", "9112", "1201234", "01134960000", "2345", "0", "11", "101"]
-    snom.evaluate(dp, "1")
-    hits = snom.compile_plan.cache_info().hits
+    snom.DIALECT.evaluate(dp, "1")
+    hits = dialect._compiled.cache_info().hits
     start = time.perf_counter()
     for _ in range(10):
         for n in numbers:
-            snom.evaluate(dp, n)
+            snom.DIALECT.evaluate(dp, n)
     per_call = (time.perf_counter() - start) / (10 * len(numbers))
-    assert snom.compile_plan.cache_info().hits - hits == 10 * len(numbers)
+    assert dialect._compiled.cache_info().hits - hits == 10 * len(numbers)
     assert per_call < 0.001, f"{per_call * 1e6:.0f} us per evaluation"

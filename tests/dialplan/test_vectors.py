@@ -1,5 +1,6 @@
-"""Every vector table in tests/dialplan/vectors/: plans from RFC 3435 and the vendors'
-manuals, each citing its source, evaluated as the phone would."""
+"""Every dialect's vector table (``Dialect.vectors``: mgcp's in tests/dialplan/vectors/, each
+vendor syntax's beside it as device_profiles/<vendor>/dialplan_vectors.yaml): plans from
+RFC 3435 and the vendors' manuals, each citing its source, evaluated as the phone would."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ import yaml
 
 from fleet import dialplan
 
-FOLDER = Path(__file__).with_name("vectors")
 FIELDS = ("outcome", "after_timeout", "delay_s", "sent", "route", "matched")
 
 
 def _cases() -> list:
     out = []
-    for f in sorted(FOLDER.glob("*.yaml")):
-        syntax = f.stem
+    for syntax in dialplan.syntaxes():
+        f = dialplan.dialect_for(syntax).vectors
+        if f is None:
+            continue
         for i, block in enumerate(yaml.safe_load(f.read_text()) or []):
             assert block.get("source"), f"{f.name} plan {i}: every plan cites its source"
             for case in block["cases"]:
@@ -49,7 +51,29 @@ def test_vector(syntax: str, plan: str, options: dict, case: dict) -> None:
 
 
 def test_enough_vectors_for_every_syntax() -> None:
-    per = {s: sum(1 for c in CASES if c.values[0] == s) for s in dialplan.SYNTAXES}
+    per = {s: sum(1 for c in CASES if c.values[0] == s) for s in dialplan.syntaxes()}
     for syntax, n in per.items():
-        if dialplan.engine_for(syntax) is not None:
-            assert n >= 25, f"{syntax}: only {n} vectors"
+        assert n >= 25, f"{syntax}: only {n} vectors"
+
+
+def test_every_dialect_has_its_vectors_beside_it() -> None:
+    for syntax in dialplan.syntaxes():
+        f = dialplan.dialect_for(syntax).vectors
+        assert f is not None and f.is_file(), f"{syntax}: no vector table"
+
+
+def test_an_unknown_syntax_is_an_error() -> None:
+    assert dialplan.engine_for("nope") is None
+    with pytest.raises(dialplan.DialPlanError, match="nope"):
+        dialplan.evaluate("nope", "999", "999")
+
+
+def test_syntaxes_and_the_old_constant_agree() -> None:
+    assert dialplan.syntaxes() == dialplan.SYNTAXES
+    assert {"mgcp", "cisco", "yealink", "grandstream", "snom"} <= set(dialplan.syntaxes())
+
+
+def test_the_docs_list_every_syntax() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "dialplan.md").read_text()
+    for syntax in dialplan.syntaxes():
+        assert f"| `{syntax}` |" in doc, f"docs/dialplan.md: no row for {syntax}"

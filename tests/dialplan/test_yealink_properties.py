@@ -1,4 +1,4 @@
-"""Properties and tricky cases of the Yealink engine (fleet/dialplan/yealink.py)."""
+"""Properties and tricky cases of the Yealink engine (device_profiles/yealink/dialplan.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from device_profiles.yealink import dialplan as yealink
 from device_profiles.yealink import profile, simulator
 from fleet.check.emergency import check_phone
 from fleet.check.golden import EmergencyPolicy
-from fleet.dialplan import yealink
 from fleet.lab.spec import LabPhone
 from fleet.model import Collected, DialPlan
 
@@ -49,7 +49,7 @@ def test_classic_never_raises(
         opts[f"dialplan.replace.replace.{i}"] = "$1$2"
     for i, b in enumerate(blocks, 1):
         opts[f"dialplan.block_out.number.{i}"] = b
-    out = yealink.evaluate(classic(rules, **opts), keyed)
+    out = yealink.DIALECT.evaluate(classic(rules, **opts), keyed)
     assert out.outcome in {"dial", "block", "wait", "no-match"}
     assert (out.sent is not None) == (out.outcome == "dial")
     assert out.steps
@@ -70,7 +70,7 @@ def test_digitmap_never_raises(entries: list[str], keyed: str, action: str, shor
             "dialplan.digitmap.interdigit_short_timer": short,
         },
     )
-    out = yealink.evaluate(plan, keyed)
+    out = yealink.DIALECT.evaluate(plan, keyed)
     assert out.outcome in {"dial", "block", "wait", "no-match"}
     assert (out.sent is not None) == (out.outcome == "dial")
     assert out.delay_s >= 0 and out.after_timeout == (out.delay_s > 0)
@@ -81,7 +81,7 @@ def test_removing_a_rule_never_dials_through_it(rules: list[str], data: st.DataO
     keyed = data.draw(st.sampled_from(rules))
     gone = data.draw(st.sampled_from(rules))
     rest = [r for r in rules if r != gone]
-    out = yealink.evaluate(classic(rest, **{"phone_setting.dialnow_delay": "0"}), keyed)
+    out = yealink.DIALECT.evaluate(classic(rest, **{"phone_setting.dialnow_delay": "0"}), keyed)
     assert out.matched != gone
 
 
@@ -93,7 +93,7 @@ def test_a_block_out_entry_equal_to_the_number_always_bars_it(
         [*rules, number],
         **{"phone_setting.dialnow_delay": "0", "dialplan.block_out.number.1": number},
     )
-    out = yealink.evaluate(plan, number)
+    out = yealink.DIALECT.evaluate(plan, number)
     # Only a shorter dial-now rule completing first (a different number) escapes the bar.
     assert out.outcome == "block" or (out.outcome == "dial" and out.sent != number)
 
@@ -101,15 +101,15 @@ def test_a_block_out_entry_equal_to_the_number_always_bars_it(
 @given(literal)
 def test_a_lone_entry_dials_at_once(number: str) -> None:
     for plan in (classic([number], **{"phone_setting.dialnow_delay": "0"}), digitmap(number)):
-        out = yealink.evaluate(plan, number)
+        out = yealink.DIALECT.evaluate(plan, number)
         assert (out.outcome, out.sent, out.delay_s, out.matched) == ("dial", number, 0, number)
 
 
 @given(st.lists(literal, min_size=1, max_size=4), literal, literal)
 def test_digitmap_mode_ignores_classic_rules(entries: list[str], keyed: str, rule: str) -> None:
     text = "|".join(entries)
-    bare = yealink.evaluate(digitmap(text), keyed)
-    loaded = yealink.evaluate(
+    bare = yealink.DIALECT.evaluate(digitmap(text), keyed)
+    loaded = yealink.DIALECT.evaluate(
         digitmap(
             text,
             **{
@@ -129,7 +129,7 @@ def test_digitmap_mode_ignores_classic_rules(entries: list[str], keyed: str, rul
 @given(digits)
 def test_extra_digits_after_a_dial_now_match_are_ignored(tail: str) -> None:
     plan = classic(["999"], **{"phone_setting.dialnow_delay": "0"})
-    assert yealink.evaluate(plan, "999" + tail).sent == "999"
+    assert yealink.DIALECT.evaluate(plan, "999" + tail).sent == "999"
 
 
 # --- targeted semantics --------------------------------------------------------------------
@@ -137,19 +137,19 @@ def test_extra_digits_after_a_dial_now_match_are_ignored(tail: str) -> None:
 
 def test_classic_dot_needs_at_least_one_character() -> None:
     plan = classic(["9."], **{"phone_setting.dialnow_delay": "0"})
-    assert yealink.evaluate(plan, "9").outcome == "wait"
+    assert yealink.DIALECT.evaluate(plan, "9").outcome == "wait"
     # A rule ending in "." fires on the first character after the prefix: 9 + 999 goes as 99.
-    assert yealink.evaluate(plan, "9999").sent == "99"
+    assert yealink.DIALECT.evaluate(plan, "9999").sent == "99"
 
 
 def test_digitmap_dot_allows_zero() -> None:
-    out = yealink.evaluate(digitmap("123."), "123")
+    out = yealink.DIALECT.evaluate(digitmap("123."), "123")
     assert (out.outcome, out.delay_s) == ("dial", 0)
 
 
 def test_dialnow_delay_lets_a_longer_rule_win() -> None:
     plan = classic(["999", "9999"], **{"phone_setting.dialnow_delay": "1"})
-    out = yealink.evaluate(plan, "9999")
+    out = yealink.DIALECT.evaluate(plan, "9999")
     assert (out.sent, out.delay_s, out.after_timeout) == ("9999", 1, True)
 
 
@@ -164,7 +164,7 @@ def test_first_replace_rule_wins() -> None:
             "dialplan.replace.replace.10": "0$1",
         },
     )
-    assert yealink.evaluate(plan, "999").sent == "112"
+    assert yealink.DIALECT.evaluate(plan, "999").sent == "112"
 
 
 def test_bad_group_reference_is_a_problem() -> None:
@@ -176,7 +176,7 @@ def test_bad_group_reference_is_a_problem() -> None:
             "dialplan.replace.replace.1": "$2",
         },
     )
-    out = yealink.evaluate(plan, "999")
+    out = yealink.DIALECT.evaluate(plan, "999")
     assert out.problems and out.outcome == "no-match"
 
 
@@ -191,7 +191,7 @@ def test_account_digitmap_options_take_precedence() -> None:
             "account.2.dialplan.digitmap.interdigit_long_timer": "5",
         },
     )
-    out = yealink.evaluate(plan, "999")
+    out = yealink.DIALECT.evaluate(plan, "999")
     assert (out.outcome, out.delay_s) == ("dial", 5)
 
 
@@ -202,7 +202,7 @@ def test_mode_from_enable_switch() -> None:
 
 
 def test_steps_name_candidates() -> None:
-    out = yealink.evaluate(digitmap("[2-9]11|[2-9]xxxT"), "99")
+    out = yealink.DIALECT.evaluate(digitmap("[2-9]11|[2-9]xxxT"), "99")
     assert any("[2-9]xxxT" in s for s in out.steps)
 
 
@@ -216,11 +216,10 @@ def test_fifty_entry_plan_is_fast() -> None:
     ]
     keyed = ["999", "112", "9999", "9112", "0123", "4567", "90123456", "111", "2", "98765"]
     for plan in plans:
-        yealink.evaluate(plan, "0")  # compile
-        yealink._run.cache_clear()  # time the simulation itself, not the result cache
+        yealink.DIALECT.evaluate(plan, "0")  # compile
         start = time.perf_counter()
         for d in keyed:
-            yealink.evaluate(plan, d)
+            yealink.DIALECT.evaluate(plan, d)
         assert (time.perf_counter() - start) / len(keyed) < 0.001
 
 

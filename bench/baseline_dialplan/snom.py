@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from fleet.dialplan import Outcome
+from fleet.dialplan.outcome import Outcome
 from fleet.model import DialPlan
 
 # POSIX bracket classes snom's regcomp accepts but Python's re does not.

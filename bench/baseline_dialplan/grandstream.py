@@ -23,7 +23,7 @@ import string
 from dataclasses import dataclass
 from functools import lru_cache
 
-from fleet.dialplan import Outcome
+from fleet.dialplan.outcome import Outcome
 from fleet.model import DialPlan
 
 DEFAULT_TIMEOUT = 4.0  # P85 "No Key Entry Timeout", default 4 s (config template, HT70x guide)

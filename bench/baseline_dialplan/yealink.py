@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from fleet.dialplan import Outcome
+from fleet.dialplan.outcome import Outcome
 from fleet.model import DialPlan
 
 # The admin guide's default dialplan.digitmap.string (a US plan: no 999, no 112).

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from fleet.dialplan import Outcome
+from fleet.dialplan.outcome import Outcome
 from fleet.model import DialPlan
 
 DEFAULT_SHORT_S = 3.0  # Interdigit_Short_Timer default (SPA/MPP admin guides)

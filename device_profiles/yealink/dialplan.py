@@ -1,0 +1,626 @@
+"""Yealink dial plans (syntax ``yealink``), a front end on fleet's dial-plan automaton: the
+classic rules (dial-now, replace, block-out, area code) or, once the digit map is enabled, an
+RFC 3435 digit map with Yealink's extensions, the classic rules then dead (the failure this
+engine exists to show). Semantics, with sources: docs/dialplan.md, "How each phone reads its
+plan"; options and open interpretations: this folder's README.md, "Dial plan"."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fleet.dialplan.automaton import ANY, DIGITS, Atom, Automaton, Charset, span
+from fleet.dialplan.dialect import Dialect, Log, names
+from fleet.dialplan.mgcp import Entry as MapEntry
+from fleet.dialplan.mgcp import rewrite
+from fleet.dialplan.outcome import Outcome
+from fleet.errors import DialPlanError
+
+# The admin guide's default dialplan.digitmap.string (a US plan: no 999, no 112).
+DEFAULT_DIGITMAP = (
+    "[2-9]11|0T|011xxx.T|[0-1][2-9]xxxxxxxxx|[2-9]xxxxxxxxx|[2-9]xxxT|**x.T|+x.T|00x.T"
+)
+DIALNOW_DELAY = 1.0  # phone_setting.dialnow_delay: 0..14 s, default 1
+INTER_DIGIT_TIME = 4.0  # phone_setting.inter_digit_time (live dialpad auto-dial), default 4
+LONG_TIMER = 10.0  # dialplan.digitmap.interdigit_long_timer, default 10
+SHORT_TIMER = 3.0  # dialplan.digitmap.interdigit_short_timer, default 3 ("T" alone)
+NO_MATCH_ACTION = "0"  # dialplan.digitmap.no_match_action: 0 send now, 1 forbid, 2 accumulate
+
+_RANGE = "bad range {lo}-{hi} in [{body}]"
+CLASSIC_SETS = Charset(x="", commas=True, dash=True, bad_range=_RANGE)
+MAP_SETS = Charset(dash=True, bad_range=_RANGE)
+_DOLLAR = re.compile(r"\$(\d)")
+_REPLACEMENT = re.compile(r"[0-9*#+]*")
+MAP_KEYS = frozenset("0123456789*#+ABCD")
+
+
+def _names(texts: list[str]) -> str:
+    return names([repr(t) for t in texts], 4)
+
+
+def _first(nfa: Automaton, keys: str) -> int | None:
+    """The first entry of ``nfa`` that ``keys`` match completely."""
+    state = nfa.start
+    for key in keys:
+        state = nfa.step(state, key)
+    done = nfa.info(state)[0]
+    return done[0] if done else None
+
+
+# --- classic rules --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """One classic pattern (dial-now rule, replace prefix or block-out number)."""
+
+    text: str
+    atoms: tuple[Atom, ...]
+    groups: tuple[tuple[int, int], ...]  # $n: atoms lo..hi-1
+
+
+def classic(pattern: str) -> Pattern:
+    """A classic pattern; DialPlanError says why the phone cannot use it."""
+    atoms: list[Atom] = []
+    groups: list[list[int]] = []
+    open_: list[int] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "x":
+            atoms.append(Atom(ANY))
+        elif ch == ".":  # "a placeholder or multiple placeholders": one or more characters
+            atoms += [Atom(ANY), Atom(ANY, repeat=True)]
+        elif ch == "[":
+            end = pattern.find("]", i + 1)
+            if end < 0:
+                raise DialPlanError("unbalanced [")
+            atoms.append(Atom(CLASSIC_SETS.parse(pattern[i + 1 : end])))
+            i = end
+        elif ch == "(":
+            open_.append(len(groups))
+            groups.append([len(atoms), len(atoms)])
+        elif ch == ")":
+            if not open_:
+                raise DialPlanError("unbalanced )")
+            groups[open_.pop()][1] = len(atoms)
+        elif ch == "]":
+            raise DialPlanError("unbalanced ]")
+        else:
+            atoms.append(Atom(frozenset(ch)))
+        i += 1
+    if open_:
+        raise DialPlanError("unbalanced (")
+    if not atoms:
+        raise DialPlanError("matches nothing")
+    return Pattern(pattern, tuple(atoms), tuple((a, b) for a, b in groups))
+
+
+@dataclass(frozen=True, slots=True)
+class _Replace:
+    index: str
+    rule: Pattern
+    replace: str
+
+    def apply(self, path: tuple[int, ...], number: str) -> str:
+        groups = self.rule.groups
+
+        def group(d: re.Match[str]) -> str:
+            n = int(d.group(1))
+            if n == 0:
+                return number
+            if n > len(groups):
+                return ""  # a group the prefix does not have: nothing
+            start, end = span(path, *groups[n - 1])
+            return number[start:end]
+
+        return _DOLLAR.sub(group, self.replace)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ClassicPlan:
+    rules: tuple[Pattern, ...]
+    replaces: tuple[_Replace, ...]
+    blocks: tuple[Pattern, ...]
+    area: tuple[str, int, int] | None  # code, min_len, max_len
+    dialnow_delay: float
+    autodial: float | None  # live-dialpad timeout, None when off
+    problems: tuple[str, ...]
+    nfa: Automaton = field(init=False)
+    replace_nfa: Automaton = field(init=False)
+    block_nfa: Automaton = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "nfa", Automaton([r.atoms for r in self.rules]))
+        object.__setattr__(self, "replace_nfa", Automaton([r.rule.atoms for r in self.replaces]))
+        object.__setattr__(self, "block_nfa", Automaton([b.atoms for b in self.blocks]))
+
+
+def _indexed(options: dict[str, str], prefix: str) -> list[tuple[int, str, str]]:
+    out = []
+    for key, value in options.items():
+        if key.startswith(prefix) and key[len(prefix) :].isdigit() and value.strip():
+            out.append((int(key[len(prefix) :]), key[len(prefix) :], value.strip()))
+    return sorted(out)
+
+
+def _number(
+    options: dict[str, str],
+    key: str,
+    default: float,
+    problems: list[str],
+    lo: float = 0.0,
+    hi: float = 255.0,
+) -> float:
+    raw = options.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        problems.append(f"{key} = {raw!r} is not a number: default {default:g} used")
+        return default
+    if not lo <= value <= hi:
+        problems.append(f"{key} = {raw} is outside {lo:g}..{hi:g}: default {default:g} used")
+        return default
+    return value
+
+
+def _patterns(items: list[tuple[str, str]], what: str, problems: list[str]) -> list[Pattern]:
+    out = []
+    for label, text in items:
+        try:
+            out.append(classic(text))
+        except DialPlanError as e:
+            problems.append(f"{what}{label} {text!r} ignored: {e}")
+    return out
+
+
+def _replaces(options: dict[str, str], problems: list[str]) -> list[_Replace]:
+    out = []
+    for _, idx, prefix in _indexed(options, "dialplan.replace.prefix."):
+        replace = options.get(f"dialplan.replace.replace.{idx}", "").strip()
+        try:
+            compiled = classic(prefix)
+        except DialPlanError as e:
+            problems.append(f"replace rule {idx} {prefix!r} ignored: {e}")
+            continue
+        if not replace:
+            problems.append(f"replace rule {idx} {prefix!r} ignored: no replacement")
+            continue
+        bad = [d for d in _DOLLAR.findall(replace) if int(d) > len(compiled.groups)]
+        if bad:
+            problems.append(
+                f"replace rule {idx}: {replace!r} names ${bad[0]} but {prefix!r} has "
+                f"{len(compiled.groups)} group(s): it is replaced by nothing"
+            )
+        out.append(_Replace(idx, compiled, replace))
+    return out
+
+
+def compile_classic(text: str, options: dict[str, str]) -> ClassicPlan:
+    problems: list[str] = []
+    rules = [("", r.strip()) for r in text.split("|") if r.strip()]
+    dialnow = _patterns(rules, "dial-now rule", problems)
+    replaces = _replaces(options, problems)
+    numbers = [(f" {i}", n) for _, i, n in _indexed(options, "dialplan.block_out.number.")]
+    blocks = _patterns(numbers, "block-out number", problems)
+    area = None
+    code = options.get("dialplan.area_code.code", "").strip()
+    if code:
+        lo = int(_number(options, "dialplan.area_code.min_len", 1, problems, 1, 15))
+        hi = int(_number(options, "dialplan.area_code.max_len", 15, problems, 1, 15))
+        area = (code, lo, hi)
+    delay = _number(options, "phone_setting.dialnow_delay", DIALNOW_DELAY, problems, 0, 14)
+    autodial = None
+    if options.get("phone_setting.predial_autodial", "").strip() == "1":
+        autodial = _number(
+            options, "phone_setting.inter_digit_time", INTER_DIGIT_TIME, problems, 1, 14
+        )
+    return ClassicPlan(
+        tuple(dialnow), tuple(replaces), tuple(blocks), area, delay, autodial, tuple(problems)
+    )
+
+
+def _names_of(entries: list[Pattern] | tuple[Pattern, ...], which: tuple[int, ...]) -> str:
+    return _names([entries[k].text for k in which])
+
+
+def _dial_now(plan: ClassicPlan, digits: str, log: Log) -> tuple[str, Pattern] | None:
+    """The dial-now rule that places the call, and the digits it places."""
+    nfa, state = plan.nfa, plan.nfa.start
+    for k, ch in enumerate(digits, 1):
+        prefix = digits[:k]
+        state = nfa.step(state, ch)
+        done, open_, _ = nfa.info(state)
+        if done:
+            first = plan.rules[done[0]]
+            if plan.dialnow_delay == 0:
+                log(
+                    lambda p, f: f"{p}: dial-now rule {f.text!r} matches: placed at once",
+                    prefix,
+                    first,
+                )
+                return prefix, first
+            later = "" if k == len(digits) else "; the next digit comes sooner and cancels it"
+            log(
+                lambda p, f, later: (
+                    f"{p}: dial-now rule {f.text!r} matches: "
+                    f"placed after phone_setting.dialnow_delay = {plan.dialnow_delay:g} s{later}"
+                ),
+                prefix,
+                first,
+                later,
+            )
+            if k == len(digits):
+                return prefix, first
+        elif open_:
+            log(
+                lambda p, o: (
+                    f"{p}: no dial-now rule matches yet; could still: {_names_of(plan.rules, o)}"
+                ),
+                prefix,
+                open_,
+            )
+        else:
+            log(lambda p: f"{p}: no dial-now rule can match", prefix)
+    return None
+
+
+def run_classic(plan: ClassicPlan, digits: str, log: Log) -> Outcome:
+    decided = _dial_now(plan, digits, log)
+    if decided is not None:
+        number, rule = decided
+        return _place_classic(plan, digits, number, rule.text, plan.dialnow_delay, log)
+    blocked = _blocked(plan, digits)
+    if blocked is not None:
+        log(
+            lambda: (
+                f"no dial-now match; block-out number {blocked!r} matches {digits!r}: Send "
+                "would only show Forbidden Number"
+            )
+        )
+        return log.done("block", matched=blocked)
+    if plan.autodial is not None and digits:
+        log(
+            lambda: (
+                "no dial-now match: live dialpad (phone_setting.predial_autodial = 1) sends "
+                f"after phone_setting.inter_digit_time = {plan.autodial:g} s"
+            )
+        )
+        return _place_classic(plan, digits, digits, None, plan.autodial, log)
+    log("no dial-now match: the phone waits for Send or # (no auto-dial timer)")
+    return log.done("wait")
+
+
+def _blocked(plan: ClassicPlan, number: str) -> str | None:
+    k = _first(plan.block_nfa, number)
+    return None if k is None else plan.blocks[k].text
+
+
+def _rewritten(plan: ClassicPlan, number: str, log: Log) -> str:
+    """The number after the first replace rule that matches it, and the area code."""
+    sent = number
+    k = _first(plan.replace_nfa, number)
+    if k is not None:
+        rep = plan.replaces[k]
+        path = plan.replace_nfa.trace(k, number)
+        assert path is not None  # the NFA said complete
+        sent = rep.apply(path, number)
+        log(
+            lambda: (
+                f"replace rule {rep.index} {rep.rule.text!r} -> {rep.replace!r}: "
+                f"{number!r} sent as {sent!r}"
+            )
+        )
+    if plan.area is not None:
+        code, lo, hi = plan.area
+        if lo <= len(sent) <= hi:
+            log(lambda s: f"area code {code!r} (length {lo}..{hi}) prefixed: {code + s!r}", sent)
+            sent = code + sent
+    return sent
+
+
+def _place_classic(
+    plan: ClassicPlan, digits: str, number: str, matched: str | None, delay: float, log: Log
+) -> Outcome:
+    blocked = _blocked(plan, number)
+    if blocked is not None:
+        log(lambda: f"block-out number {blocked!r} matches {number!r}: Forbidden Number")
+        return log.done("block", matched=blocked)
+    sent = _rewritten(plan, number, log)
+    if not sent:
+        log("the rewrite leaves nothing to send")
+        return log.done("no-match", matched=matched)
+    return log.done("dial", sent=sent, matched=matched, delay=delay)
+
+
+# --- digit map ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MapLine:
+    text: str
+    entry: MapEntry  # RFC 3435 entry: atoms and R/<a:b> segments
+    timer: float | None  # seconds after the last digit before it completes; None = at once
+    blocked: bool
+    route: str | None
+
+
+@dataclass(slots=True)
+class _MapReader:
+    """One digit-map entry, Yealink's extensions read around RFC 3435's elements."""
+
+    short: float
+    atoms: list[Atom] = field(default_factory=list)
+    segment: list[int] = field(default_factory=list)
+    replace: list[str | None] = field(default_factory=lambda: [None])
+    timer: float | None = None
+    route: str | None = None
+
+    def pattern(self, body: str, seg: int) -> None:
+        j = 0
+        while j < len(body):
+            c = body[j]
+            if c == "[":
+                end = body.find("]", j + 1)
+                if end < 0:
+                    raise DialPlanError("unbalanced [")
+                self.add(MAP_SETS.parse(body[j + 1 : end]), seg)
+                j = end
+            elif c == ".":
+                if not self.segment or self.segment[-1] != seg:
+                    raise DialPlanError("'.' follows nothing")
+                self.atoms[-1] = Atom(self.atoms[-1].chars, repeat=True)
+            elif c in MAP_KEYS or c == "x":
+                self.add(DIGITS if c == "x" else frozenset(c), seg)
+            elif c != ",":  # second dial tone: no digit
+                raise DialPlanError(f"unexpected {c!r}")
+            j += 1
+
+    def add(self, chars: frozenset[str], seg: int) -> None:
+        if self.timer is not None:
+            raise DialPlanError("the timer must end the entry")
+        self.atoms.append(Atom(chars))
+        self.segment.append(seg)
+
+    def rewritten(self, dialled: str, inserted: str) -> None:
+        if not _REPLACEMENT.fullmatch(inserted):
+            raise DialPlanError(f"bad replacement {inserted!r}")
+        self.replace.append(inserted)
+        self.pattern(dialled, len(self.replace) - 1)
+        self.replace.append(None)
+
+    def angle(self, body: str) -> None:
+        if re.fullmatch(r"T\d{1,2}", body):
+            self.timer = float(body[1:])
+        elif re.fullmatch(r"A\d+", body):
+            self.route = f"line {body[1:]}"
+        elif ":" in body:
+            dialled, _, inserted = body.partition(":")
+            self.rewritten(dialled, inserted)
+        else:
+            raise DialPlanError(f"unknown <{body}>")
+
+    def read(self, s: str, i: int) -> int:
+        """Reads the element at s[i]; returns the index of its last character."""
+        c = s[i]
+        if c in "<[":
+            end = s.find("]" if c == "[" else ">", i + 1)
+            if end < 0:
+                raise DialPlanError(f"unbalanced {c}")
+            if c == "<":
+                self.angle(s[i + 1 : end])
+            else:
+                self.pattern(s[i : end + 1], len(self.replace) - 1)
+            return end
+        if c == "R":
+            mid = s.find("R", i + 1)
+            end = s.find("R", mid + 1) if mid >= 0 else -1
+            if end < 0:
+                raise DialPlanError("R needs the form RdialledRinsertedR")
+            self.rewritten(s[i + 1 : mid], s[mid + 1 : end])
+            return end
+        if c == "T":
+            if self.timer is not None:
+                raise DialPlanError("two timers")
+            self.timer = self.short
+        elif c == "A":
+            self.route = "default line"
+        elif c in "]>":
+            raise DialPlanError(f"unbalanced {c}")
+        else:
+            self.pattern(c, len(self.replace) - 1)
+        return i
+
+
+def map_line(text: str, short: float) -> MapLine:
+    s = re.sub(r"\s+", "", text)
+    blocked = s.endswith("!")
+    if blocked:
+        s = s[:-1]
+    if "!" in s:
+        raise DialPlanError("'!' may only end an entry")
+    reader = _MapReader(short)
+    i = 0
+    while i < len(s):
+        i = reader.read(s, i) + 1
+    if not reader.atoms:
+        raise DialPlanError("matches nothing")
+    entry = MapEntry(tuple(reader.atoms), tuple(reader.segment), tuple(reader.replace), False, ())
+    return MapLine(text, entry, reader.timer, blocked, reader.route)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MapPlan:
+    lines: tuple[MapLine, ...]
+    long_timer: float
+    no_match: str
+    problems: tuple[str, ...]
+    note: str
+    nfa: Automaton
+
+
+def _digitmap_option(options: dict[str, str], name: str) -> tuple[str, str]:
+    """(key, value) of a digit-map option; the account's own value takes precedence."""
+    for key, value in sorted(options.items()):
+        if re.fullmatch(rf"account\.\d+\.dialplan\.digitmap\.{name}", key) and value.strip():
+            return key, value.strip()
+    key = f"dialplan.digitmap.{name}"
+    return key, options.get(key, "").strip()
+
+
+def _shorts(options: dict[str, str], problems: list[str]) -> list[float]:
+    key, raw = _digitmap_option(options, "interdigit_short_timer")
+    shorts: list[float] = []
+    for part in raw.split("|") if raw else []:
+        try:
+            shorts.append(float(part))
+        except ValueError:
+            problems.append(f"{key}: {part!r} is not a number: {SHORT_TIMER:g} s used")
+            shorts.append(SHORT_TIMER)
+    return shorts
+
+
+def compile_digitmap(text: str, options: dict[str, str]) -> MapPlan:
+    problems: list[str] = []
+    note = ""
+    if not text.strip():
+        text = DEFAULT_DIGITMAP
+        note = f"no digit map string: the documented default {DEFAULT_DIGITMAP!r} applies"
+    shorts = _shorts(options, problems)
+    key, raw = _digitmap_option(options, "interdigit_long_timer")
+    long_timer = _number({key: raw}, key, LONG_TIMER, problems)
+    key, no_match = _digitmap_option(options, "no_match_action")
+    if no_match not in ("0", "1", "2"):
+        if no_match:
+            problems.append(f"{key} = {no_match!r} is not 0, 1 or 2: {NO_MATCH_ACTION} used")
+        no_match = NO_MATCH_ACTION
+    lines = []
+    for pos, raw_entry in enumerate(text.split("|")):
+        entry = raw_entry.strip()
+        if not entry:
+            problems.append(f"empty digit map entry at position {pos + 1}")
+            continue
+        # Distribution form: the Nth value times the Nth string, the last value the rest.
+        short = shorts[min(pos, len(shorts) - 1)] if shorts else SHORT_TIMER
+        try:
+            lines.append(map_line(entry, short))
+        except DialPlanError as e:
+            problems.append(f"digit map entry {entry!r} ignored: {e}")
+    nfa = Automaton([ln.entry.atoms for ln in lines])
+    return MapPlan(tuple(lines), long_timer, no_match, tuple(problems), note, nfa)
+
+
+def _map_names(plan: MapPlan, which: tuple[int, ...]) -> str:
+    return _names([plan.lines[k].text for k in which])
+
+
+def _no_match(plan: MapPlan, digits: str, prefix: str, log: Log) -> Outcome | None:
+    """An impossible match at ``prefix``; None: keep collecting (no_match_action = 2)."""
+    if plan.no_match == "0":
+        log(lambda: f"{prefix}: impossible match: no_match_action = 0 sends {prefix!r} at once")
+        return log.done("dial", sent=prefix)
+    if plan.no_match == "1":
+        log(lambda: f"{prefix}: impossible match: no_match_action = 1, Forbidden Number")
+        return log.done("no-match")
+    log(lambda: f"{prefix}: impossible match: no_match_action = 2 keeps collecting")
+    return None
+
+
+def run_digitmap(plan: MapPlan, digits: str, log: Log) -> Outcome:
+    log("digit map mode: dial-now, replace, block-out and area code rules are ignored")
+    if plan.note:
+        log(plan.note)
+    nfa, state = plan.nfa, plan.nfa.start
+    for k, ch in enumerate(digits, 1):
+        prefix = digits[:k]
+        state = nfa.step(state, ch)
+        done, _, live = nfa.info(state)
+        now = next((i for i in done if plan.lines[i].timer is None), None)
+        if now is not None:
+            e = plan.lines[now]
+            why = f"{prefix}: {e.text!r} matches completely with no timer: the shortest match wins"
+            return _place_map(plan, digits, prefix, now, 0.0, log, why)
+        if live:
+            log(lambda p, live: f"{p}: partial match of {_map_names(plan, live)}", prefix, live)
+            continue
+        out = _no_match(plan, digits, prefix, log)
+        if out is not None:
+            return out
+        for j in range(k + 1, len(digits) + 1):
+            log(lambda j: f"{digits[:j]}: accumulating (no_match_action = 2)", j)
+        return _after_long(plan, digits, log, "nothing in the map matches")
+    if not digits:
+        return log.done("wait")
+    return _timed(plan, digits, state, log)
+
+
+def _timed(plan: MapPlan, digits: str, state: int, log: Log) -> Outcome:
+    done, partial, _ = plan.nfa.info(state)
+    timed = [(t, k) for k in done if (t := plan.lines[k].timer) is not None]
+    best = min(timed, key=lambda t: t[0]) if timed else None  # min() keeps the first on ties
+    if best is not None and (not partial or plan.long_timer == 0 or best[0] <= plan.long_timer):
+        e = plan.lines[best[1]]
+        why = f"{e.text!r} completes when its timer ({best[0]:g} s) runs out"
+        return _place_map(plan, digits, digits, best[1], best[0], log, why)
+    if partial:
+        return _after_long(plan, digits, log, f"partial match of {_map_names(plan, partial)}")
+    log("nothing more can match")  # unreachable: a dead map ends in the loop above
+    return log.done("no-match")
+
+
+def _after_long(plan: MapPlan, digits: str, log: Log, why: str) -> Outcome:
+    if plan.long_timer == 0:
+        log(lambda: f"{why}; interdigit_long_timer = 0: the phone waits for Send")
+        return log.done("wait")
+    log(lambda: f"{why}: sent as keyed after interdigit_long_timer = {plan.long_timer:g} s")
+    return log.done("dial", sent=digits, delay=plan.long_timer, timed=True)
+
+
+def _place_map(
+    plan: MapPlan, digits: str, number: str, k: int, delay: float, log: Log, why: str
+) -> Outcome:
+    line = plan.lines[k]
+    if line.blocked:
+        log(lambda: f"{why}; it ends in '!': barred")
+        return log.done("block", matched=line.text)
+    sent = rewrite(plan.nfa.trace(k, number), number, line.entry)
+    log(lambda: f"{why}; sends {sent!r}" + (f" on {line.route}" if line.route else ""))
+    if not sent:
+        return log.done("no-match", matched=line.text)
+    return log.done("dial", sent=sent, matched=line.text, route=line.route, delay=delay)
+
+
+# --- entry point ----------------------------------------------------------------------------
+
+
+def mode_of(options: dict[str, str]) -> str:
+    """``classic`` or ``digitmap``: the profile's ``mode`` option, else the enable switches
+    (the account's own ``account.N.dialplan.digitmap.enable`` first)."""
+    mode = options.get("mode", "").strip()
+    if mode in ("classic", "digitmap"):
+        return mode
+    _, enable = _digitmap_option(options, "enable")
+    return "digitmap" if enable == "1" else "classic"
+
+
+def compile_plan(text: str, options: dict[str, str]) -> ClassicPlan | MapPlan:
+    if mode_of(options) == "digitmap":
+        return compile_digitmap(text, options)
+    return compile_classic(text, options)
+
+
+def run(plan: ClassicPlan | MapPlan, digits: str, log: Log) -> Outcome:
+    if isinstance(plan, MapPlan):
+        return run_digitmap(plan, digits, log)
+    return run_classic(plan, digits, log)
+
+
+DIALECT = Dialect(
+    name="yealink",
+    compile=compile_plan,
+    run=run,
+    vectors=Path(__file__).with_name("dialplan_vectors.yaml"),
+)

@@ -1,0 +1,180 @@
+"""A dial-plan syntax as the engine sees it: a typed record each front end declares, found by
+scanning ``device_profiles/*/dialplan.py``; plus the few helpers every front end needs."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any, overload
+
+from fleet.dialplan.outcome import Outcome
+from fleet.errors import DialPlanError
+from fleet.model import DialPlan
+
+Note = Callable[..., str] | str  # a callable: formatted only when someone reads the steps
+
+
+class Log:
+    """One evaluation's ``--explain`` lines and its outcome. A front end says a line with
+    ``log(line, *args)`` (``line`` a string, or a callable formatted with ``args`` only when
+    someone reads the steps) and ends with ``log.done(...)``."""
+
+    __slots__ = ("digits", "problems")
+
+    def __init__(self, digits: str, problems: tuple[str, ...]) -> None:
+        self.digits, self.problems = digits, problems
+
+    def __call__(self, line: Note, *args: Any) -> None:
+        raise NotImplementedError  # pragma: no cover - Loud and Silent say how
+
+    def steps(self) -> Sequence[str]:
+        raise NotImplementedError  # pragma: no cover
+
+    def done(
+        self,
+        outcome: str,
+        sent: str | None = None,
+        matched: str | None = None,
+        route: str | None = None,
+        delay: float = 0.0,
+        timed: bool | None = None,
+    ) -> Outcome:
+        """The outcome; ``timed`` (after_timeout) defaults to whether a timer delayed it."""
+        after = delay > 0 if timed is None else timed
+        steps = self.steps()
+        return Outcome(
+            self.digits, outcome, after, delay, sent, route, matched, steps, self.problems
+        )
+
+
+class Loud(Log):
+    """Formats every line as it is said."""
+
+    __slots__ = ("lines",)
+
+    def __init__(self, digits: str, problems: tuple[str, ...]) -> None:
+        super().__init__(digits, problems)
+        self.lines: list[str] = []
+
+    def __call__(self, line: Note, *args: Any) -> None:
+        self.lines.append(line if isinstance(line, str) else line(*args))
+
+    def steps(self) -> Sequence[str]:
+        return tuple(self.lines)
+
+
+class Silent(Log, Sequence[str]):
+    """The fast path: formats nothing, and is itself the outcome's steps, rendered by a loud
+    re-run on first read (a sweep evaluates millions of numbers and reads none of them)."""
+
+    __slots__ = ("_lines", "_render")
+
+    def __init__(
+        self, digits: str, problems: tuple[str, ...], render: Callable[[], Sequence[str]]
+    ) -> None:
+        super().__init__(digits, problems)
+        self._render = render
+        self._lines: tuple[str, ...] | None = None
+
+    def __call__(self, line: Note, *args: Any) -> None:
+        pass
+
+    def steps(self) -> Sequence[str]:
+        return self
+
+    def _get(self) -> tuple[str, ...]:
+        if self._lines is None:
+            self._lines = tuple(self._render())
+        return self._lines
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[str]: ...
+    def __getitem__(self, i: int | slice) -> str | Sequence[str]:
+        return self._get()[i]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __eq__(self, other: object) -> bool:
+        return self._get() == (other._get() if isinstance(other, Silent) else other)
+
+    def __hash__(self) -> int:
+        return hash(self._get())
+
+    def __repr__(self) -> str:
+        return repr(self._get())
+
+    def __reduce__(self) -> tuple[type, tuple[tuple[str, ...]]]:
+        return tuple, (self._get(),)  # pickled (a worker's result) as the lines themselves
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # eq=False: hashed by identity, cheaply
+class Dialect:
+    """One syntax: ``compile`` reads the vendor's text and options into a plan for ``run``."""
+
+    name: str
+    compile: Callable[[str, dict[str, str]], Any]
+    run: Callable[[Any, str, Log], Outcome]
+    option_names: tuple[str, ...] | None = None  # the options the plan reads; None: any
+    vectors: Path | None = None  # the table of documented cases (tests/dialplan walks it)
+
+    def key(self, options: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+        """What of ``options`` the compiled plan depends on, as a cache key."""
+        if not options:
+            return ()
+        if self.option_names is None:
+            return tuple(sorted(options.items()))
+        names = self.option_names
+        return tuple(sorted((k, v) for k, v in options.items() if k in names))
+
+    def evaluate(self, plan: DialPlan, digits: str) -> Outcome:
+        c = _compiled(self, plan.text, self.key(plan.options))
+        loud = lambda: self.run(c, digits, Loud(digits, c.problems)).steps  # noqa: E731
+        return self.run(c, digits, Silent(digits, c.problems, loud))
+
+
+@lru_cache(maxsize=1024)
+def _compiled(dialect: Dialect, text: str, options: tuple[tuple[str, str], ...]) -> Any:
+    return dialect.compile(text, dict(options))
+
+
+def clear_compiled() -> None:
+    """Forget every compiled plan (the bench times compiling)."""
+    _compiled.cache_clear()
+
+
+@cache
+def registry() -> dict[str, Dialect]:
+    """Every dialect: RFC 3435 here, then each vendor folder's ``dialplan.py`` that declares
+    ``DIALECT``."""
+    import device_profiles
+    from fleet.dialplan import mgcp
+
+    found = {mgcp.DIALECT.name: mgcp.DIALECT}
+    for path in sorted(Path(device_profiles.__file__).parent.glob("*/dialplan.py")):
+        module = importlib.import_module(f"device_profiles.{path.parent.name}.dialplan")
+        if not hasattr(module, "DIALECT"):
+            continue  # a vendor may translate its plans into another dialect (Avaya: mgcp)
+        dialect = module.DIALECT
+        if not isinstance(dialect, Dialect):
+            raise DialPlanError(f"{path}: DIALECT is not a fleet.dialplan.Dialect")
+        if dialect.name in found:
+            raise DialPlanError(f"{path}: dial-plan syntax {dialect.name!r} is declared twice")
+        found[dialect.name] = dialect
+    return found
+
+
+def names(texts: Sequence[str], limit: int, more: str = " (+{n} more)", none: str = "") -> str:
+    """Candidate entries for an ``--explain`` line, ``limit`` of them at most."""
+    if not texts:
+        return none
+    shown = ", ".join(texts[:limit])
+    return shown + (more.format(n=len(texts) - limit) if len(texts) > limit else "")
