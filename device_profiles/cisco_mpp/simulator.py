@@ -106,7 +106,7 @@ def uk_dial_plan(numbers: list[str]) -> str:
 
 # Classic dial-plan failures, as raw Dial_Plan_1_ overrides the lab applies through spec.extra.
 # Each is the lab's UK plan with one realistic mistake; how the phone reads them is in README.md
-# ("Dial plan") and tests/dialplan/vectors/cisco.yaml.
+# ("Dial plan") and device_profiles/cisco_mpp/dialplan_vectors.yaml.
 FAULTS: dict[str, dict[str, str]] = {
     # 9000-9999 extensions added as [2-9]xxx and the S0 dropped: 999 is complete while 9xxx
     # could still match, so the phone waits the short timer (3 s) before sending 999.
