@@ -79,9 +79,14 @@ PLANS: dict[str, Callable[[Entries], tuple[str, dict[str, str]]]] = {
 
 
 def plan_for(syntax: str, variant: int) -> DialPlan:
-    if syntax not in PLANS:
-        raise SystemExit(f"bench/dialplan_eval.py has no 50-entry plan for syntax {syntax!r}")
-    text, opts = PLANS[syntax](entries(variant))
+    """The 50-entry plan: the bench's own for the syntaxes it was written with, else the one
+    the syntax's dialect declares (so a new vendor's syntax is benched from its folder)."""
+    make = PLANS.get(syntax) or dialplan.dialect_for(syntax).bench_plan
+    if make is None:
+        raise SystemExit(
+            f"syntax {syntax!r} declares no bench_plan in its Dialect: nothing to measure"
+        )
+    text, opts = make(entries(variant))
     return DialPlan(syntax, text, "bench", opts)
 
 
@@ -136,9 +141,13 @@ def _noop() -> None:
 
 def per_syntax(
     syntax: str, rounds: int
-) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
-    """(before, after) for one syntax: today's engine, then the baseline kept in bench/."""
+) -> tuple[tuple[float, float, float] | None, tuple[float, float, float]]:
+    """(before, after) for one syntax: the baseline kept in bench/, then today's engine; a
+    syntax added since the baseline has no before (None)."""
     plan = plan_for(syntax, 0)
+    new = dialplan.dialect_for(syntax).evaluate
+    if not (Path(__file__).parent / "baseline_dialplan" / f"{syntax}.py").exists():
+        return None, measure(new, plan, rounds, _noop, _clear_new)
     old = importlib.import_module(f"bench.baseline_dialplan.{syntax}")
     results, compiled = _caches(old)
 
@@ -151,14 +160,14 @@ def per_syntax(
             c()
         re.purge()  # else re's own cache hides what compiling a regex per entry costs
 
-    def clear_new() -> None:
-        dialect.clear_compiled()
-        re.purge()
-
     before = measure(old.evaluate, plan, rounds, clear_old, clear_all)
-    new = dialplan.dialect_for(syntax).evaluate
-    after = measure(new, plan, rounds, _noop, clear_new)
+    after = measure(new, plan, rounds, _noop, _clear_new)
     return before, after
+
+
+def _clear_new() -> None:
+    dialect.clear_compiled()
+    re.purge()
 
 
 def sweep(phones: int, nplans: int) -> tuple[float, float]:
@@ -195,7 +204,11 @@ def main() -> None:
     print(f"{'syntax':<12} {'compile ms':>16} {'evals/s cached':>26} {'evals/s uncached':>22}")
     print(f"{'':<12} {'before  after':>16} {'before     after  ratio':>26} {'before   after':>22}")
     for s in dialplan.syntaxes():
-        (c0, w0, u0), (c1, w1, u1) = per_syntax(s, args.rounds)
+        before, (c1, w1, u1) = per_syntax(s, args.rounds)
+        if before is None:
+            print(f"{s:<12} {'-':>7} {c1 * 1000:>7.2f} {'-':>9} {w1:>9,.0f} {'':>6} {'-':>10}")
+            continue
+        c0, w0, u0 = before
         print(
             f"{s:<12} {c0 * 1000:>7.2f} {c1 * 1000:>7.2f} {w0:>9,.0f} {w1:>9,.0f} {w1 / w0:>5.1f}x"
             f" {u0:>10,.0f} {u1:>9,.0f}"

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,19 +48,50 @@ class RunningLab:
     folder: Path
 
 
-@contextlib.contextmanager
-def running_lab(
-    folder: Path, phones: int, *, net_from: int = 100, seed: Sequence[str] = (), **build: Any
-) -> Iterator[RunningLab]:
-    """A lab of its own for one test or module: ``labfleet.build(phones, **build)`` on the
-    first free 127.x net from ``net_from``, the faults in ``seed`` put on its first phones in
-    order, its files written into ``folder``, served in a thread until the block ends."""
-    fleet = labfleet.build(phones, net=labfleet.free_net(net_from), **build)
+def make_lab(
+    folder: Path,
+    phones: int,
+    *,
+    net: int | None = None,
+    net_from: int = 100,
+    seed: Sequence[str] = (),
+    tweak: Callable[[labfleet.LabFleet], None] | None = None,
+    **build: Any,
+) -> RunningLab:
+    """A lab built and written, not served: ``labfleet.build(phones, **build)`` on ``net``
+    (default: the first free 127.x net from ``net_from``), the faults in ``seed`` put on its
+    first phones in order, then ``tweak(fleet)`` (specs changed before anything is written or
+    served), its inventory, golden and secrets written into ``folder``."""
+    fleet = labfleet.build(phones, net=labfleet.free_net(net_from) if net is None else net, **build)
     for spec, fault in zip(fleet.phones, seed, strict=False):
         labfleet.apply_fault(spec, fault, fleet)
+    if tweak is not None:
+        tweak(fleet)
     inv, golden = labfleet.write_files(fleet, folder)
-    with LabThread(fleet):
-        yield RunningLab(fleet, inv, golden, folder)
+    return RunningLab(fleet, inv, golden, folder)
+
+
+@contextlib.contextmanager
+def running_lab(folder: Path, phones: int, **kw: Any) -> Iterator[RunningLab]:
+    """A lab of its own for one test or module (``make_lab``'s arguments), served over real
+    sockets in a thread until the block ends."""
+    lab = make_lab(folder, phones, **kw)
+    with LabThread(lab.fleet):
+        yield lab
+
+
+@pytest.fixture
+def lab_factory(tmp_path: Path) -> Iterator[Callable[..., labfleet.LabFleet]]:
+    """``running_lab`` for one test, as a call: ``lab_factory(phones, **kw)`` returns the
+    running fleet (its files in a folder of the test's own), stopped when the test ends."""
+    with contextlib.ExitStack() as stack:
+        made = iter(range(100))
+
+        def factory(phones: int, **kw: Any) -> labfleet.LabFleet:
+            folder = tmp_path / f"lab-{next(made)}"
+            return stack.enter_context(running_lab(folder, phones, **kw)).fleet
+
+        yield factory
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from fleet import profiles
 from fleet.lab import fleet as labfleet
 from fleet.lab import registry
 from fleet.lab.spec import LabDevice
-from tests.conftest import run_fleet
+from tests.conftest import make_lab, run_fleet
 
 
 def export_lab(fleet: labfleet.LabFleet, folder: Path) -> dict[str, str]:
@@ -35,9 +35,9 @@ def export_lab(fleet: labfleet.LabFleet, folder: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def audited(tmp_path_factory):
-    fleet = labfleet.build(15)
     tmp = tmp_path_factory.mktemp("audit")
-    _, golden = labfleet.write_files(fleet, tmp / "lab")
+    lab = make_lab(tmp / "lab", 15)
+    fleet, golden = lab.fleet, lab.golden
     files = tmp / "files"
     files.mkdir()
     names = export_lab(fleet, files)
@@ -79,8 +79,7 @@ def test_audit_stores_a_snapshot_without_secrets(audited):
 
 
 def test_broken_and_unknown_files(tmp_path):
-    fleet = labfleet.build(3, faults=False)
-    _, golden = labfleet.write_files(fleet, tmp_path / "lab")
+    golden = make_lab(tmp_path / "lab", 3, faults=False).golden
     folder = tmp_path / "prov"
     folder.mkdir()
     (folder / "broken.cfg").write_text(
@@ -123,8 +122,8 @@ def test_broken_and_unknown_files(tmp_path):
 
 
 def test_audit_walks_folders_recursively_and_accounts_for_every_file(tmp_path):
-    fleet = labfleet.build(6, faults=False)
-    _, golden = labfleet.write_files(fleet, tmp_path / "lab")
+    lab = make_lab(tmp_path / "lab", 6, faults=False)
+    fleet, golden = lab.fleet, lab.golden
     root = tmp_path / "tftp"
     (root / "phones" / "deep").mkdir(parents=True)
     names = export_lab(fleet, root / "phones" / "deep")
@@ -155,10 +154,10 @@ def test_audit_walks_folders_recursively_and_accounts_for_every_file(tmp_path):
 def test_audit_closes_the_path_through_saved_sbc_configurations(tmp_path):
     """Phone files and `show running-config` captures from the same day, with the inventory
     mapping file ids to addresses: the phone → SBC → trunk path closes offline too."""
-    fleet = labfleet.build(15)
-    if not fleet.sbcs:
+    lab = make_lab(tmp_path / "lab", 15)
+    if not lab.fleet.sbcs:
         pytest.skip("no SBC simulators")
-    inv, golden = labfleet.write_files(fleet, tmp_path / "lab")
+    fleet, inv, golden = lab.fleet, lab.inventory, lab.golden
     files = tmp_path / "files"
     files.mkdir()
     names = export_lab(fleet, files)
@@ -193,8 +192,8 @@ def test_audit_closes_the_path_through_saved_sbc_configurations(tmp_path):
 
 
 def test_audits_on_two_days_diff_like_sweeps(tmp_path):
-    fleet = labfleet.build(6, faults=False, sbcs=False)
-    _, golden = labfleet.write_files(fleet, tmp_path / "lab")
+    lab = make_lab(tmp_path / "lab", 6, faults=False, sbcs=False)
+    fleet, golden = lab.fleet, lab.golden
     files = tmp_path / "prov"
     files.mkdir()
     names = export_lab(fleet, files)

@@ -6,17 +6,16 @@ import asyncio
 
 from fleet import inventory
 from fleet.collect.crawler import CrawlOptions, crawl
-from fleet.lab import fleet as labfleet
-from tests.conftest import LabThread
+from tests.conftest import running_lab
 
 
 def test_retries_transient_errors_only(tmp_path):
-    fleet = labfleet.build(4, faults=False, profile_names=["polycom"], net=labfleet.free_net(140))
-    for p, fault in zip(fleet.phones, ("http503", "http500", "auth", "down"), strict=True):
-        labfleet.apply_fault(p, fault)
-    inv_path, _ = labfleet.write_files(fleet, tmp_path)
-    hosts = inventory.load(inv_path).hosts
-    with LabThread(fleet):
+    faults = ("http503", "http500", "auth", "down")
+    with running_lab(
+        tmp_path, 4, net_from=140, faults=False, profile_names=["polycom"], seed=faults
+    ) as lab:
+        fleet = lab.fleet
+        hosts = inventory.load(lab.inventory).hosts
         got = asyncio.run(crawl(hosts, {}, CrawlOptions(retries=2, backoff=0.01)))
         served = {p.id: fleet.devices[p.id].requests for p in fleet.phones}
     by_id = {f.host.id: f for f in got}

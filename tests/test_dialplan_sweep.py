@@ -8,9 +8,8 @@ import json
 
 import pytest
 
-from fleet.lab import fleet as labfleet
 from fleet.lab import registry
-from tests.conftest import LabThread, run_fleet
+from tests.conftest import run_fleet, running_lab
 
 VENDOR_FAULTS = [
     (sim.profile, fault, expect)
@@ -28,27 +27,26 @@ def test_every_phone_vendor_carries_classic_failures():
 def swept(tmp_path_factory):
     names = tuple(sorted({v for v, _, _ in VENDOR_FAULTS}))
     per = max(sum(1 for v, _, _ in VENDOR_FAULTS if v == n) for n in names) + 1
-    fleet = labfleet.build(
+    tmp = tmp_path_factory.mktemp("dialplan")
+    with running_lab(
+        tmp,
         per * len(names),
+        net_from=120,
         faults=False,
         profile_names=names,
-        net=labfleet.free_net(120),
         extra_faults=[(v, f) for v, f, _ in VENDOR_FAULTS],
-    )
-    tmp = tmp_path_factory.mktemp("dialplan")
-    inv, golden = labfleet.write_files(fleet, tmp)
-    with LabThread(fleet):
+    ) as lab:
         proc = run_fleet(
             "sweep",
-            str(inv),
+            str(lab.inventory),
             "--golden",
-            str(golden),
+            str(lab.golden),
             "--format",
             "json",
             "--store",
             str(tmp / "s.db"),
         )
-    return fleet, proc, json.loads(proc.stdout)
+    return lab.fleet, proc, json.loads(proc.stdout)
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from fleet import commands, profiles
 from fleet.audit import audit
 from fleet.check import golden as golden_mod
 from fleet.store import Store
-from tests.conftest import ROOT, run_fleet
+from tests.conftest import ROOT, make_lab, run_fleet
 from tests.test_audit import export_lab
 
 SAMPLES = ROOT / "device_profiles"
@@ -164,13 +164,11 @@ def test_a_phone_selection_brings_its_sbcs_along(lab):
 
 
 def test_a_path_through_an_sbc_outside_the_run_is_unproven(tmp_path):
-    from fleet.lab import fleet as labfleet
-
-    lab = labfleet.build(10, faults=False)
-    inv, golden = labfleet.write_files(lab, tmp_path / "lab")
+    made = make_lab(tmp_path / "lab", 10, faults=False)
+    inv, golden = made.inventory, made.golden
     files = tmp_path / "files"
     files.mkdir()
-    export_lab(lab, files)
+    export_lab(made.fleet, files)
     proc = run_fleet(
         "audit",
         str(files),

@@ -12,20 +12,16 @@ import time
 
 import pytest
 
-from fleet.lab import fleet as labfleet
 from fleet.store import MIGRATIONS, SCHEMA_VERSION, Store
-from tests.conftest import ROOT, LabThread, run_fleet
+from tests.conftest import ROOT, run_fleet, running_lab
 
 
 @pytest.fixture(scope="module")
 def slow_lab(tmp_path_factory):
-    fleet = labfleet.build(12, faults=False, net=labfleet.free_net(170), sbcs=False)
-    for p in fleet.phones[:4]:
-        labfleet.apply_fault(p, "slow")  # answers never come: the sweep is still running
     tmp = tmp_path_factory.mktemp("slow")
-    inv, golden = labfleet.write_files(fleet, tmp)
-    with LabThread(fleet):
-        yield fleet, inv, golden, tmp
+    # the first four answer never: the sweep is still running
+    with running_lab(tmp, 12, net_from=170, faults=False, sbcs=False, seed=["slow"] * 4) as lab:
+        yield lab.fleet, lab.inventory, lab.golden, tmp
 
 
 def _snapshots(db) -> list[int]:

@@ -17,13 +17,12 @@ from pathlib import Path
 import pytest
 from markupsafe import escape
 
-from fleet.lab import fleet as labfleet
 from fleet.lab.rollout import apply_update
 from fleet.model import Finding, Snapshot
 from fleet.report import charts, context
 from fleet.report import html as report_html
 from fleet.store import Store
-from tests.conftest import LabThread, run_fleet
+from tests.conftest import run_fleet, running_lab
 
 CHROMIUM = "chromium"
 PHONE_W, DESKTOP_W = 412, 1280
@@ -41,15 +40,15 @@ class Swept:
 def swept(tmp_path_factory: pytest.TempPathFactory) -> Swept:
     """Three sweeps of a lab of its own (this one is changed between sweeps, which the shared
     session lab must not be): a firmware update in between, one phone losing 112."""
-    fleet = labfleet.build(18, net=labfleet.free_net(140))
     folder = tmp_path_factory.mktemp("html-lab")
-    inv, golden = labfleet.write_files(fleet, folder)
     db = folder / "s.db"
-    with LabThread(fleet):
+    with running_lab(folder, 18, net_from=140) as lab:
         for n in range(3):
             if n:
-                apply_update(fleet, 2, 1 if n == 2 else 0)
-            p = run_fleet("sweep", str(inv), "--golden", str(golden), "--store", str(db))
+                apply_update(lab.fleet, 2, 1 if n == 2 else 0)
+            p = run_fleet(
+                "sweep", str(lab.inventory), "--golden", str(lab.golden), "--store", str(db)
+            )
             assert p.returncode in (0, 1), p.stderr
     with Store(db) as st:
         sid = st.resolve(None)

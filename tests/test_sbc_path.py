@@ -10,17 +10,16 @@ import yaml
 
 from fleet.lab import fleet as labfleet
 from fleet.lab import registry
-from tests.conftest import LabThread, run_fleet
+from tests.conftest import run_fleet, running_lab
 
 pytestmark = pytest.mark.skipif(not labfleet.sbc_profiles(), reason="no SBC simulators")
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    fleet = labfleet.build(30, net=labfleet.free_net(150))
     folder = tmp_path_factory.mktemp("sbclab")
-    inv, golden = labfleet.write_files(fleet, folder)
-    with LabThread(fleet):
+    with running_lab(folder, 30, net_from=150) as running:
+        fleet, inv, golden = running.fleet, running.inventory, running.golden
         proc = run_fleet(
             "sweep",
             str(inv),

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet.lab import fleet as labfleet
-from tests.conftest import LabThread, run_fleet
+from tests.conftest import run_fleet, running_lab
 
 
 @pytest.fixture(scope="module")
@@ -139,16 +138,14 @@ def test_table_output_and_select(lab, tmp_path):
 
 
 def test_devices_that_misbehave_are_reported_and_the_sweep_goes_on(tmp_path):
-    fleet = labfleet.build(9, faults=False, net=labfleet.free_net(110))
-    for p, fault in zip(fleet.phones[:3], ("garbage", "huge", "slow"), strict=True):
-        labfleet.apply_fault(p, fault)
-    inv, golden = labfleet.write_files(fleet, tmp_path)
-    with LabThread(fleet):
+    seed = ("garbage", "huge", "slow")
+    with running_lab(tmp_path, 9, net_from=110, faults=False, seed=seed) as lab:
+        fleet = lab.fleet
         proc = run_fleet(
             "sweep",
-            str(inv),
+            str(lab.inventory),
             "--golden",
-            str(golden),
+            str(lab.golden),
             "--format",
             "json",
             "--store",

@@ -125,6 +125,9 @@ class Dialect:
     run: Callable[[Any, str, Log], Outcome]
     option_names: tuple[str, ...] | None = None  # the options the plan reads; None: any
     vectors: Path | None = None  # the table of documented cases (tests/dialplan walks it)
+    # bench/dialplan_eval.py: a plan in this syntax from neutral (pattern, strip-prefix)
+    # entries, x = any digit, with the options it needs; None = the bench has one of its own
+    bench_plan: Callable[[list[tuple[str, str | None]]], tuple[str, dict[str, str]]] | None = None
 
     def key(self, options: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
         """What of ``options`` the compiled plan depends on, as a cache key."""

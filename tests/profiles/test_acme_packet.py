@@ -16,7 +16,7 @@ from device_profiles.acme_packet.parse import detect, parse_files
 from device_profiles.acme_packet.routing import route
 from fleet import profiles
 from fleet.collect.ssh import Platform, SshOptions, SshTarget, run_cli
-from fleet.errors import AuthFailed, ConfigFileError, DeviceError
+from fleet.errors import ConfigFileError, DeviceError
 from fleet.lab import sbc as labsbc
 from fleet.lab.spec import LabSbc
 from fleet.model import DeviceState
@@ -366,11 +366,6 @@ def test_faults_show_in_routing(fault: str) -> None:
             assert (d.trunk, d.priority) == (simulator.NORMAL_TRUNK, None), d.steps
         else:
             assert (d.trunk, d.priority) == (simulator.EMERGENCY_TRUNK, "emergency"), d.steps
-
-
-def test_wrong_password_is_auth_failed(tmp_path: Path) -> None:
-    with pytest.raises(AuthFailed):
-        _collect(_spec(4), tmp_path / "known_hosts", password="not-it")
 
 
 def test_unknown_host_key_is_device_error(tmp_path: Path) -> None:

@@ -1,10 +1,12 @@
-"""Cisco MPP profile against its lab simulator: fetch, files round trip, and the failures an
-operator meets after a firmware update (HTTPS-only admin pages, a page that is not XML)."""
+"""Cisco MPP profile against its lab simulator: fetch, the exported file, and the failures an
+operator meets after a firmware update (HTTPS-only admin pages, a page that is not XML). The
+round trip to the fetched state and the faults are the lab contract's (test_lab_contract.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -13,26 +15,32 @@ from device_profiles.cisco_mpp.simulator import export_files, https_only, uk_dia
 from fleet.collect.http import HttpPool
 from fleet.errors import AuthFailed, ConfigFileError, DeviceError, ProtocolError
 from fleet.lab import fleet as labfleet
-from fleet.lab.spec import LabPhone
+from fleet.lab import registry
+from fleet.lab.spec import LabDevice, LabPhone
 from fleet.model import Collected, DeviceState
+from tests.conftest import make_lab
 from tests.conftest import phone_host as _host
 
+NewLab = Callable[..., labfleet.LabFleet]
 
-def _lab(tweak: Callable[[labfleet.LabFleet], None] | None = None) -> labfleet.LabFleet:
-    # A loopback range of its own, so other labs may run at the same time.
-    lab = labfleet.build(phones=6, profile_names=["cisco_mpp"], faults=False, net=77)
-    if tweak:
-        tweak(lab)
-    return lab
+
+@pytest.fixture
+def new_lab(lab_factory: NewLab) -> NewLab:
+    """A running lab of six cisco_mpp phones of its own (``running_lab``), ``tweak``ed first."""
+
+    def make(tweak: Callable[[labfleet.LabFleet], None] | None = None) -> labfleet.LabFleet:
+        return lab_factory(6, profile_names=["cisco_mpp"], faults=False, tweak=tweak)
+
+    return make
 
 
 async def _fetch_all(lab: labfleet.LabFleet, wanted: list[str]) -> list[Collected]:
-    async with labfleet.running(lab), HttpPool() as pool:
+    async with HttpPool() as pool:
         return [await PROFILE.fetch(_host(pool, s), wanted) for s in lab.phones]
 
 
 async def _error(lab: labfleet.LabFleet, spec: LabPhone, **kw: str) -> DeviceError:
-    async with labfleet.running(lab), HttpPool() as pool:
+    async with HttpPool() as pool:
         with pytest.raises(DeviceError) as info:
             await PROFILE.fetch(_host(pool, spec, **kw), [])
     return info.value
@@ -58,8 +66,8 @@ def _assert_matches_spec(state: DeviceState, spec: LabPhone) -> None:
     assert line.dialplan.options["Interdigit_Short_Timer"] == "3"
 
 
-def test_fetch_reads_every_lab_phone_as_specified() -> None:
-    lab = _lab()
+def test_fetch_reads_every_lab_phone_as_specified(new_lab: NewLab) -> None:
+    lab = new_lab()
     assert {s.scheme for s in lab.phones} == {"http", "https"}, "lab must mix firmware eras"
     collected = asyncio.run(_fetch_all(lab, []))
     for spec, c in zip(lab.phones, collected, strict=True):
@@ -68,87 +76,75 @@ def test_fetch_reads_every_lab_phone_as_specified() -> None:
         assert PROFILE.is_secret("Password_1_")
 
 
-def test_wanted_raw_param_comes_back_with_device_value() -> None:
+def test_wanted_raw_param_comes_back_with_device_value(new_lab: NewLab) -> None:
     def tweak(lab: labfleet.LabFleet) -> None:
         lab.phones[0].extra["Interdigit_Long_Timer"] = "7"
 
-    lab = _lab(tweak)
+    lab = new_lab(tweak)
     [first, *_] = asyncio.run(_fetch_all(lab, ["Interdigit_Long_Timer"]))
     assert first.params["Interdigit_Long_Timer"] == "7"
     assert PROFILE.to_state(first).raw["Interdigit_Long_Timer"] == "7"
 
 
-def test_wrong_password_is_auth_failed() -> None:
-    lab = _lab()
-    err = asyncio.run(_error(lab, lab.phones[0], password="not-the-password"))
-    assert isinstance(err, AuthFailed)
-
-
-def test_exported_files_parse_back_to_the_fetched_state() -> None:
-    lab = _lab()
-    collected = asyncio.run(_fetch_all(lab, []))
-    for spec, c in zip(lab.phones, collected, strict=True):
-        files = export_files(lab.devices[spec.id])
-        [(name, text)] = files.items()
+def test_an_exported_file_holds_no_model_or_firmware_and_names_its_mac(tmp_path: Path) -> None:
+    # that it reads back as the fetched state is the lab contract's (test_lab_contract.py)
+    sim = registry.phone("cisco_mpp")
+    for spec in make_lab(tmp_path, 6, profile_names=["cisco_mpp"], faults=False).fleet.phones:
+        [(name, text)] = export_files(LabDevice(spec, sim.render(spec))).items()
         assert PROFILE.detect(text)
         from_file = PROFILE.to_state(PROFILE.parse_files(name, text, lambda _: None))
-        fetched = PROFILE.to_state(c)
-        # A provisioning file holds no model or firmware; the MAC is in its name.
         assert (from_file.model, from_file.firmware, from_file.mac) == (None, None, spec.mac)
-        from_file.model, from_file.firmware = fetched.model, fetched.firmware
-        from_file.raw = fetched.raw = {}
-        assert from_file == fetched
 
 
-def test_https_only_phone_reached_over_http_says_use_https() -> None:
-    lab = _lab()
+def test_https_only_phone_reached_over_http_says_use_https(new_lab: NewLab) -> None:
+    lab = new_lab()
     spec = next(s for s in lab.phones if https_only(s.firmware))
     err = asyncio.run(_error(lab, spec, scheme="http"))
     assert "https://" in str(err) and "12.0(3)" in str(err)
 
 
-def test_https_only_phone_redirecting_http_says_use_https() -> None:
+def test_https_only_phone_redirecting_http_says_use_https(new_lab: NewLab) -> None:
     def tweak(lab: labfleet.LabFleet) -> None:
         for s in lab.phones:
             s.scheme = "http"  # as an inventory written before the 12.0(3) update would say
 
-    lab = _lab(tweak)
+    lab = new_lab(tweak)
     spec = next(s for s in lab.phones if https_only(s.firmware))
     err = asyncio.run(_error(lab, spec))
     assert type(err) is DeviceError
     assert "https://" in str(err)
 
 
-def test_non_xml_answer_is_protocol_error() -> None:
+def test_non_xml_answer_is_protocol_error(new_lab: NewLab) -> None:
     def tweak(lab: labfleet.LabFleet) -> None:
         lab.phones[1].extra["_spacfg"] = "login-page"
 
-    lab = _lab(tweak)
+    lab = new_lab(tweak)
     err = asyncio.run(_error(lab, lab.phones[1]))
     assert isinstance(err, ProtocolError)
     assert "not the phone's XML flat profile" in str(err)
 
 
-def test_web_admin_access_off_tells_operator() -> None:
+def test_web_admin_access_off_tells_operator(new_lab: NewLab) -> None:
     def tweak(lab: labfleet.LabFleet) -> None:
         lab.phones[1].extra["Enable_Web_Admin_Access"] = "No"
 
-    lab = _lab(tweak)
+    lab = new_lab(tweak)
     err = asyncio.run(_error(lab, lab.phones[1]))
     assert not isinstance(err, AuthFailed)
     assert "admin access" in str(err)
 
 
-def test_no_sip_password_in_any_error_message() -> None:
+def test_no_sip_password_in_any_error_message(new_lab: NewLab) -> None:
     def tweak(lab: labfleet.LabFleet) -> None:
         lab.phones[1].extra["_spacfg"] = "login-page"
         lab.phones[3].extra["Enable_Web_Admin_Access"] = "No"
 
-    lab = _lab(tweak)
+    lab = new_lab(tweak)
 
     async def errors() -> list[DeviceError]:
         out: list[DeviceError] = []
-        async with labfleet.running(lab), HttpPool() as pool:
+        async with HttpPool() as pool:
             for spec, kw in [
                 (lab.phones[0], {"password": "wrong"}),
                 (lab.phones[0], {"scheme": "http"}),

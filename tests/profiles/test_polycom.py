@@ -1,9 +1,12 @@
-"""The Poly profile against its lab simulator, and its file parser on its own."""
+"""The Poly profile against its lab simulator, and its file parser on its own. The round trip
+of the exported files to the fetched state and the faults are the lab contract's
+(test_lab_contract.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,18 +14,33 @@ import pytest
 from device_profiles.polycom import simulator
 from device_profiles.polycom.profile import PROFILE
 from fleet.collect.http import HttpPool
-from fleet.errors import AuthFailed, ConfigFileError, DeviceError
+from fleet.errors import ConfigFileError, DeviceError
 from fleet.lab import fleet as labfleet
-from fleet.lab.spec import LabPhone
+from fleet.lab import registry
+from fleet.lab.spec import LabDevice, LabPhone
 from fleet.model import Collected, DeviceState
+from tests.conftest import make_lab
 from tests.conftest import phone_host as _host
+
+NewLab = Callable[..., labfleet.LabFleet]
+
+
+def _extra(**params: str) -> Callable[[labfleet.LabFleet], None]:
+    """A ``tweak`` setting raw parameters on the lab's first phone before it starts."""
+
+    def tweak(lab: labfleet.LabFleet) -> None:
+        lab.phones[0].extra.update(params)
+
+    return tweak
 
 
 def _run(
     lab: labfleet.LabFleet, body: Callable[[HttpPool, labfleet.LabFleet], Awaitable[Any]]
 ) -> Any:
+    """``body`` against a lab already running (``lab_factory``)."""
+
     async def main() -> Any:
-        async with labfleet.running(lab), HttpPool() as pool:
+        async with HttpPool() as pool:
             return await body(pool, lab)
 
     return asyncio.run(main())
@@ -44,8 +62,8 @@ def _failure(lab: labfleet.LabFleet, spec: LabPhone, password: str | None = None
     return _run(lab, body)
 
 
-def test_fetch_reports_what_each_phone_holds() -> None:
-    lab = labfleet.build(phones=6, profile_names=["polycom"], faults=False, net=71)
+def test_fetch_reports_what_each_phone_holds(lab_factory: NewLab) -> None:
+    lab = lab_factory(6, profile_names=["polycom"], faults=False)
     got = _fetch_all(lab, ["reg.1.label"])
     assert {s.firmware.split(".")[0] for s in lab.phones} >= {"5", "6", "7", "8"}
     for spec in lab.phones:
@@ -67,23 +85,23 @@ def test_fetch_reports_what_each_phone_holds() -> None:
         assert "reg.1.auth.password" not in c.params  # the crawler never asks for secrets
 
 
-def test_device_info_v2_only_firmware_is_read() -> None:
-    lab = labfleet.build(phones=4, profile_names=["polycom"], faults=False, net=71)
+def test_device_info_v2_only_firmware_is_read(lab_factory: NewLab) -> None:
+    lab = lab_factory(4, profile_names=["polycom"], faults=False)
     edge = next(s for s in lab.phones if s.model.startswith("Edge"))
     got = _fetch_all(lab, [])[edge.id]
     assert "GET /api/v2/mgmt/device/info" in got.sources
     assert got.identity == {"model": edge.model, "firmware": edge.firmware, "mac": edge.mac}
 
 
-def test_a_sweep_costs_few_round_trips() -> None:
-    lab = labfleet.build(phones=3, profile_names=["polycom"], faults=False, net=71)
+def test_a_sweep_costs_few_round_trips(lab_factory: NewLab) -> None:
+    lab = lab_factory(3, profile_names=["polycom"], faults=False)
     _fetch_all(lab, [])
     # 401 challenge + device/info + three config/get calls of at most 20 names each
     assert all(dev.requests <= 5 for dev in lab.devices.values())
 
 
-def test_seeded_emergency_faults_show_in_the_state() -> None:
-    lab = labfleet.build(phones=6, profile_names=["polycom"], faults=True, net=71)
+def test_seeded_emergency_faults_show_in_the_state(lab_factory: NewLab) -> None:
+    lab = lab_factory(6, profile_names=["polycom"], faults=True)
     lost = next(s for s in lab.phones if s.extra.get("_fault") == "lost-112")
     moved = next(s for s in lab.phones if s.extra.get("_fault") == "decommissioned-route")
     broken = next(s for s in lab.phones if s.fault == "http500")
@@ -104,54 +122,37 @@ def test_seeded_emergency_faults_show_in_the_state() -> None:
     assert {e.route for e in states[moved.id].lines[0].emergency} == {f"{lab.decommissioned}:5060"}
 
 
-def test_wrong_password_is_auth_failed() -> None:
-    lab = labfleet.build(phones=1, profile_names=["polycom"], faults=False, net=71)
+def test_rest_api_disabled_tells_how_to_enable_it(lab_factory: NewLab) -> None:
+    tweak = _extra(**{"apps.restapi.enabled": "0"})
+    lab = lab_factory(1, profile_names=["polycom"], faults=False, tweak=tweak)
     spec = lab.phones[0]
-    err = _failure(lab, spec, password="not-the-password")
-    assert isinstance(err, AuthFailed)
-    assert "not-the-password" not in str(err)
-
-
-def test_rest_api_disabled_tells_how_to_enable_it() -> None:
-    lab = labfleet.build(phones=1, profile_names=["polycom"], faults=False, net=71)
-    spec = lab.phones[0]
-    spec.extra["apps.restapi.enabled"] = "0"
     err = _failure(lab, spec)
     assert type(err) is DeviceError
     assert 'apps.restapi.enabled="1"' in str(err)
     assert spec.sip_password not in str(err)
 
 
-def test_config_get_error_status_is_reported() -> None:
-    lab = labfleet.build(phones=1, profile_names=["polycom"], faults=False, net=71)
+def test_config_get_error_status_is_reported(lab_factory: NewLab) -> None:
+    tweak = _extra(_config_get_status="4001")
+    lab = lab_factory(1, profile_names=["polycom"], faults=False, tweak=tweak)
     spec = lab.phones[0]
-    spec.extra["_config_get_status"] = "4001"
     err = _failure(lab, spec)
     assert "Status 4001" in str(err) and "busy" in str(err)
     assert spec.sip_password not in str(err) and spec.admin_password not in str(err)
 
 
-def test_exported_files_read_back_to_the_fetched_state() -> None:
-    lab = labfleet.build(phones=4, profile_names=["polycom"], faults=False, net=71)
-    got = _fetch_all(lab, [])
-    for spec in lab.phones:
-        files = simulator.export_files(lab.devices[spec.id])
+def test_exported_files_are_a_master_and_the_files_it_lists(tmp_path: Path) -> None:
+    # that they read back as the fetched state is the lab contract's (test_lab_contract.py)
+    sim = registry.phone("polycom")
+    for spec in make_lab(tmp_path, 4, profile_names=["polycom"], faults=False).fleet.phones:
+        files = simulator.export_files(LabDevice(spec, sim.render(spec)))
         master = f"{spec.mac}.cfg"
         assert PROFILE.detect(files[master])
         assert PROFILE.includes(master, files[master])[-1] == f"{spec.mac}-fleet.cfg"
         from_files = PROFILE.to_state(PROFILE.parse_files(master, files[master], files.get))
-        fetched = PROFILE.to_state(got[spec.id])
         assert from_files.mac == spec.mac and from_files.model is None
-        assert _comparable(from_files) == _comparable(fetched)
         assert from_files.raw["reg.1.auth.password"] == spec.sip_password
         assert PROFILE.is_secret("reg.1.auth.password")
-
-
-def _comparable(state: DeviceState) -> dict[str, Any]:
-    d = state.to_dict()
-    for key in ("raw", "model", "firmware"):
-        d.pop(key)
-    return d
 
 
 # ---------------------------------------------------------------- files only

@@ -1,40 +1,46 @@
-"""Snom profile against its lab simulator: fetch, the provisioning files round trip, and the
-failures an operator meets (HTTPS-only web server, no settings XML, a login page)."""
+"""Snom profile against its lab simulator: fetch, the exported provisioning files, and the
+failures an operator meets (HTTPS-only web server, no settings XML, a login page). The round
+trip to the fetched state and the faults are the lab contract's (test_lab_contract.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from device_profiles.snom.profile import PROFILE, parse_info, provisioning_server, strip_uri
-from device_profiles.snom.simulator import FAULT_EXPECT, FAULTS, export_files, uk_dial_plan
-from fleet.check.emergency import check_phone
-from fleet.check.golden import EmergencyPolicy
+from device_profiles.snom.simulator import export_files
 from fleet.collect.http import HttpPool
 from fleet.errors import AuthFailed, ConfigFileError, DeviceError, ProtocolError
 from fleet.lab import fleet as labfleet
-from fleet.lab.spec import LabPhone
-from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Line
+from fleet.lab import registry
+from fleet.lab.spec import LabDevice, LabPhone
+from fleet.model import Collected, DeviceState
+from tests.conftest import make_lab
 from tests.conftest import phone_host as _host
 
+NewLab = Callable[..., labfleet.LabFleet]
 
-def _lab(tweak: Callable[[labfleet.LabFleet], None] | None = None) -> labfleet.LabFleet:
-    # A loopback range of its own, so other labs may run at the same time.
-    lab = labfleet.build(phones=6, profile_names=["snom"], faults=False, net=74)
-    if tweak:
-        tweak(lab)
-    return lab
+
+@pytest.fixture
+def new_lab(lab_factory: NewLab) -> NewLab:
+    """A running lab of six snom phones of its own (``running_lab``), ``tweak``ed first."""
+
+    def make(tweak: Callable[[labfleet.LabFleet], None] | None = None) -> labfleet.LabFleet:
+        return lab_factory(6, profile_names=["snom"], faults=False, tweak=tweak)
+
+    return make
 
 
 async def _fetch_all(lab: labfleet.LabFleet, wanted: list[str]) -> list[Collected]:
-    async with labfleet.running(lab), HttpPool() as pool:
+    async with HttpPool() as pool:
         return [await PROFILE.fetch(_host(pool, s), wanted) for s in lab.phones]
 
 
 async def _error(lab: labfleet.LabFleet, spec: LabPhone, **kw: str) -> DeviceError:
-    async with labfleet.running(lab), HttpPool() as pool:
+    async with HttpPool() as pool:
         with pytest.raises(DeviceError) as info:
             await PROFILE.fetch(_host(pool, spec, **kw), [])
     return info.value
@@ -62,8 +68,8 @@ def _assert_matches_spec(state: DeviceState, spec: LabPhone) -> None:
     assert line.dialplan.options["auto_dial"] == "off"
 
 
-def test_fetch_reads_every_lab_phone_as_specified() -> None:
-    lab = _lab()
+def test_fetch_reads_every_lab_phone_as_specified(new_lab: NewLab) -> None:
+    lab = new_lab()
     assert len({s.model for s in lab.phones}) > 1
     collected = asyncio.run(_fetch_all(lab, []))
     for spec, c in zip(lab.phones, collected, strict=True):
@@ -73,82 +79,72 @@ def test_fetch_reads_every_lab_phone_as_specified() -> None:
         assert PROFILE.is_secret("admin_mode_password") and PROFILE.is_secret("http_pass")
 
 
-def test_wanted_raw_param_comes_back_with_device_value() -> None:
+def test_wanted_raw_param_comes_back_with_device_value(new_lab: NewLab) -> None:
     def tweak(lab: labfleet.LabFleet) -> None:
         lab.phones[0].extra["keyboard_lock_pw"] = "4711"
         lab.phones[0].extra["enable_keyboard_lock"] = "off"
 
-    lab = _lab(tweak)
+    lab = new_lab(tweak)
     [first, *_] = asyncio.run(_fetch_all(lab, ["enable_keyboard_lock"]))
     assert first.params["enable_keyboard_lock"] == "off"
     assert PROFILE.to_state(first).raw["enable_keyboard_lock"] == "off"
     assert PROFILE.is_secret("keyboard_lock_pw")
 
 
-def test_wrong_password_is_auth_failed() -> None:
-    lab = _lab()
-    err = asyncio.run(_error(lab, lab.phones[0], password="not-the-password"))
-    assert isinstance(err, AuthFailed)
-
-
-def test_exported_files_parse_back_to_the_fetched_state() -> None:
-    lab = _lab()
-    collected = asyncio.run(_fetch_all(lab, []))
-    for spec, c in zip(lab.phones, collected, strict=True):
-        files = export_files(lab.devices[spec.id])
+def test_exported_files_are_a_container_and_its_settings(tmp_path: Path) -> None:
+    # that they read back as the fetched state is the lab contract's (test_lab_contract.py)
+    sim = registry.phone("snom")
+    for spec in make_lab(tmp_path, 6, profile_names=["snom"], faults=False).fleet.phones:
+        files = export_files(LabDevice(spec, sim.render(spec)))
         [master] = [n for n in files if n.endswith(".htm")]
         assert all(PROFILE.detect(t) for t in files.values())
         assert PROFILE.includes(master, files[master]) == [f"{spec.mac.upper()}.xml"]
         from_file = PROFILE.to_state(PROFILE.parse_files(master, files[master], files.get))
-        fetched = PROFILE.to_state(c)
         # The files hold no firmware; model and MAC come from the container's name.
         assert (from_file.model, from_file.firmware, from_file.mac) == (spec.model, None, spec.mac)
-        from_file.firmware = fetched.firmware
-        from_file.raw = fetched.raw = {}
-        assert from_file == fetched
 
 
-def test_https_only_web_server_tells_operator_to_use_https() -> None:
+def test_https_only_web_server_tells_operator_to_use_https(new_lab: NewLab) -> None:
     def tweak(lab: labfleet.LabFleet) -> None:
         lab.phones[2].extra["webserver_type"] = "https"
 
-    lab = _lab(tweak)
+    lab = new_lab(tweak)
     err = asyncio.run(_error(lab, lab.phones[2]))
     assert type(err) is DeviceError
     assert "https://" in str(err) and "webserver_type" in str(err)
 
 
-def test_firmware_without_settings_xml_says_what_to_do() -> None:
+def test_firmware_without_settings_xml_says_what_to_do(new_lab: NewLab) -> None:
     def tweak(lab: labfleet.LabFleet) -> None:
         lab.phones[1].extra["_settings_xml"] = "missing"
 
-    lab = _lab(tweak)
+    lab = new_lab(tweak)
     err = asyncio.run(_error(lab, lab.phones[1]))
     assert not isinstance(err, AuthFailed | ProtocolError)
     assert "provisioning files" in str(err)
 
 
-def test_non_xml_answer_is_protocol_error() -> None:
+def test_non_xml_answer_is_protocol_error(new_lab: NewLab) -> None:
     def tweak(lab: labfleet.LabFleet) -> None:
         lab.phones[1].extra["_settings_xml"] = "login-page"
 
-    lab = _lab(tweak)
+    lab = new_lab(tweak)
     err = asyncio.run(_error(lab, lab.phones[1]))
     assert isinstance(err, ProtocolError)
     assert "not the phone's settings XML" in str(err)
 
 
-def test_no_sip_password_in_any_error_message() -> None:
+def test_no_sip_password_in_any_error_message(new_lab: NewLab) -> None:
     def tweak(lab: labfleet.LabFleet) -> None:
         lab.phones[1].extra["_settings_xml"] = "login-page"
         lab.phones[2].extra["webserver_type"] = "https"
         lab.phones[3].extra["_settings_xml"] = "missing"
 
-    lab = _lab(tweak)
+    lab = new_lab(tweak)
 
     async def errors() -> list[DeviceError]:
         out: list[DeviceError] = []
-        async with labfleet.running(lab), HttpPool() as pool:
+        async with HttpPool() as pool:
             for spec, kw in [
                 (lab.phones[0], {"password": "wrong"}),
                 (lab.phones[1], {}),
@@ -167,31 +163,6 @@ def test_no_sip_password_in_any_error_message() -> None:
         for spec in lab.phones:
             assert spec.sip_password not in str(err)
             assert spec.admin_password not in str(err)
-
-
-def _uk_findings(plan: str, **options: str) -> list[tuple[str, str]]:
-    line = Line(
-        index=1,
-        registrar="127.20.0.1:5060",
-        dialplan=DialPlan("snom", plan, "user_dp_str1", dict(options)),
-        emergency=[
-            EmergencyEntry(n, "127.20.0.1:5060", "keyboard_lock_emergency") for n in ("999", "112")
-        ],
-    )
-    policy = EmergencyPolicy(numbers=["999", "112"], phone_route=["127.20.0.1"], prefixes=["9"])
-    state = DeviceState(vendor="Snom", profile="snom", lines=[line])
-    return sorted((f.rule, f.subject) for f in check_phone(state, policy))
-
-
-def test_lab_plan_dials_each_emergency_number_alone_and_after_nine() -> None:
-    assert _uk_findings(uk_dial_plan(["999", "112"]), auto_dial="off") == []
-
-
-@pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_each_fault_gives_exactly_its_expected_findings(fault: str) -> None:
-    params = {"user_dp_str1": uk_dial_plan(["999", "112"]), "auto_dial": "off", **FAULTS[fault]}
-    options = {k: params[k] for k in ("auto_dial", "auto_dial_target") if k in params}
-    assert _uk_findings(params["user_dp_str1"], **options) == sorted(FAULT_EXPECT[fault])
 
 
 def test_info_page_identity() -> None:
@@ -265,7 +236,9 @@ def test_inactive_and_empty_identities() -> None:
 
 
 @pytest.mark.parametrize("answer", ["missing", "login-page"])
-def test_settings_url_answering_otherwise_is_a_coverage_error(answer: str, tmp_path) -> None:
+def test_settings_url_answering_otherwise_is_a_coverage_error(
+    new_lab: NewLab, answer: str, tmp_path
+) -> None:
     # /settings.xml is UNCONFIRMED (README): a phone that answers 404 or an HTML page there
     # must come out as coverage.error, never as a silently empty phone.
     from fleet.check import check_device
@@ -275,7 +248,7 @@ def test_settings_url_answering_otherwise_is_a_coverage_error(answer: str, tmp_p
     def tweak(lab: labfleet.LabFleet) -> None:
         lab.phones[1].extra["_settings_xml"] = answer
 
-    lab = _lab(tweak)
+    lab = new_lab(tweak)
     err = asyncio.run(_error(lab, lab.phones[1]))
     g = tmp_path / "g.yaml"
     g.write_text("fleet_golden: 1\nname: t\npolicy: [uk]\n")

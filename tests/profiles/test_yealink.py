@@ -1,11 +1,12 @@
 """The Yealink profile against the lab's simulated phones: both web interfaces, the login
-rules (no retry, lockout, one session), reading by name, and the provisioning-file round trip."""
+rules (no retry, lockout, one session), reading by name, and the provisioning file (its round
+trip to the fetched state and the faults are the lab contract's, test_lab_contract.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +19,30 @@ from fleet.check import golden as golden_mod
 from fleet.collect.http import HttpHost, HttpPool, HttpReply
 from fleet.errors import AuthFailed, DeviceError, ProtocolError
 from fleet.lab import fleet as labfleet
-from fleet.lab.spec import LabPhone
+from fleet.lab.spec import LabDevice, LabPhone
 from fleet.model import Collected, DeviceState
+from tests.conftest import make_lab
 from tests.conftest import phone_host as _host
 
 Scenario = Callable[[labfleet.LabFleet, HttpPool], Awaitable[Any]]
+NewLab = Callable[..., labfleet.LabFleet]
 
 
-def _run(scenario: Scenario, lab: labfleet.LabFleet | None = None) -> Any:
-    lab = lab or labfleet.build(phones=6, profile_names=["yealink"], faults=False, net=72)
+@pytest.fixture
+def new_lab(lab_factory: NewLab) -> NewLab:
+    """A running lab of six Yealink phones of its own (``running_lab``), ``seed`` on them."""
+
+    def make(seed: Sequence[str] = ()) -> labfleet.LabFleet:
+        return lab_factory(6, profile_names=["yealink"], faults=False, seed=seed)
+
+    return make
+
+
+def _run(scenario: Scenario, lab: labfleet.LabFleet) -> Any:
+    """``scenario`` against a lab already running, from an event loop of the test's own."""
 
     async def main() -> Any:
-        async with labfleet.running(lab), HttpPool() as pool:
+        async with HttpPool() as pool:
             return await scenario(lab, pool)
 
     return asyncio.run(main())
@@ -48,11 +61,11 @@ def _no_secrets(err: Exception, spec: LabPhone) -> None:
     assert spec.admin_password not in str(err)
 
 
-def test_every_phone_reads_as_its_spec() -> None:
+def test_every_phone_reads_as_its_spec(new_lab: NewLab) -> None:
     async def scenario(lab: labfleet.LabFleet, pool: HttpPool) -> list[tuple[LabPhone, Any]]:
         return [(s, await PROFILE.fetch(_host(pool, s), [])) for s in lab.phones]
 
-    results = _run(scenario)
+    results = _run(scenario, new_lab())
     interfaces = set()
     for spec, collected in results:
         state = PROFILE.to_state(collected)
@@ -70,10 +83,8 @@ def test_every_phone_reads_as_its_spec() -> None:
     assert interfaces == {"/api/", "/servlet"}
 
 
-def test_factory_911_shows_up_as_the_emergency_number() -> None:
-    lab = labfleet.build(phones=6, profile_names=["yealink"], faults=False, net=72)
-    for spec in lab.phones:
-        labfleet.apply_fault(spec, "default-911")
+def test_factory_911_shows_up_as_the_emergency_number(new_lab: NewLab) -> None:
+    lab = new_lab(["default-911"] * 6)
 
     async def scenario(lab: labfleet.LabFleet, pool: HttpPool) -> list[DeviceState]:
         return [PROFILE.to_state(await PROFILE.fetch(_host(pool, s), [])) for s in lab.phones]
@@ -83,7 +94,7 @@ def test_factory_911_shows_up_as_the_emergency_number() -> None:
 
 
 @pytest.mark.parametrize("kind", ["api", "servlet"])
-def test_wrong_password_fails_once_without_retrying(kind: str) -> None:
+def test_wrong_password_fails_once_without_retrying(new_lab: NewLab, kind: str) -> None:
     async def scenario(lab: labfleet.LabFleet, pool: HttpPool) -> tuple[LabPhone, Exception, int]:
         spec = _api_phone(lab) if kind == "api" else _servlet_phone(lab)
         dev = lab.devices[spec.id]
@@ -91,14 +102,14 @@ def test_wrong_password_fails_once_without_retrying(kind: str) -> None:
             await PROFILE.fetch(_host(pool, spec, "not-the-password"), [])
         return spec, err.value, simulator.login_attempts(dev)
 
-    spec, err, logins = _run(scenario)
+    spec, err, logins = _run(scenario, new_lab())
     assert logins == 1, "a refused login must not be retried: the phone locks after ~5"
     assert "lock" in str(err) and "credentials" in str(err)
     assert ("/api" if kind == "api" else "/servlet") in str(err)
     _no_secrets(err, spec)
 
 
-def test_locked_web_login_is_reported_as_locked() -> None:
+def test_locked_web_login_is_reported_as_locked(new_lab: NewLab) -> None:
     async def scenario(lab: labfleet.LabFleet, pool: HttpPool) -> tuple[LabPhone, Exception]:
         spec = _api_phone(lab)
         for _ in range(simulator.MAX_FAILURES):
@@ -108,12 +119,13 @@ def test_locked_web_login_is_reported_as_locked() -> None:
             await PROFILE.fetch(_host(pool, spec), [])  # right password, too late
         return spec, err.value
 
-    spec, err = _run(scenario)
+    spec, err = _run(scenario, new_lab())
     assert "LOCKED" in str(err)
     _no_secrets(err, spec)
 
 
 def test_fetch_logs_out_and_a_busy_phone_is_not_pushed_aside(
+    new_lab: NewLab,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(web, "BUSY_BACKOFF", (0.01, 0.01, 0.01))
@@ -127,20 +139,20 @@ def test_fetch_logs_out_and_a_busy_phone_is_not_pushed_aside(
             await PROFILE.fetch(_host(pool, spec), [])
         return spec, err.value
 
-    spec, err = _run(scenario)
+    spec, err = _run(scenario, new_lab())
     assert not isinstance(err, AuthFailed)
     assert "one web session at a time" in str(err)
     _no_secrets(err, spec)
 
 
-def test_wanted_params_come_back_and_unknown_names_do_not_break_the_read() -> None:
+def test_wanted_params_come_back_and_unknown_names_do_not_break_the_read(new_lab: NewLab) -> None:
     wanted = ["no.such.key", "local_time.time_zone_name", "lang.gui"]
 
     async def scenario(lab: labfleet.LabFleet, pool: HttpPool) -> list[tuple[LabPhone, Collected]]:
         specs = [_api_phone(lab), _servlet_phone(lab)]
         return [(s, await PROFILE.fetch(_host(pool, s), wanted)) for s in specs]
 
-    for spec, collected in _run(scenario):
+    for spec, collected in _run(scenario, new_lab()):
         raw = PROFILE.to_state(collected).raw
         assert raw["local_time.time_zone_name"] == "United Kingdom(London)"
         assert raw["lang.gui"] == "English"
@@ -148,23 +160,12 @@ def test_wanted_params_come_back_and_unknown_names_do_not_break_the_read() -> No
         assert PROFILE.to_state(collected).lines[0].registrar == spec.registrar
 
 
-def test_exported_files_read_back_to_the_fetched_state() -> None:
-    async def scenario(lab: labfleet.LabFleet, pool: HttpPool) -> list[tuple[Any, Any]]:
-        out = []
-        for spec in lab.phones:
-            fetched = PROFILE.to_state(await PROFILE.fetch(_host(pool, spec), []))
-            files = simulator.export_files(lab.devices[spec.id])
-            [(name, text)] = files.items()
-            assert PROFILE.detect(text)
-            parsed = PROFILE.to_state(PROFILE.parse_files(name, text, files.get))
-            out.append((fetched, parsed))
-        return out
-
-    for fetched, parsed in _run(scenario):
-        a, b = fetched.to_dict(), parsed.to_dict()
-        for key in ("raw", "model", "firmware"):  # the files do not hold these
-            a.pop(key), b.pop(key)
-        assert a == b
+def test_an_exported_configuration_is_one_file_the_profile_claims(tmp_path: Path) -> None:
+    # that it reads back as the fetched state is the lab contract's (test_lab_contract.py)
+    for spec in make_lab(tmp_path, 6, profile_names=["yealink"], faults=False).fleet.phones:
+        files = simulator.export_files(LabDevice(spec, simulator.SIMULATOR.render(spec)))
+        [(name, text)] = files.items()
+        assert PROFILE.detect(text) and PROFILE.parse_files(name, text, files.get).params
 
 
 def test_secrets_are_recognised() -> None:
@@ -300,7 +301,7 @@ class _Interrupting(HttpHost):
         ("/api/inner/readconfig?p=SettingConfig", True),  # and cancelled again in the logout
     ],
 )
-def test_an_interrupted_fetch_still_logs_out(after: str, again: bool) -> None:
+def test_an_interrupted_fetch_still_logs_out(new_lab: NewLab, after: str, again: bool) -> None:
     async def scenario(lab: labfleet.LabFleet, pool: HttpPool) -> Any:
         spec = _api_phone(lab)
         task = asyncio.ensure_future(
@@ -315,11 +316,13 @@ def test_an_interrupted_fetch_still_logs_out(after: str, again: bool) -> None:
         assert simulator._state(lab.devices[spec.id])["live"] == {}, "session left open"
         return PROFILE.to_state(await PROFILE.fetch(_host(pool, spec), []))
 
-    state = _run(scenario)
+    state = _run(scenario, new_lab())
     assert state.lines  # the next run gets in at once
 
 
-def test_a_busy_phone_is_retried_with_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_busy_phone_is_retried_with_backoff(
+    new_lab: NewLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(web, "BUSY_BACKOFF", (0.05, 0.3, 0.3))
 
     async def scenario(lab: labfleet.LabFleet, pool: HttpPool) -> tuple[Any, int]:
@@ -333,12 +336,14 @@ def test_a_busy_phone_is_retried_with_backoff(monkeypatch: pytest.MonkeyPatch) -
         collected = await PROFILE.fetch(_host(pool, spec), [])
         return collected, simulator.login_attempts(dev) - before
 
-    collected, logins = _run(scenario)
+    collected, logins = _run(scenario, new_lab())
     assert PROFILE.to_state(collected).lines
     assert 2 <= logins <= 3
 
 
-def test_a_session_that_stays_busy_is_its_own_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_session_that_stays_busy_is_its_own_error(
+    new_lab: NewLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(web, "BUSY_BACKOFF", (0.01, 0.01, 0.01))
 
     async def scenario(lab: labfleet.LabFleet, pool: HttpPool) -> tuple[LabPhone, Exception, int]:
@@ -350,7 +355,7 @@ def test_a_session_that_stays_busy_is_its_own_error(monkeypatch: pytest.MonkeyPa
             await PROFILE.fetch(_host(pool, spec), [])
         return spec, err.value, simulator.login_attempts(dev) - before
 
-    spec, err, logins = _run(scenario)
+    spec, err, logins = _run(scenario, new_lab())
     assert logins == 4 < simulator.MAX_FAILURES  # 1 + 3 retries, below the lockout
     assert not isinstance(err, AuthFailed | ProtocolError)
     assert "another web session holds the phone" in str(err)
