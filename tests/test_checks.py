@@ -199,3 +199,37 @@ def test_a_site_file_that_lists_only_911_fails_a_uk_golden(tmp_path):
     got = {(f.rule, f.subject) for f in res.findings}
     assert {("emergency.route", "999"), ("emergency.route", "112")} <= got
     assert ("coverage.dialplan", "dialplan") in got  # and it has no plan to check
+
+
+def _fake_sbc(monkeypatch, strips: bool) -> DeviceResult:
+    from fleet import profiles
+    from fleet.model import RouteDecision, SbcState
+
+    def route(state: DeviceState, number: str, source: str | None) -> RouteDecision:
+        sent = number[1:] if strips and number.startswith("9") and len(number) == 4 else number
+        return RouteDecision(number, source, "routed", "rule 1", sent, "EMERGENCY")
+
+    prof = profiles.Profile(name="fakesbc", vendor="X", role="sbc", transport="ssh", route=route)
+    monkeypatch.setitem(profiles.registry(), "fakesbc", prof)
+    st = DeviceState(vendor="X", profile="fakesbc", sbc=SbcState(addresses=[SBC]))
+    return DeviceResult("sbc", "lon", "sbc", "fakesbc", SBC, "audited", state=st)
+
+
+def test_a_prefixed_form_sent_as_dialled_is_proven_through_the_sbc(tmp_path, monkeypatch):
+    p = tmp_path / "g.yaml"
+    p.write_text(
+        f"fleet_golden: 1\nname: t\npolicy: [uk]\nemergency:\n  phone_route: {SBC}\n"
+        "  prefixes: ['9']\n  sbc_trunks: [EMERGENCY]\n"
+    )
+    gold = golden.load(p)
+    for strips in (True, False):
+        res, sbc = phone("999|112|9999|9112|[2-8]xxx"), _fake_sbc(monkeypatch, strips)
+        check.check_device(res, gold, {})
+        assert ("emergency.dial", "9112") in {(f.rule, f.subject) for f in res.findings}
+        check.check_fleet([res, sbc], gold, {})
+        left = [f for f in res.findings if f.subject == "9112"]
+        if strips:  # the SBC turns 9112 into 112 on the emergency trunk: the path is proven
+            assert left == []
+        else:
+            [f] = left
+            assert any("does not strip it either" in e for e in f.evidence)

@@ -126,6 +126,7 @@ def check_paths(
             continue
         try:
             found = _phone_paths(r, policy, owner, outside, addresses.get(r.id))
+            settle_prefixed(r, policy, owner, outside, addresses.get(r.id))
         except Exception as e:  # one device's path, not the run: fail closed on this phone
             found = [
                 Finding(
@@ -182,14 +183,52 @@ def _phone_paths(
     return list(found.values())
 
 
+def settle_prefixed(
+    r: DeviceResult,
+    policy: EmergencyPolicy,
+    owner: dict[str, DeviceResult],
+    outside: dict[str, str],
+    source: str | None,
+) -> None:
+    """A phone that sends a prefixed form as dialled (9112: nothing on the phone strips the
+    9; an Avaya J100's plan cannot) relies on its server to strip it. Walk that form through
+    the SBC: where every line's SBC turns it into the number on an emergency trunk, the
+    phone's ``emergency.dial`` finding is settled; where not, the walk joins its evidence."""
+    assert r.state is not None
+    for f in [f for f in r.findings if f.rule == "emergency.dial" and " as dialled" in f.message]:
+        number = next((n for n in policy.numbers if f.subject.endswith(n) and f.subject != n), None)
+        if number is None:
+            continue
+        walks = []
+        for line in r.state.lines:
+            entry = entry_for(r.state, line, number) if line.enabled else None
+            if entry is not None:
+                call = _Call(r, line.index, number, entry.route, entry.route_source, f.subject)
+                walks.append(_walk(call, plan_of(line, r.state), owner, outside, source, policy))
+        if walks and all(why is None for _, why in walks):
+            r.findings.remove(f)
+            continue
+        for chain, why in walks:
+            if why:
+                f.evidence += [f"and the server does not strip it either: {why}", *chain]
+                break
+
+
 class _Call:
-    __slots__ = ("line", "number", "phone", "route", "route_source")
+    __slots__ = ("dialled", "line", "number", "phone", "route", "route_source")
 
     def __init__(
-        self, phone: DeviceResult, line: int, number: str, route: str | None, route_source: str
+        self,
+        phone: DeviceResult,
+        line: int,
+        number: str,
+        route: str | None,
+        route_source: str,
+        dialled: str | None = None,
     ) -> None:
         self.phone, self.line, self.number = phone, line, number
         self.route, self.route_source = route, route_source
+        self.dialled = dialled or number  # what the user keys: the number, or a prefixed form
 
 
 def _walk(
@@ -201,9 +240,9 @@ def _walk(
     policy: EmergencyPolicy,
 ) -> tuple[list[str], str | None]:
     number, route = call.number, call.route
-    sent = number
+    sent = call.dialled
     if plan is not None:
-        res = dialplan.evaluate_plan(plan, number)  # type: ignore[arg-type]
+        res = dialplan.evaluate_plan(plan, call.dialled)  # type: ignore[arg-type]
         if res is not None and res.outcome == "dial" and res.sent:
             sent = res.sent
     hop = f"{call.phone.id} line {call.line} sends {sent} to {route or 'nowhere'}"
