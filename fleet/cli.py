@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 import typer
 
 from fleet.errors import FleetError, InputError
+from fleet.model import SEVERITIES
+from fleet.report import FORMATS
 
 if TYPE_CHECKING:
     from fleet.app import Publish
@@ -35,24 +37,13 @@ sbc_app = typer.Typer(no_args_is_help=True, help="SBC routing, evaluated as the 
 app.add_typer(sbc_app, name="sbc")
 
 
-class Fmt(StrEnum):
-    table = "table"
-    json = "json"
-    junit = "junit"
-    html = "html"
-    csv = "csv"
-
-
-class Sev(StrEnum):
-    critical = "critical"
-    high = "high"
-    medium = "medium"
-    low = "low"
-    info = "info"
+# Choices derived from what the engine has: report formats and severities.
+Fmt = StrEnum("Fmt", [(name, name) for name in FORMATS])  # type: ignore[misc]
+Sev = StrEnum("Sev", [(name, name) for name in SEVERITIES])  # type: ignore[misc]
 
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="SQLite store")]
-FmtOpt = Annotated[Fmt, typer.Option("--format", help="table, json, junit, html or csv")]
+FmtOpt = Annotated[Fmt, typer.Option("--format", help=", ".join(FORMATS))]
 WaitOpt = Annotated[
     float, typer.Option("--store-wait", help="seconds to wait for another run that holds the store")
 ]
@@ -243,9 +234,9 @@ def sweep(
     inventory: Annotated[Path, typer.Argument(help="inventory YAML or CSV")],
     golden: GoldenOpt,
     store: StoreOpt = Path("fleet.db"),
-    fmt: FmtOpt = Fmt.table,
+    fmt: FmtOpt = Fmt("table"),
     output: OutOpt = None,
-    fail_on: FailOpt = Sev.high,
+    fail_on: FailOpt = Sev("high"),
     concurrency: ConcurrencyOpt = 200,
     timeout: TimeoutOpt = 30.0,
     select: SelectOpt = None,
@@ -285,9 +276,9 @@ def audit(
     golden: GoldenOpt,
     inventory: Annotated[Path | None, typer.Option(help="maps file ids to sites/roles")] = None,
     store: StoreOpt = Path("fleet.db"),
-    fmt: FmtOpt = Fmt.table,
+    fmt: FmtOpt = Fmt("table"),
     output: OutOpt = None,
-    fail_on: FailOpt = Sev.high,
+    fail_on: FailOpt = Sev("high"),
     tag: TagOpt = None,
     store_wait: WaitOpt = 30.0,
     *,
@@ -322,7 +313,7 @@ def diff(
     ] = None,
     new: Annotated[str | None, typer.Argument(help="snapshot id or tag (default: last)")] = None,
     store: StoreOpt = Path("fleet.db"),
-    fmt: FmtOpt = Fmt.table,
+    fmt: FmtOpt = Fmt("table"),
     output: OutOpt = None,
     devices: Annotated[
         bool, typer.Option("--devices", help="list the devices of each change")
@@ -349,7 +340,7 @@ def rollout_verify(
     golden: Annotated[Path | None, typer.Option(help="golden (default: the baseline's)")] = None,
     select: SelectOpt = None,
     store: StoreOpt = Path("fleet.db"),
-    fmt: FmtOpt = Fmt.table,
+    fmt: FmtOpt = Fmt("table"),
     output: OutOpt = None,
     concurrency: ConcurrencyOpt = 200,
     timeout: TimeoutOpt = 30.0,
@@ -384,9 +375,9 @@ def report(
         str | None, typer.Argument(help="snapshot id or tag (default: last)")
     ] = None,
     store: StoreOpt = Path("fleet.db"),
-    fmt: FmtOpt = Fmt.table,
+    fmt: FmtOpt = Fmt("table"),
     output: OutOpt = None,
-    fail_on: FailOpt = Sev.high,
+    fail_on: FailOpt = Sev("high"),
     store_wait: WaitOpt = 30.0,
     *,
     mail: EmailFlags,
@@ -434,7 +425,7 @@ def profiles_cmd(
 def demo(
     phones: Annotated[int, typer.Option(min=6, max=2000)] = 24,
     store: Annotated[Path | None, typer.Option("--store")] = None,
-    fmt: FmtOpt = Fmt.table,
+    fmt: FmtOpt = Fmt("table"),
 ) -> None:
     """Start the built-in simulated fleet, sweep it, print the report."""
     from fleet.lab import run
