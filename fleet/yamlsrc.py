@@ -1,7 +1,13 @@
-"""YAML with line numbers, so a bad value can be reported as file:line: field."""
+"""YAML with line numbers, so a bad value can be reported as file:line: field.
+
+Hostile input is refused in bounded time and memory: a file that is not a regular file or
+is larger than :data:`MAX_BYTES`, alias expansion past :data:`MAX_EXPANSION` times the nodes
+written (billion laughs), nesting deeper than the parser can follow."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +16,9 @@ import yaml
 from fleet.errors import InputError
 
 Path_ = tuple[str | int, ...]
+
+MAX_BYTES = 32 * 1024 * 1024  # an inventory of 100,000 hosts is well under this
+MAX_EXPANSION = 50  # nodes built per node written; aliases beyond that are a bomb
 
 
 class Located:
@@ -30,18 +39,34 @@ class Located:
 
 def load(path: str | Path, error: type[InputError] = InputError) -> Located:
     file = str(path)
+    return loads(read_text(path, error), file, error)
+
+
+def read_text(path: str | Path, error: type[InputError] = InputError) -> str:
+    """A regular file's text, at most :data:`MAX_BYTES` (``/dev/zero`` would never end)."""
+    file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise error("not a regular file", file=file)
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
     except OSError as e:
         raise error(f"cannot read: {e.strerror}", file=file) from e
+    if len(data) > MAX_BYTES:
+        raise error(f"larger than {MAX_BYTES} bytes", file=file)
+    if b"\0" in data:
+        raise error("binary data, not text", file=file)
+    try:
+        return data.decode("utf-8").lstrip("\ufeff")
     except UnicodeDecodeError as e:
         raise error("not UTF-8 text", file=file) from e
-    return loads(text, file, error)
 
 
 def loads(text: str, file: str, error: type[InputError] = InputError) -> Located:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise error("nested too deeply to read", file=file) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark else None
@@ -51,16 +76,74 @@ def loads(text: str, file: str, error: type[InputError] = InputError) -> Located
     if node is None:
         return Located(file, None, lines)
     lines[()] = node.start_mark.line + 1
-    data = _build(node, (), lines, file, error)
+    budget = _Budget(file, error)
+    try:
+        data = _build(node, (), lines, file, error, budget)
+    except RecursionError:
+        raise error("nested too deeply to read", file=file) from None
     return Located(file, data, lines)
 
 
+class _Budget:
+    """Nodes built against nodes written: an alias may be used, not multiplied without end."""
+
+    def __init__(self, file: str, error: type[InputError]) -> None:
+        self.file, self.error = file, error
+        self.built = 0
+        self.seen: set[int] = set()
+
+    def spend(self, node: yaml.Node) -> None:
+        self.built += 1
+        self.seen.add(id(node))
+        if self.built > 10_000 and self.built > MAX_EXPANSION * len(self.seen):
+            raise self.error(
+                "YAML aliases expand too far (an alias bomb?): refused",
+                file=self.file,
+                line=node.start_mark.line + 1,
+            )
+
+
+def _merge_keys(
+    node: yaml.MappingNode, budget: _Budget, file: str, error: type[InputError]
+) -> list[tuple[yaml.Node, yaml.Node]]:
+    """The mapping's pairs with YAML merge keys (``<<: *defaults``) resolved: the merged
+    mapping's pairs first, the node's own after them, so its own keys win."""
+    merged: list[tuple[yaml.Node, yaml.Node]] = []
+    own: list[tuple[yaml.Node, yaml.Node]] = []
+    for k, v in node.value:
+        if isinstance(k, yaml.ScalarNode) and k.tag == "tag:yaml.org,2002:merge":
+            sources = v.value if isinstance(v, yaml.SequenceNode) else [v]
+            for src in sources:
+                if not isinstance(src, yaml.MappingNode):
+                    raise error(
+                        "a merge key (<<) takes a mapping or a list of mappings",
+                        file=file,
+                        line=src.start_mark.line + 1,
+                    )
+                budget.spend(src)
+                merged += _merge_keys(src, budget, file, error)
+        else:
+            own.append((k, v))
+    keys = {k.value for k, _ in own if isinstance(k, yaml.ScalarNode)}
+    first: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    for k, v in merged:  # with several mappings merged, the first that has a key wins
+        if k.value not in keys:
+            first.setdefault(k.value, (k, v))
+    return [*first.values(), *own]
+
+
 def _build(
-    node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str, error: type[InputError]
+    node: yaml.Node,
+    path: Path_,
+    lines: dict[Path_, int],
+    file: str,
+    error: type[InputError],
+    budget: _Budget,
 ) -> Any:
+    budget.spend(node)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
-        for k, v in node.value:
+        for k, v in _merge_keys(node, budget, file, error):
             if not isinstance(k, yaml.ScalarNode):
                 raise error(
                     "a key must be a plain value",
@@ -75,13 +158,13 @@ def _build(
                     "duplicate key", file=file, line=k.start_mark.line + 1, field=_dotted(sub)
                 )
             lines[sub] = k.start_mark.line + 1
-            out[key] = _build(v, sub, lines, file, error)
+            out[key] = _build(v, sub, lines, file, error, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
         for i, v in enumerate(node.value):
             lines[(*path, i)] = v.start_mark.line + 1
-            items.append(_build(v, (*path, i), lines, file, error))
+            items.append(_build(v, (*path, i), lines, file, error, budget))
         return items
     loader = yaml.SafeLoader("")
     try:

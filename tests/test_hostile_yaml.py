@@ -1,0 +1,59 @@
+"""Hostile inventories and goldens are refused in bounded time, naming the file, never a
+traceback: alias bombs, deep nesting, endless or binary files; YAML merge keys are read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fleet import yamlsrc
+from fleet.errors import InputError
+from tests.conftest import run_fleet
+
+LAUGHS = (
+    "a: &a ["
+    + ",".join(['"lol"'] * 9)
+    + "]\n"
+    + "".join(
+        f"{c}: &{c} [" + ",".join([f"*{p}"] * 9) + "]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (LAUGHS + "hosts: *i\n", "alias bomb"),
+        ("hosts: " + "[" * 100_000 + "]" * 100_000 + "\n", "nested too deeply"),
+        ("hosts:\n  h: {address: 1.2.3.4, profile: polycom}\n  x: \0\n", "binary"),
+    ],
+    ids=["billion-laughs", "deep-nesting", "binary"],
+)
+def test_hostile_yaml_is_refused_naming_the_file(tmp_path: Path, text: str, says: str) -> None:
+    f = tmp_path / "inv.yaml"
+    f.write_text(text)
+    with pytest.raises(InputError) as e:
+        yamlsrc.load(f)
+    assert says in str(e.value) and str(f) in str(e.value)
+
+
+def test_validate_refuses_endless_and_bomb_files_with_exit_2(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(LAUGHS + "hosts: *i\n")
+    for target in (str(bomb), "/dev/zero"):
+        proc = run_fleet("validate", target, timeout=30)
+        assert proc.returncode == 2, proc.stderr
+        assert target in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_merge_keys_are_read_and_own_keys_win(tmp_path: Path) -> None:
+    f = tmp_path / "inv.yaml"
+    f.write_text(
+        "base: &base {site: lon, role: phone}\n"
+        "other: &other {site: man, tags: [x]}\n"
+        "g: {<<: [*base, *other], role: sbc}\n"
+    )
+    data = yamlsrc.load(f).data
+    assert data["g"] == {"site": "lon", "tags": ["x"], "role": "sbc"}
