@@ -99,8 +99,11 @@ def _parse(res: DeviceResult, host: Host, collected: Collected) -> DeviceError |
     try:
         assert prof.to_state is not None
         state = prof.to_state(collected)
-    except (ProtocolError, ValueError, KeyError) as e:
+    except ProtocolError as e:
         return ProtocolError(f"configuration could not be read: {e}")
+    except (ValueError, KeyError) as e:
+        # Python's own text ("invalid literal for int() ...: 'hunter2'") may quote a value
+        return ProtocolError(f"configuration could not be read: {bug_text('parse', prof.name, e)}")
     state.raw = collected.params
     state.notices = [*collected.notices, *state.notices]
     for n in state.notices:
