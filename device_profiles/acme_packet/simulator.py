@@ -32,6 +32,7 @@ FAULT_EXPECT = {
 }
 
 _TO_ADDRESS = re.compile(r"(?m)^(\s+to-address\s+)(\S.*?)\s*$")
+_PRIORITY = re.compile(r"(?m)^(\s+policy-priority\s+)emergency$")
 
 
 @cache
@@ -67,6 +68,80 @@ def _with_address(number: str, m: re.Match[str]) -> str:
     return m[1] + number
 
 
+STRIP_MANIPULATION = "STRIP-OUTSIDE-9"
+EMERGENCY_AGENT = "999-gw.carrier.example.net"
+
+
+def _param(indent: int, name: str, value: str = "") -> str:
+    return f"{' ' * indent}{name:<40}{value}".rstrip()
+
+
+def _strip_manipulation(numbers: list[str], realm_manip: str) -> str:
+    """The emergency gateway's out-manipulation: an HMR on the Request-URI user turning
+    9+N into N ("find-replace-all" with a pattern-rule and a `$1` back reference, as the
+    chi-esbc-2 sample's STRIP9; ACLI Reference `sip-manipulation > header-rules >
+    sip-element-rules` [D8]), then the realm's own rule set (`sip-manip`, HMR Guide [D9]),
+    which a session agent's out-manipulationid would otherwise replace."""
+    pattern = f"^9({'|'.join(numbers)})$"
+    return "\n".join(
+        [
+            "sip-manipulation",
+            _param(8, "name", STRIP_MANIPULATION),
+            _param(8, "description", '"9 + emergency number dialled as an outside line"'),
+            _param(8, "split-headers"),
+            _param(8, "join-headers"),
+            _param(8, "header-rule"),
+            _param(16, "name", "stripNine"),
+            _param(16, "header-name", "request-uri"),
+            _param(16, "action", "manipulate"),
+            _param(16, "comparison-type", "case-sensitive"),
+            _param(16, "msg-type", "request"),
+            _param(16, "methods", "INVITE"),
+            _param(16, "match-value"),
+            _param(16, "new-value"),
+            _param(16, "element-rule"),
+            _param(24, "name", "strip"),
+            _param(24, "parameter-name"),
+            _param(24, "type", "uri-user"),
+            _param(24, "action", "find-replace-all"),
+            _param(24, "match-val-type", "any"),
+            _param(24, "comparison-type", "pattern-rule"),
+            _param(24, "match-value", pattern),
+            _param(24, "new-value", "$1"),
+            _param(8, "header-rule"),
+            _param(16, "name", "realmRules"),
+            _param(16, "header-name", "request-uri"),
+            _param(16, "action", "sip-manip"),
+            _param(16, "comparison-type", "case-sensitive"),
+            _param(16, "msg-type", "request"),
+            _param(16, "methods", "INVITE"),
+            _param(16, "match-value"),
+            _param(16, "new-value", realm_manip),
+        ]
+    )
+
+
+_OUT_MANIP = re.compile(r"(?m)^(\s+out-manipulationid)[ \t]*$")
+
+
+def _with_strip_outside_line(blocks: list[str], numbers: list[str]) -> list[str]:
+    """``blocks`` with the emergency session agent stripping an outside-line 9 from the
+    emergency numbers it is sent (nothing when there are none)."""
+    numbers = [n for n in dict.fromkeys(numbers) if n.isdigit()]
+    if not numbers:
+        return blocks
+    out: list[str] = []
+    for b in blocks:
+        if b.startswith("session-agent") and re.search(
+            rf"(?m)^\s+hostname\s+{EMERGENCY_AGENT}$", b
+        ):
+            b = _OUT_MANIP.sub(lambda m: _param(8, "out-manipulationid", STRIP_MANIPULATION), b)
+        out.append(b)
+        if b.startswith("sip-manipulation") and re.search(r"(?m)^\s+name\s+CARRIER-OUT$", b):
+            out.append(_strip_manipulation(numbers, "CARRIER-OUT"))
+    return out
+
+
 def render(spec: LabSbc) -> str:
     blocks, tail = _sample_blocks()
     template = next(b for b in blocks if b.startswith("local-policy") and _to_address(b) == "999")
@@ -75,7 +150,9 @@ def render(spec: LabSbc) -> str:
         for b in blocks
         if b.startswith("local-policy") and "policy-priority                         emergency" in b
     ]
-    rest = [b for b in blocks if b not in emergency_old]
+    rest = _with_strip_outside_line(
+        [b for b in blocks if b not in emergency_old], spec.emergency_numbers
+    )
     emergency: list[str] = []
     for number in spec.emergency_numbers:
         if spec.fault == "no-emergency" or (spec.fault == "catchall-112" and number == "112"):
@@ -85,6 +162,16 @@ def render(spec: LabSbc) -> str:
         if spec.fault == "wrong-realm-999" and number == "999":
             b = re.sub(r"(?m)^(\s+source-realm\s+)PHONES$", r"\1CARRIER", b)
         emergency.append(b)
+    if spec.fault != "no-emergency":
+        # 9+N from a phone that cannot strip an outside-line 9 (an Avaya J100): its own
+        # emergency policy, whatever else the fault removed ("Routing Calls by Matching
+        # Digits": 9112 would otherwise fall to `*`, 9999 match the 999 policy as a prefix).
+        for number in dict.fromkeys(spec.emergency_numbers):
+            # policy-priority none: the SBC's emergency numbers stay spec.emergency_numbers
+            # (its emergency.sbc_route check does not take the prefixed forms).
+            b = _TO_ADDRESS.sub(partial(_with_address, f"9{number}"), template)
+            b = b.replace('"UK emergency 999"', f'"Emergency 9{number}"')
+            emergency.append(_PRIORITY.sub(r"\1none", b))
     text = "\n".join(emergency + rest) + "\n" + tail
     return (
         text.replace("10.20.0.0/16", _phones_prefix(spec.phone_networks))

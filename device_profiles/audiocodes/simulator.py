@@ -105,6 +105,34 @@ def _row(index: int, name: str, prefix: str, trunk: str, src: str = PHONE_GROUP)
     return b
 
 
+def _outside_line_numbers(spec: LabSbc) -> list[str]:
+    """The emergency numbers a phone in a "9 for an outside line" estate may send prefixed
+    (9999, 9112: an Avaya J100's DIALPLAN cannot strip the 9, the SBC does). Every one of
+    them, whatever the fault: catchall-112 deletes the 112 row only."""
+    return list(dict.fromkeys(spec.emergency_numbers))
+
+
+def _strip_outside_line(numbers: list[str]) -> list[Block]:
+    """IP-to-IP Outbound Manipulation rows removing the outside-line 9 from the destination
+    number of 9+N towards the emergency IP Group ("Configuring IP-to-IP Outbound
+    Manipulations": Manipulated Item = Destination URI, Remove From Left = 1; Mediant 2600
+    6.8 p.387 for the CLI names, Mediant 800 MSBR p.482). The first matching rule applies,
+    so each prefixed number has its own row and nothing else matches one (``9112#``)."""
+    rows: list[Block] = []
+    for k, n in enumerate(numbers):
+        b = Block("voip", "sbc manipulation ip-outbound-manipulation", str(k))
+        b.items = [
+            ("manipulation-name", _q(f"Strip outside line 9{n}")),
+            ("src-ip-group-name", _q(PHONE_GROUP)),
+            ("dst-ip-group-name", _q(EMERGENCY_TRUNK)),
+            ("dst-user-name-prefix", _q(f"9{n}#")),
+            ("manipulated-uri", "destination"),
+            ("remove-from-left", "1"),
+        ]
+        rows.append(b)
+    return rows
+
+
 def render(spec: LabSbc) -> str:
     """`show running-config` of the lab SBC ``spec``."""
     fault = spec.fault if spec.fault in FAULTS else None
@@ -151,8 +179,12 @@ def render(spec: LabSbc) -> str:
     if emergency:
         for n in numbers:
             routes.append(_row(len(routes), f"Emergency {n}", f"{n}#", EMERGENCY_TRUNK))
+        for n in _outside_line_numbers(spec):
+            routes.append(_row(len(routes), f"Emergency 9{n}", f"9{n}#", EMERGENCY_TRUNK))
     routes.append(_row(len(routes), "Phones to Carrier A", "*", NORMAL_TRUNK))
     routes.append(_row(len(routes), "Carrier to Phones", "*", PHONE_GROUP, src=NORMAL_TRUNK))
+    if emergency:
+        routes.extend(_strip_outside_line(_outside_line_numbers(spec)))
     # The rows the spec decides replace the basis's own, where the basis prints them.
     generated = {"sbc classification": extra, "sbc routing ip2ip-routing": routes}
     blocks: list[Block] = []

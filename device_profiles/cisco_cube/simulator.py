@@ -162,6 +162,13 @@ def _rewrite(block: list[str], spec: LabSbc) -> list[str]:
 
 
 def _translation_rules(numbers: list[str], fault: str | None) -> list[str]:
+    """The phones' incoming translation rule (profile FROM-PHONES on inbound dial-peer 100):
+    9+N -> N for each emergency number, so a phone that sends 9999 / 9112 as dialled (an
+    Avaya J100 cannot strip the 9) reaches the 999 / 112 dial-peers and leaves as 999 / 112
+    on the emergency session target. Incoming translation runs before outbound dial-peer
+    matching (README [S1] "Translation-Profile Selection Preference", [S2] Cisco "Determine
+    Voice Translation Rules", Document ID 61083): 9999 / 9112 dial-peers with an outgoing
+    `rule /^9\\(...\\)$/ /\\1/` would never be matched here, the called number is already N."""
     rules = [f"voice translation-rule {PHONE_RULESET}"]
     if fault == "rewrite-999":
         rules.append(" rule 1 /^999$/ /911/")

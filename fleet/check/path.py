@@ -195,9 +195,9 @@ def settle_prefixed(
     the SBC: where every line's SBC turns it into the number on an emergency trunk, the
     phone's ``emergency.dial`` finding is settled; where not, the walk joins its evidence."""
     assert r.state is not None
-    for f in [f for f in r.findings if f.rule == "emergency.dial" and " as dialled" in f.message]:
+    for f in [f for f in r.findings if f.rule == "emergency.dial"]:
         number = next((n for n in policy.numbers if f.subject.endswith(n) and f.subject != n), None)
-        if number is None:
+        if number is None or not _sent_as_dialled(r, f.subject):
             continue
         walks = []
         for line in r.state.lines:
@@ -207,11 +207,51 @@ def settle_prefixed(
                 walks.append(_walk(call, plan_of(line, r.state), owner, outside, source, policy))
         if walks and all(why is None for _, why in walks):
             r.findings.remove(f)
+            if (late := _late(r, f.subject, number, policy)) is not None:
+                r.findings.append(late)
             continue
         for chain, why in walks:
             if why:
                 f.evidence += [f"and the server does not strip it either: {why}", *chain]
                 break
+
+
+def _sent_as_dialled(r: DeviceResult, digits: str) -> bool:
+    """Every enabled line sends ``digits`` exactly as keyed (at once or after a timer)."""
+    assert r.state is not None
+    outs = []
+    for line in r.state.lines:
+        plan = plan_of(line, r.state) if line.enabled else None
+        if line.enabled:
+            outs.append(dialplan.evaluate_plan(plan, digits) if plan is not None else None)
+    return bool(outs) and all(
+        o is not None and o.outcome == "dial" and o.sent == digits for o in outs
+    )
+
+
+def _late(r: DeviceResult, digits: str, number: str, policy: EmergencyPolicy) -> Finding | None:
+    """A prefixed form the SBC settles may still leave the phone late: its own timer."""
+    assert r.state is not None
+    delays = []
+    for line in r.state.lines:
+        plan = plan_of(line, r.state) if line.enabled else None
+        res = dialplan.evaluate_plan(plan, digits) if plan is not None else None
+        if res is not None and res.outcome == "dial" and res.delay_s > policy.max_dial_delay_s:
+            delays.append((res.delay_s, plan, res))
+    if not delays:
+        return None
+    delay, plan, res = max(delays, key=lambda d: d[0])
+    assert plan is not None
+    return Finding(
+        "emergency.delay",
+        "high",
+        digits,
+        f"{digits}: the phone waits {delay:g} s for a timer before sending it as dialled "
+        f"(the SBC then turns it into {number})",
+        expected=f"{number} sent within {policy.max_dial_delay_s:g} s",
+        actual=f"dial {digits} after {delay:g} s",
+        evidence=[f"{plan.source} = {plan.text}", "evaluation: " + dialplan.describe(res)],
+    )
 
 
 class _Call:
