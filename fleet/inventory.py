@@ -22,6 +22,24 @@ from fleet.errors import InventoryError
 ROLES = ("phone", "sbc", "other")
 TRANSPORTS = ("http", "ssh", "netmiko")
 SECRET_REF = re.compile(r"^\$\{(env|file):([^}]+)\}$")
+MAC_SEPARATORS = re.compile(r"[^0-9A-Za-z]")  # c8:1f:ea:00:00:01, c8-1f-ea..., c81f.ea00.0001
+
+
+def normalise_mac(value: str) -> str:
+    """A MAC as 12 lower-case hex digits, whatever separators it was written with."""
+    digits = MAC_SEPARATORS.sub("", value)
+    if not re.fullmatch(r"[0-9A-Fa-f]{12}", digits):
+        raise ValueError(
+            f"mac {value!r} is not a MAC address: 12 hex digits, any separators "
+            "(c8:1f:ea:00:00:01, c81fea000001)"
+        )
+    return digits.lower()
+
+
+def _check_model(value: str) -> str:
+    if not value.strip():
+        raise ValueError("model is empty: leave it out when it is not known")
+    return value.strip()
 
 
 class _Strict(BaseModel):
@@ -75,6 +93,20 @@ class CommonIn(_Strict):
 class HostIn(CommonIn):
     address: str
     groups: list[str] = []
+    # What the device is, when the inventory knows it: a profile's fetch may need it (an
+    # Avaya file server holds one file per phone, named by its MAC, with IF $MODEL4 branches).
+    mac: str | None = None
+    model: str | None = None
+
+    @field_validator("mac")
+    @classmethod
+    def _mac(cls, v: str | None) -> str | None:
+        return None if v is None else normalise_mac(v)
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, v: str | None) -> str | None:
+        return None if v is None else _check_model(v)
 
 
 class InventoryIn(_Strict):
@@ -115,6 +147,8 @@ class Host:
     device_type: str | None = None
     commands: list[str] = field(default_factory=list)
     ssh: SshOptions = field(default_factory=SshOptions)
+    mac: str | None = None  # 12 lower-case hex digits, when the inventory says
+    model: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -213,7 +247,7 @@ _ALLOWED = {
 
 def _csv_hosts(path: Path) -> dict[str, dict[str, Any]]:
     """CSV with the inventory's column names: id, address, profile, role, site, groups
-    (``;``-separated), tags, username, password, tls_verify, tls_ca."""
+    (``;``-separated), tags, username, password, tls_verify, tls_ca, mac, model."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
@@ -233,6 +267,8 @@ def _csv_hosts(path: Path) -> dict[str, dict[str, Any]]:
         "tls_verify",
         "tls_ca",
         "timeout",
+        "mac",
+        "model",
     }
     unknown = [c for c in rows.fieldnames or [] if c not in known]
     if unknown:
@@ -249,31 +285,42 @@ def _csv_hosts(path: Path) -> dict[str, dict[str, Any]]:
             raise InventoryError(
                 "required field is missing", file=str(path), line=lineno, field="id"
             )
-        if not (row.get("address") or "").strip():
-            raise InventoryError(
-                "required field is missing", file=str(path), line=lineno, field="address"
-            )
-        h: dict[str, Any] = {"address": row["address"].strip()}
-        for k in ("profile", "role", "site"):
-            if (row.get(k) or "").strip():
-                h[k] = row[k].strip()
-        for k in ("groups", "tags"):
-            if (row.get(k) or "").strip():
-                h[k] = [g.strip() for g in row[k].split(";") if g.strip()]
-        creds = {k: row[k] for k in ("username", "password") if (row.get(k) or "").strip()}
-        if creds:
-            h["credentials"] = creds
-        tls: dict[str, Any] = {}
-        if (row.get("tls_verify") or "").strip():
-            tls["verify"] = row["tls_verify"].strip().lower() in ("1", "true", "yes")
-        if (row.get("tls_ca") or "").strip():
-            tls["ca"] = row["tls_ca"].strip()
-        if tls:
-            h["tls"] = tls
+        h = _csv_host(row, path, lineno)
         if hid in hosts:
             raise InventoryError("duplicate host id", file=str(path), line=lineno, field="id")
         hosts[hid] = h
     return hosts
+
+
+def _csv_host(row: dict[str, str], path: Path, lineno: int) -> dict[str, Any]:
+    """One CSV row as an inventory host mapping."""
+    if not (row.get("address") or "").strip():
+        raise InventoryError(
+            "required field is missing", file=str(path), line=lineno, field="address"
+        )
+    h: dict[str, Any] = {"address": row["address"].strip()}
+    for k in ("profile", "role", "site", "model"):
+        if (row.get(k) or "").strip():
+            h[k] = row[k].strip()
+    if (row.get("mac") or "").strip():
+        try:
+            h["mac"] = normalise_mac(row["mac"].strip())
+        except ValueError as e:
+            raise InventoryError(str(e), file=str(path), line=lineno, field="mac") from None
+    for k in ("groups", "tags"):
+        if (row.get(k) or "").strip():
+            h[k] = [g.strip() for g in row[k].split(";") if g.strip()]
+    creds = {k: row[k] for k in ("username", "password") if (row.get(k) or "").strip()}
+    if creds:
+        h["credentials"] = creds
+    tls: dict[str, Any] = {}
+    if (row.get("tls_verify") or "").strip():
+        tls["verify"] = row["tls_verify"].strip().lower() in ("1", "true", "yes")
+    if (row.get("tls_ca") or "").strip():
+        tls["ca"] = row["tls_ca"].strip()
+    if tls:
+        h["tls"] = tls
+    return h
 
 
 def _resolve(
@@ -388,6 +435,8 @@ class _HostReader:
                 known_hosts=known_hosts,
                 accept_unknown_host_keys=bool(merged.get("ssh.accept_unknown_host_keys")),
             ),
+            mac=h.mac,
+            model=h.model,
         )
 
     def profile(

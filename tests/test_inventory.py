@@ -146,3 +146,87 @@ def test_profile_error_points_at_the_group_that_set_it(tmp_path):
     with pytest.raises(InventoryError) as ei:
         inventory.load(p)
     assert (ei.value.line, ei.value.field) == (3, "groups.g.profile")
+
+
+def test_mac_and_model_are_optional_and_normalised(tmp_path: Path):
+    p = write(
+        tmp_path,
+        "hosts:\n"
+        "  a: {address: 10.0.0.1, profile: avaya, mac: 'C8:1F:EA:9B:43:68', model: J179}\n"
+        "  b: {address: 10.0.0.2, profile: avaya, mac: c8-1f-ea-9b-43-69}\n"
+        "  c: {address: 10.0.0.3, profile: avaya, mac: c81f.ea9b.436a}\n"
+        "  d: {address: 10.0.0.4, profile: polycom}\n",
+    )
+    got = [(h.mac, h.model) for h in inventory.load(p).hosts]
+    assert got == [
+        ("c81fea9b4368", "J179"),
+        ("c81fea9b4369", None),
+        ("c81fea9b436a", None),
+        (None, None),
+    ]
+
+
+def test_csv_mac_and_model(tmp_path: Path):
+    p = write(
+        tmp_path,
+        "id,address,profile,mac,model\n"
+        "ph1,10.0.0.1,avaya,C8:1F:EA:9B:43:68,J139\n"
+        "ph2,10.0.0.2,polycom,,\n",
+        "hosts.csv",
+    )
+    got = [(h.mac, h.model) for h in inventory.load(p).hosts]
+    assert got == [("c81fea9b4368", "J139"), (None, None)]
+    bad = write(tmp_path, "id,address,profile,mac\nph1,10.0.0.1,avaya,c8:1f:ea\n", "bad.csv")
+    with pytest.raises(InventoryError) as ei:
+        inventory.load(bad)
+    assert (ei.value.line, ei.value.field) == (2, "mac") and "12 hex digits" in str(ei.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("c8:1f:ea:9b:43", "12 hex digits"), ("c81fea9b436g", "12 hex digits"), ("''", "empty")],
+)
+def test_a_bad_mac_or_model_names_its_line(tmp_path: Path, value: str, message: str):
+    key = "model" if value == "''" else "mac"
+    p = write(
+        tmp_path, f"hosts:\n  a:\n    address: 10.0.0.1\n    profile: avaya\n    {key}: {value}\n"
+    )
+    with pytest.raises(InventoryError) as ei:
+        inventory.load(p)
+    assert (ei.value.line, ei.value.field) == (5, f"hosts.a.{key}")
+    assert message in str(ei.value)
+
+
+def test_the_inventory_mac_and_model_reach_the_profiles_fetch(tmp_path: Path):
+    import asyncio
+
+    from fleet.collect.http import HttpTransport
+    from fleet.collect.options import CrawlOptions
+    from fleet.profiles import Profile
+
+    seen = []
+
+    async def fetch(host, wanted):
+        seen.append((host.mac, host.model))
+        raise RuntimeError("stop")
+
+    p = write(
+        tmp_path,
+        "hosts:\n  a: {address: 10.0.0.1, profile: avaya, mac: C81FEA9B4368, model: J179}\n",
+    )
+    [host] = inventory.load(p).hosts
+    prof = Profile(name="x", vendor="X", role="phone", transport="http", fetch=fetch)
+    with pytest.raises(RuntimeError):
+        asyncio.run(HttpTransport(CrawlOptions()).read(host, prof, []))
+    assert seen == [("c81fea9b4368", "J179")]
+
+
+def test_the_lab_inventory_carries_each_phones_mac_and_model(tmp_path: Path):
+    from fleet.lab import fleet as labfleet
+
+    lab = labfleet.build(12, net=90, sbcs=False)
+    inv, _ = labfleet.write_files(lab, tmp_path)
+    hosts = {h.id: h for h in inventory.load(inv).hosts}
+    assert [(hosts[p.id].mac, hosts[p.id].model) for p in lab.phones] == [
+        (p.mac, p.model) for p in lab.phones
+    ]

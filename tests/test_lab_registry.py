@@ -64,9 +64,26 @@ def test_every_simulator_is_typed_and_matches_its_profile():
             assert {f.behind for f in sim.demo_faults} <= set(labfleet.phone_profiles()), name
 
 
+# The five phone vendors the demo had when these lists were constants in fleet/lab/fleet.py.
+TODAYS_FIVE = ("polycom", "yealink", "cisco_mpp", "grandstream", "snom")
+
+
+def _faults_by_vendor(lab: labfleet.LabFleet) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for p in lab.phones:
+        if "_fault" in p.extra:
+            out.setdefault(p.profile, []).append(p.extra["_fault"])
+    return out
+
+
 def test_the_demo_keeps_todays_vendors_and_faults_in_order():
-    # What `fleet demo` seeded when these lists were constants in fleet/lab/fleet.py.
-    assert labfleet.phone_profiles() == ("polycom", "yealink", "cisco_mpp", "grandstream", "snom")
+    # What `fleet demo` seeded when these lists were constants in fleet/lab/fleet.py; a vendor
+    # added since (its own folder) comes after today's five, in the registry's order, and
+    # seeds its own simulator's demo faults.
+    vendors = labfleet.phone_profiles()
+    assert vendors[: len(TODAYS_FIVE)] == TODAYS_FIVE
+    added = vendors[len(TODAYS_FIVE) :]
+    assert list(added) == [s.profile for s in registry.phones() if s.profile in added]
     assert labfleet.sbc_profiles() == ["audiocodes", "cisco_cube", "acme_packet"]
     per_vendor: dict[str, list[str]] = {}
     for vendor, fault in labfleet.seeded_faults():
@@ -75,15 +92,16 @@ def test_the_demo_keeps_todays_vendors_and_faults_in_order():
         "polycom": ["lost-112", "decommissioned-route", "http500"],
         "yealink": ["default-911", "auth"],
         "cisco_mpp": ["down"],
-    }
+    } | {v: list(registry.phone(v).demo_faults) for v in added if registry.phone(v).demo_faults}
     assert labfleet.seeded_sbc_faults() == (
         ("audiocodes", "catchall-112", "snom"),
         ("cisco_cube", "rewrite-999", "grandstream"),
         ("acme_packet", "no-emergency", "cisco_mpp"),
         ("audiocodes", "down", "yealink"),
     )
-    lab = labfleet.build(30, net=77)
-    faults = {p.id: p.extra["_fault"] for p in lab.phones if "_fault" in p.extra}
+    # today's five alone: the very devices, faults and SBCs of the demo before
+    five = labfleet.build(30, net=77, profile_names=TODAYS_FIVE)
+    faults = {p.id: p.extra["_fault"] for p in five.phones if "_fault" in p.extra}
     assert faults == {
         "lon-polycom-0001": "lost-112",
         "lon-yealink-0002": "default-911",
@@ -96,12 +114,24 @@ def test_the_demo_keeps_todays_vendors_and_faults_in_order():
         "edi-polycom-0011": "http500",
         "edi-yealink-0012": "via-edi-sbc-down",
     }
-    assert [(s.id, s.address) for s in lab.sbcs[3:]] == [
+    sbcs = [
         ("lon-sbc-catchall-112", "127.77.255.10"),
         ("lon-sbc-rewrite-999", "127.77.255.11"),
         ("man-sbc-no-emergency", "127.77.255.12"),
         ("edi-sbc-down", "127.77.255.13"),
     ]
+    assert [(s.id, s.address) for s in five.sbcs[3:]] == sbcs
+    # the whole registry's demo: today's five get the same faults in the same order on their
+    # own phones, the SBC faults are the same, and each added vendor its demo faults
+    lab = labfleet.build(30, net=77)
+    assert {p.profile for p in lab.phones} == set(vendors)
+    by_vendor = _faults_by_vendor(lab)
+    assert {v: by_vendor.get(v) for v in TODAYS_FIVE} == {
+        v: _faults_by_vendor(five).get(v) for v in TODAYS_FIVE
+    }
+    for v in added:
+        assert by_vendor.get(v, []) == list(registry.phone(v).demo_faults), v
+    assert [(s.id, s.address) for s in lab.sbcs[3:]] == sbcs
 
 
 def _vendor(folder: Path, name: str, body: str) -> None:
@@ -156,9 +186,10 @@ def test_a_new_vendor_folder_adds_itself_to_the_lab(tmp_path):
         """
         import json
         from fleet.lab import fleet as labfleet
-        lab = labfleet.build(12, net=79)
+        vendors = labfleet.phone_profiles()
+        lab = labfleet.build(2 * len(vendors), net=79)
         print(json.dumps([
-            labfleet.phone_profiles(),
+            vendors,
             [(p.id, p.extra.get("_fault")) for p in lab.phones if p.profile == "zz_sixth"],
             sorted(labfleet.inventory_dict(lab)["groups"]),
         ]))
@@ -167,6 +198,14 @@ def test_a_new_vendor_folder_adds_itself_to_the_lab(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     vendors, sixth, groups = json.loads(out.stdout)
-    assert vendors == ["polycom", "yealink", "cisco_mpp", "grandstream", "snom", "zz_sixth"]
-    assert sixth == [["lon-zzsixth-0006", "lost-112"], ["man-zzsixth-0012", None]]
+    # the registry's vendors with zz_sixth in its place: by order (60), then name
+    known = [(registry.phone(v).order, v) for v in labfleet.phone_profiles()]
+    assert vendors == [v for _, v in sorted([*known, (60, "zz_sixth")])]
+    # one phone per vendor per site: its first (lon) carries its demo fault, its second (man)
+    # is healthy
+    k, n = vendors.index("zz_sixth"), len(vendors)
+    assert sixth == [
+        [f"lon-zzsixth-{k + 1:04d}", "lost-112"],
+        [f"man-zzsixth-{k + n + 1:04d}", None],
+    ]
     assert "zz_sixth-phones" in groups

@@ -152,7 +152,9 @@ class HttpPool:
 
 
 class HttpHost:
-    """One device's HTTP(S) endpoint, with its credentials and its session cookies."""
+    """One device's HTTP(S) endpoint, with its credentials and its session cookies, and what
+    the inventory knows of the device (``mac``: 12 lower-case hex digits, ``model``; None when
+    unknown) for a profile whose reads depend on it."""
 
     def __init__(
         self,
@@ -161,10 +163,15 @@ class HttpHost:
         username: str | None,
         password: str | None,
         tls: TlsOptions = TlsOptions(),
+        *,
+        mac: str | None = None,
+        model: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.username = username
         self.password = password
+        self.mac = mac
+        self.model = model
         self._client = pool.client(tls)
         self._max_body = pool.max_body
         self._auth = ChallengeAuth(username or "", password or "") if username else None
@@ -236,6 +243,8 @@ class HttpTransport:
             host.username,
             host.password.value if host.password else None,
             host.tls,
+            mac=host.mac,
+            model=host.model,
         )
         return await profile.fetch(http, wanted)
 

@@ -42,6 +42,12 @@ def inventory_dict(
             "site": spec.site,
             "groups": [g],
         }
+        # What an inventory knows of each phone (a profile's fetch may need it: an Avaya
+        # file server's per-phone file is named by the MAC).
+        if spec.mac:
+            host["mac"] = spec.mac
+        if spec.model:
+            host["model"] = spec.model
         if spec.scheme == "https":
             # Phones carry self-signed certificates; the lab's is made at start-up.
             host["tls"] = {"verify": False}
