@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from device_profiles.avaya import dialplan, script
 from fleet.collect.http import HttpHost
@@ -48,6 +49,7 @@ CONTROLLER = re.compile(
 )
 # A J100 firmware image: FW_S_J179_R4_1_3_0_6.bin (J189A: the J189's newer hardware).
 IMAGE = re.compile(r"(?i)(?:^|/)FW_S_(J\d{3})A?_R(\d+(?:_\d+)+)\.bin$")
+MAX_FILES = 16  # files one sweep reads from a file server
 DEFAULT_TRANSPORT = "tls"  # "If a transport type is not specified, a default value of tls"
 
 
@@ -127,23 +129,43 @@ def _unreached(name: str, start: str) -> Finding:
 
 
 def parse_files(name: str, text: str, read_sibling: Callable[[str], str | None]) -> Collected:
+    return _parse(name, text, read_sibling, {})
+
+
+def _firmware(identity: dict[str, str], appname: str, branched: bool) -> None:
+    """Model and firmware from the image the script names: with the model unknown, only when
+    no IF $MODEL4 decides it; with the model known, the release when the image is that
+    model's (the script was run for it)."""
+    image = _image(appname)
+    model = identity.get("model")
+    if model is None and not branched:
+        identity.update(image)
+    elif model is not None and image.get("model") == model[:4].upper():
+        identity["firmware"] = image["firmware"]
+
+
+def _parse(
+    name: str, text: str, read_sibling: Callable[[str], str | None], known: dict[str, str]
+) -> Collected:
+    """``known``: what the inventory says of the phone (``mac``, ``model``), over what the
+    file's name says."""
     prog = script.compile_text(name, text)
     if not prog.commands:
         first = prog.malformed[0] if prog.malformed else None
         raise ConfigFileError("no SET, IF, GOTO or GET command in the file", file=name, line=first)
-    identity = _identity_from_name(name)
+    identity = _identity_from_name(name) | known
     start, body = _boot(name, text, read_sibling)
     model = identity.get("model")
-    run = _run(start, body, read_sibling, _variables(identity, model or ASSUMED_MODEL))
+    run = _run(start, body, read_sibling, _variables(identity, (model or ASSUMED_MODEL).upper()))
     notices = list(run.notices)
     if name not in run.sources:
         notices.append(_unreached(name, start))
-    if model is None and run.used & {"MODEL4", "MODEL"}:
+    branched = bool(run.used & {"MODEL4", "MODEL"})
+    if model is None and branched:
         runs = {m: _run(start, body, read_sibling, _variables(identity, m)) for m in MODELS}
         if (n := _model_notice(start, runs)) is not None:
             notices.append(n)
-    if model is None and not run.used & {"MODEL4", "MODEL"}:
-        identity.update(_image(run.params.get("APPNAME", "")))
+    _firmware(identity, run.params.get("APPNAME", ""), branched)
     identity.pop("macaddr", None)
     return Collected(params=run.params, identity=identity, sources=run.sources, notices=notices)
 
@@ -176,19 +198,44 @@ async def fetch(host: HttpHost, wanted: Sequence[str]) -> Collected:
     if not detect(body):
         # Never quote the body: it may hold SIP passwords.
         raise ProtocolError(f"{host.base_url}/{start}: answer is not an Avaya settings script")
-    files = {start: body}
-    queue = script.gets(body)
-    while queue and len(files) < 16:
-        name = queue.pop(0)
-        if name in files:
-            continue
-        got = await _get(host, name)
-        if got is not None:
-            files[name] = got
-            queue += script.gets(got)
-    c = parse_files(start, body, files.get)
+    known = _known(host)
+    files: dict[str, str | None] = {start: body}  # None: the server has no such file (404)
+    while True:
+        # Run the script as the phone would, with what is fetched so far; every file it GETs
+        # that is not fetched yet (``$MACADDR.cfg`` once the MAC is known, a model's branch)
+        # is fetched, and the script run again, until it asks for nothing new.
+        read = _Reader(files)
+        c = _parse(start, body, read, known)
+        if not read.asked or len(files) >= MAX_FILES:
+            break
+        for name in read.asked[: MAX_FILES - len(files)]:
+            files[name] = await _get(host, name)
     c.sources = [f"{host.base_url}/{s}" for s in c.sources]
     return c
+
+
+@dataclass(slots=True)
+class _Reader:
+    """``read_sibling`` over the files fetched so far, noting the ones not fetched yet."""
+
+    files: dict[str, str | None]
+    asked: list[str] = field(default_factory=list)
+
+    def __call__(self, name: str) -> str | None:
+        if name not in self.files and name not in self.asked:
+            self.asked.append(name)
+        return self.files.get(name)
+
+
+def _known(host: HttpHost) -> dict[str, str]:
+    """What the inventory says of the phone: its MAC names the per-phone file (lower case, no
+    separators: wazo-provd's J100 naming, README.md), its model decides IF $MODEL4."""
+    known: dict[str, str] = {}
+    if host.mac:
+        known["mac"] = known["macaddr"] = host.mac.lower()
+    if host.model:
+        known["model"] = host.model
+    return known
 
 
 # ---- the model ----------------------------------------------------------------------

@@ -324,10 +324,14 @@ def test_secrets_redacted_and_never_in_a_notice() -> None:
 # ---- over the file server ------------------------------------------------------------
 
 
-def _host(handler: Callable[[httpx.Request], httpx.Response]) -> HttpHost:
+def _host(
+    handler: Callable[[httpx.Request], httpx.Response],
+    mac: str | None = None,
+    model: str | None = None,
+) -> HttpHost:
     pool = HttpPool()
     pool._clients[TlsOptions()] = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return HttpHost(pool, "http://10.0.0.5:80", None, None)
+    return HttpHost(pool, "http://10.0.0.5:80", None, None, mac=mac, model=model)
 
 
 SERVER = {
@@ -379,3 +383,56 @@ def test_fetch_of_something_else_is_a_protocol_error_without_the_body() -> None:
             avaya.fetch(_host(_serve({"/J100Supgrade.txt": "<html>pw=hunter2</html>"})), [])
         )
     assert "hunter2" not in str(e.value)
+
+
+# What the inventory knows (``mac:``, ``model:``) reaches fetch as ``host.mac``/``host.model``.
+BY_MODEL = (
+    "IF $MODEL4 SEQ J129 GOTO J129\n"
+    "SET APPNAME FW_S_J179_R4_1_3_0_6.bin\nSET PHNEMERGNUM 999\nGOTO END\n"
+    "# J129\nSET APPNAME FW_S_J129_R4_1_3_0_6.bin\nSET PHNEMERGNUM 911\n"
+    "# END\nGET 46xxsettings.txt\n"
+)
+SITE = {
+    "/J100Supgrade.txt": BY_MODEL,
+    "/46xxsettings.txt": "SET SIP_CONTROLLER_LIST 10.0.0.5\nGET $MACADDR.cfg\n",
+    "/c81fea9b4368.cfg": PHONE,
+}
+
+
+def test_fetch_with_the_mac_follows_the_per_phone_file() -> None:
+    seen: list[str] = []
+    serve = _serve(SITE)
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req.url.path)
+        return serve(req)
+
+    c = asyncio.run(avaya.fetch(_host(handler, mac="c81fea9b4368", model="J179"), []))
+    assert c.sources[-1] == "http://10.0.0.5:80/c81fea9b4368.cfg"
+    assert seen == ["/J100Supgrade.txt", "/46xxsettings.txt", "/c81fea9b4368.cfg"]
+    assert c.notices == []  # the model is known: no branch is guessed
+    assert c.identity == {"mac": "c81fea9b4368", "model": "J179", "firmware": "4.1.3.0.6"}
+    s = avaya.to_state(c)
+    (line,) = s.lines
+    assert (line.user, s.mac, s.model) == ("1001", "c81fea9b4368", "J179")
+    assert [e.number for e in line.emergency] == ["999"]
+
+
+def test_fetch_takes_the_branch_of_the_inventory_model() -> None:
+    c = asyncio.run(avaya.fetch(_host(_serve(SITE), mac="c81fea9b4368", model="J129"), []))
+    assert c.notices == []
+    assert (c.identity["model"], c.identity["firmware"]) == ("J129", "4.1.3.0.6")
+    assert c.params["PHNEMERGNUM"] == "911"
+
+
+def test_fetch_without_mac_or_model_reports_what_it_cannot_read() -> None:
+    c = asyncio.run(avaya.fetch(_host(_serve(SITE)), []))
+    assert ("coverage.uncertain", "$MACADDR.cfg") in rules(c.notices)
+    assert ("coverage.uncertain", "$MODEL4") in rules(c.notices)
+    assert "FORCE_SIP_PASSWORD" not in c.params and "model" not in c.identity
+
+
+def test_fetch_of_a_mac_the_server_lacks() -> None:
+    c = asyncio.run(avaya.fetch(_host(_serve(SITE), mac="c81fea000001", model="J179"), []))
+    assert ("coverage.uncertain", "c81fea000001.cfg") in rules(c.notices)
+    assert avaya.to_state(c).lines[0].user is None
