@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from fleet.dialplan.automaton import DIGITS, Atom, Automaton, Charset, span
-from fleet.dialplan.dialect import Dialect, Log, names
+from fleet.dialplan.dialect import Dialect, Log, names, number
 from fleet.dialplan.outcome import Outcome
 from fleet.errors import DialPlanError
 
@@ -19,161 +18,128 @@ DEFAULT_SHORT_S = 3.0  # Interdigit_Short_Timer default (SPA/MPP admin guides)
 DEFAULT_LONG_S = 10.0  # Interdigit_Long_Timer default
 BARE_TIMER_S = 5.0  # "if no number is entered after S/L/P, the default timer of 5 seconds"
 KEYS = frozenset("0123456789*#")
-MAX_LISTED = 4  # candidates named per step before "+n more"
 SETS = Charset(
     allowed=KEYS, x="xX", bad_char="{c!r} is not a key in [{body}]", empty="empty '[ ]' set"
 )
 PAUSE = frozenset[str]()  # no key passes a pause; only waiting does
-
 _MASTER = re.compile(r"\s*([LSls])\s*:\s*(\d*(?:\.\d+)?)\s*,")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _END_SUB = "\x00"  # where a <dialed:sent>'s dialled side ends, once spliced into the text
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True, eq=False)
 class Entry:
     text: str
     index: int
-    atoms: tuple[Atom, ...]
-    pauses: dict[int, float]  # atom position -> Pn seconds
-    barred: bool
-    short: float | None  # last Sn in the sequence
-    longs: tuple[tuple[int, float], ...]  # (position, Ln)
-    tones: tuple[int, ...]  # positions of ',' (outside dial tone)
-    subs: tuple[tuple[int, int, str], ...]  # atoms a..b-1 are replaced by the text
-    notes: tuple[str, ...]
+    atoms: list[Atom] = field(default_factory=list)
+    pauses: dict[int, float] = field(default_factory=dict)  # atom position -> Pn seconds
+    subs: list[list] = field(default_factory=list)  # [a, b, text]: atoms a..b-1 replaced by text
+    longs: list[tuple[int, float]] = field(default_factory=list)  # (position, Ln)
+    tones: list[int] = field(default_factory=list)  # positions of ',' (outside dial tone)
+    notes: list[str] = field(default_factory=list)
+    short: float | None = None  # last Sn in the sequence
+    barred: bool = False
 
 
 @dataclass(slots=True)
 class _Reader:
     """One sequence read left to right; the dialled side of ``<a:b>`` is spliced in place."""
 
-    text: str
-    s: str = ""
+    e: Entry
+    s: str
     i: int = 0
-    atoms: list[Atom] = field(default_factory=list)
-    pauses: dict[int, float] = field(default_factory=dict)
-    subs: list[list] = field(default_factory=list)  # [first atom, end atom, replacement]
-    longs: list[tuple[int, float]] = field(default_factory=list)
-    tones: list[int] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    short: float | None = None
-    barred: bool = False
     can_repeat: bool = False
     timer_mid: bool = False
     in_sub: int = -1
 
-    def read(self, index: int) -> Entry:
-        self.s = self.text
-        if _END_SUB in self.text:
+    def read(self) -> Entry:
+        if _END_SUB in self.s:
             raise DialPlanError("control character in the sequence")
         while self.i < len(self.s):
             c = self.s[self.i]
             if c.isspace():
                 self.i += 1
                 continue
-            if self.barred:
+            if self.e.barred:
                 raise DialPlanError("'!' must end the sequence")
             if self.timer_mid and (c in KEYS or c in "xX[<"):
-                self.notes.append(
-                    f"entry {self.text!r}: a timer inside it is followed by more keys "
+                self.e.notes.append(
+                    f"entry {self.e.text!r}: a timer inside it is followed by more keys "
                     "(a missing '|'?)"
                 )
                 self.timer_mid = False
             self.element(c)
-        if not self.atoms and not self.subs:
-            self.notes.append(f"entry {index + 1} is empty")
-        return Entry(
-            self.text,
-            index,
-            tuple(self.atoms),
-            self.pauses,
-            self.barred,
-            self.short,
-            tuple(self.longs),
-            tuple(self.tones),
-            tuple((a, b, r) for a, b, r in self.subs),
-            tuple(self.notes),
-        )
+        if not self.e.atoms and not self.e.subs:
+            self.e.notes.append(f"entry {self.e.index + 1} is empty")
+        return self.e
 
     def element(self, c: str) -> None:
-        if c in KEYS or c in "xX":
-            self.key(DIGITS if c in "xX" else frozenset(c), self.i + 1)
-        elif c == "[":
-            end = self.s.find("]", self.i)
-            if end < 0:
+        e, after = self.e, self.i + 1
+        if c in KEYS or c in "xX" or c == "[":
+            if c == "[" and (end := self.s.find("]", self.i)) < 0:
                 raise DialPlanError("'[' is never closed")
-            self.key(SETS.parse("".join(self.s[self.i + 1 : end].split())), end + 1)
-        elif c == ".":
+            keys = DIGITS if c in "xX" else frozenset(c)
+            if c == "[":
+                keys, after = SETS.parse("".join(self.s[self.i + 1 : end].split())), end + 1
+            e.atoms.append(Atom(keys))
+            self.can_repeat, self.i = True, after
+            return
+        if c == ".":
             if not self.can_repeat:
                 raise DialPlanError("'.' has no element to repeat")
-            self.atoms[-1] = Atom(self.atoms[-1].chars, repeat=True)
-            self.mark(self.i + 1)
+            e.atoms[-1] = Atom(e.atoms[-1].chars, repeat=True)
         elif c == "<":
-            self.open_sub()
+            return self.open_sub()
         elif c == _END_SUB:
-            self.subs[self.in_sub][1] = len(self.atoms)
-            self.in_sub = -1
-            self.mark(self.i + 1)
+            e.subs[self.in_sub][1], self.in_sub = len(e.atoms), -1
         elif c == ",":
-            self.tones.append(len(self.atoms))
-            self.mark(self.i + 1)
+            e.tones.append(len(e.atoms))
         elif c == "!":
-            self.barred = True
-            self.i += 1
+            e.barred, self.i = True, after
+            return
         elif c in "SsLlPp" and self.in_sub < 0:
-            self.timer(c.upper())
+            after = self.timer(c.upper())
         else:
-            raise DialPlanError(_unreadable(c))
-
-    def key(self, keys: frozenset[str], after: int) -> None:
-        self.atoms.append(Atom(keys))
-        self.can_repeat = True
-        self.i = after
-
-    def mark(self, after: int) -> None:
-        self.can_repeat = False
-        self.i = after
+            raise DialPlanError(
+                "'>' without '<'"
+                if c == ">"
+                else f"stray {c!r}"
+                if c in "()"
+                else f"{c!r} is not dial-plan syntax"
+            )
+        self.can_repeat, self.i = False, after
 
     def open_sub(self) -> None:
         s, i = self.s, self.i
         if self.in_sub >= 0:
             raise DialPlanError("'<' inside '< >'")
-        close = s.find(">", i)
-        if close < 0:
+        if (close := s.find(">", i)) < 0:
             raise DialPlanError("'<' is never closed with '>'")
-        colon = s.find(":", i, close)
-        if colon < 0:
+        if (colon := s.find(":", i, close)) < 0:
             raise DialPlanError(f"'{s[i : close + 1]}' has no ':' between dialled and sent digits")
-        self.subs.append([len(self.atoms), len(self.atoms), "".join(s[colon + 1 : close].split())])
-        self.in_sub = len(self.subs) - 1
+        n = len(self.e.atoms)
+        self.e.subs.append([n, n, "".join(s[colon + 1 : close].split())])
+        self.in_sub = len(self.e.subs) - 1
         # The dialled side uses the same element syntax as the sequence itself.
         self.s = s[:i] + s[i + 1 : colon] + _END_SUB + s[close + 1 :]
         self.can_repeat = False
 
-    def timer(self, kind: str) -> None:
+    def timer(self, kind: str) -> int:
         if self.s[self.i + 1 : self.i + 2] == ":":
             raise DialPlanError(f"master override '{self.s[self.i]}:' inside the parentheses")
         m = _NUMBER.match(self.s, self.i + 1)
         value = float(m.group()) if m else BARE_TIMER_S
+        e = self.e
         if kind == "S":
-            self.short = value
+            e.short = value
         elif kind == "L":
-            self.longs.append((len(self.atoms), value))
+            e.longs.append((len(e.atoms), value))
         else:
-            self.pauses[len(self.atoms)] = value
-            self.atoms.append(Atom(PAUSE, silent=True))
+            e.pauses[len(e.atoms)] = value
+            e.atoms.append(Atom(PAUSE, silent=True))
         # A timer after keys and before more keys is legal but is how a lost '|' reads.
-        self.timer_mid = kind != "P" and bool(self.atoms)
-        self.mark(m.end() if m else self.i + 1)
-
-
-def _unreadable(c: str) -> str:
-    if c == ">":
-        return "'>' without '<'"
-    if c in "()":
-        return f"stray {c!r}"
-    return f"{c!r} is not dial-plan syntax"
+        self.timer_mid = kind != "P" and bool(e.atoms)
+        return m.end() if m else self.i + 1
 
 
 @dataclass(slots=True, eq=False)
@@ -187,27 +153,17 @@ class Plan:
     sets: dict[int, tuple[list[Entry], list[Entry]]] = field(default_factory=dict)  # memo
 
 
-def _seconds(options: dict[str, str], key: str, default: float, problems: list[str]) -> float:
-    raw = options.get(key, "").strip()
-    if not raw:
-        return default
-    m = _NUMBER.match(raw)
-    if not m:
-        problems.append(f"{key}={raw!r} is not a number of seconds; default {default:g} s used")
-        return default
-    return float(m.group())
+def _leading(raw: str) -> float:
+    if m := _NUMBER.match(raw):
+        return float(m.group())
+    raise ValueError(raw)
 
 
-def _body(text: str, problems: list[str]) -> tuple[str, float | None, float | None]:
+def _body(text: str, problems: list[str]) -> tuple[str, dict[str, float]]:
     """The sequences between the parentheses, and the master S: / L: overrides before them."""
-    short = long = None
-    pos = 0
+    masters, pos = {}, 0
     while m := _MASTER.match(text, pos):
-        value = float(m.group(2)) if m.group(2) else BARE_TIMER_S
-        if m.group(1).upper() == "S":
-            short = value
-        else:
-            long = value
+        masters[m.group(1).upper()] = float(m.group(2)) if m.group(2) else BARE_TIMER_S
         pos = m.end()
     body = text[pos:].strip()
     if not body:
@@ -216,54 +172,46 @@ def _body(text: str, problems: list[str]) -> tuple[str, float | None, float | No
         problems.append("the dial plan does not start with '(': read as if it did")
     else:
         body = body[1:]
-    if body:
-        close = body.rfind(")")
-        if close < 0:
-            problems.append("the dial plan's '(' is never closed: read to the end")
-        else:
-            if body[close + 1 :].strip():
-                problems.append(f"text after the closing ')' is ignored: {body[close + 1 :]!r}")
-            body = body[:close]
-    return body, short, long
+    if body and (close := body.rfind(")")) < 0:
+        problems.append("the dial plan's '(' is never closed: read to the end")
+    elif body:
+        if body[close + 1 :].strip():
+            problems.append(f"text after the closing ')' is ignored: {body[close + 1 :]!r}")
+        body = body[:close]
+    return body, masters
 
 
 def compile_plan(text: str, opts: dict[str, str]) -> Plan:
     problems: list[str] = []
-    short = _seconds(opts, SHORT, DEFAULT_SHORT_S, problems)
-    long = _seconds(opts, LONG, DEFAULT_LONG_S, problems)
-    body, master_short, master_long = _body(text, problems)
+    bad = "{key}={raw!r} is not a number of seconds; default {default:g} s used"
+    short = number(opts, SHORT, DEFAULT_SHORT_S, problems, bad, parse=_leading)
+    long = number(opts, LONG, DEFAULT_LONG_S, problems, bad, parse=_leading)
+    body, masters = _body(text, problems)
     entries: list[Entry] = []
     for raw in body.split("|") if body.strip() else []:
         try:
-            entry = _Reader(raw.strip()).read(len(entries))
+            entry = _Reader(Entry(raw.strip(), len(entries)), raw.strip()).read()
         except DialPlanError as e:
             problems.append(f"entry {raw.strip()!r} is ignored: {e}")
             continue
         problems.extend(entry.notes)
         entries.append(entry)
+    nfa = Automaton([e.atoms for e in entries])
     return Plan(
-        tuple(entries),
-        short if master_short is None else master_short,
-        long if master_long is None else master_long,
-        tuple(problems),
-        Automaton([e.atoms for e in entries]),
+        tuple(entries), masters.get("S", short), masters.get("L", long), tuple(problems), nfa
     )
-
-
-# ---------------------------------------------------------------- matching
 
 
 @dataclass(slots=True, frozen=True)
 class _Match:
     entry: Entry
-    score: tuple[int, int, int, int]
+    score: tuple[int, int, int, int, int]  # the most specific: more literal keys, narrower sets
     sent: str
     route: str | None
 
 
 def _match(plan: Plan, entry: Entry, dialled: str) -> _Match | None:
-    path = plan.nfa.trace(entry.index, dialled)
-    if path is None:
+    if (path := plan.nfa.trace(entry.index, dialled)) is None:
         return None
     literal = narrow = wide = repeated = 0
     for atom in path:
@@ -286,17 +234,15 @@ def _match(plan: Plan, entry: Entry, dialled: str) -> _Match | None:
         sent += [dialled[cursor:start], digits]
         cursor = max(cursor, end)
     sent.append(dialled[cursor:])
-    return _Match(entry, (literal, narrow, wide, -repeated), "".join(sent), route)
+    score = (literal, narrow, wide, -repeated, -entry.index)
+    return _Match(entry, score, "".join(sent), route)
 
 
 def _best(plan: Plan, entries: list[Entry], dialled: str) -> _Match | None:
-    best: _Match | None = None
+    best = None
     for e in entries:
-        got = _match(plan, e, dialled)
-        if got is not None and (
-            best is None or (got.score, -e.index) > (best.score, -best.entry.index)
-        ):
-            best = got
+        if (m := _match(plan, e, dialled)) is not None and (best is None or m.score > best.score):
+            best = m
     return best
 
 
@@ -307,19 +253,15 @@ def _short_timer(plan: Plan, m: _Match | None) -> float:
 def _long_timer(plan: Plan, state: int) -> float:
     # One timer runs for all incomplete candidates; the longest wins so that one entry's L0
     # cannot cut another short (the manuals do not say which applies).
-    got = plan.longs.get(state)
-    if got is not None:
+    if (got := plan.longs.get(state)) is not None:
         return got
     best: float | None = None
     for k in plan.nfa.info(state)[1]:
-        e = plan.entries[k]
-        here = plan.nfa.local(state, k).bit_length() - 1
-        if here == len(e.atoms):
-            here = (plan.nfa.local(state, k) & ~(1 << here)).bit_length() - 1
+        here = plan.nfa.local(state, k)
+        here = (here & ~(1 << len(plan.entries[k].atoms))).bit_length() - 1
         value = plan.long
-        for pos, v in e.longs:
-            if pos <= here:
-                value = v
+        for pos, v in plan.entries[k].longs:
+            value = v if pos <= here else value
         best = value if best is None else max(best, value)
     plan.longs[state] = got = plan.long if best is None else best
     return got
@@ -327,8 +269,7 @@ def _long_timer(plan: Plan, state: int) -> float:
 
 def _sets(plan: Plan, state: int) -> tuple[list[Entry], list[Entry]]:
     """(complete, could take more) entries of a state, memoised with the plan's steps."""
-    got = plan.sets.get(state)
-    if got is None:
+    if (got := plan.sets.get(state)) is None:
         done, open_, _ = plan.nfa.info(state)
         got = ([plan.entries[k] for k in done], [plan.entries[k] for k in open_])
         plan.sets[state] = got
@@ -336,30 +277,17 @@ def _sets(plan: Plan, state: int) -> tuple[list[Entry], list[Entry]]:
 
 
 def _names(entries: list[Entry]) -> str:
-    return names([e.text for e in entries], MAX_LISTED, none="none")
+    return names([e.text for e in entries])
 
 
 def _decide(
-    plan: Plan,
-    digits: str,
-    dialled: str,
-    complete: list[Entry],
-    log: Log,
-    delay: float,
-    why: str,
+    plan: Plan, digits: str, dialled: str, complete: list[Entry], log: Log, delay: float, why: str
 ) -> Outcome:
     m = _best(plan, complete, dialled)
-    if m is None:  # pragma: no cover - the NFA said complete, so a path exists
-        log(lambda: f"{why}: no entry matches {dialled!r}: rejected (reorder)")
-        return log.done("no-match")
+    assert m is not None  # the NFA said complete, so a path exists
     e = m.entry
     if len(complete) > 1:
-        log(
-            lambda: (
-                f"{len(complete)} entries complete ({_names(complete)}): the most specific, "
-                f"{e.text!r}, decides"
-            )
-        )
+        log(lambda: f"{len(complete)} complete ({_names(complete)}): {e.text!r} most specific")
     if e.barred:
         log(lambda: f"{why}: {e.text!r} bars {dialled!r} ('!'): rejected")
         return log.done("block", matched=e.text)
@@ -371,126 +299,75 @@ def _decide(
     return log.done("dial", sent=m.sent, matched=e.text, route=m.route, delay=delay)
 
 
-def _reject(plan: Plan, digits: str, log: Log, why: str) -> Outcome:
+def _reject(log: Log, why: str) -> Outcome:
     log(why)
     return log.done("no-match")
 
 
-def _pause_done(plan: Plan, state: int) -> list[tuple[float, Entry]]:
-    """Entries waiting on a pause Pn that complete once the user has waited n seconds."""
-    out = []
-    for k in plan.nfa.info(state)[1]:
-        e = plan.entries[k]
-        mask = plan.nfa.local(state, k)
-        for i, seconds in e.pauses.items():
-            if mask >> i & 1 and all(a.repeat for a in e.atoms[i + 1 :]):
-                out.append((seconds, e))
-    return sorted(out, key=lambda t: (t[0], t[1].index))
-
-
-def _head(key: str, dialled: str) -> str:
-    return f"key {key!r} ({dialled})"
-
-
-def _after_key(
-    plan: Plan, state: int, digits: str, dialled: str, key: str, log: Log
-) -> Outcome | None:
+def _after_key(plan: Plan, state: int, digits: str, dialled: str, log: Log) -> Outcome | None:
     """The decision the phone takes the moment a key is in, if any (else the timer runs)."""
     complete, alive = _sets(plan, state)
+    head = f"key {dialled[-1]!r} ({dialled})" if log.loud else ""
     if not complete and not alive:
-        log(lambda: f"{_head(key, dialled)}: no entry can match: rejected (reorder)")
-        return log.done("no-match")
+        return _reject(log, f"{head}: no entry can match: rejected (reorder)")
     if complete and not alive:
-        log(lambda: f"{_head(key, dialled)}: complete {_names(complete)}; no entry could take more")
+        log(lambda: f"{head}: complete {_names(complete)}; no entry could take more")
         return _decide(plan, digits, dialled, complete, log, 0.0, "at once")
-    if complete:
-        t = _short_timer(plan, _best(plan, complete, dialled))
-        log(
-            lambda: (
-                f"{_head(key, dialled)}: complete {_names(complete)}; could go on {_names(alive)}: "
-                f"short timer {t:g} s"
-            )
-        )
-        if t == 0:
-            return _decide(plan, digits, dialled, complete, log, 0.0, "S0: at once")
-        return None
-    t = _long_timer(plan, state)
-    log(
-        lambda: (
-            f"{_head(key, dialled)}: none complete; could go on {_names(alive)}: long timer {t:g} s"
-        )
-    )
-    if t == 0:
-        return _reject(plan, digits, log, "long timer 0 s expired: rejected (reorder)")
-    return None
-
-
-def _off_hook(plan: Plan, digits: str, log: Log) -> Outcome | None:
-    """A hot line: an entry complete with nothing dialled may fire before any key."""
-    state = plan.nfa.start
-    complete, alive = _sets(plan, state)
-    if complete:
-        m = _best(plan, complete, "")
-        if not alive or (m is not None and _short_timer(plan, m) == 0):
-            log(lambda: f"off hook: complete {_names(complete)} with no key pressed")
-            return _decide(plan, digits, "", complete, log, 0.0, "hot line")
-    return None
+    t = _short_timer(plan, _best(plan, complete, dialled)) if complete else _long_timer(plan, state)
+    if log.loud:
+        timer = f"{'short' if complete else 'long'} timer {t:g} s"
+        log(f"{head}: complete {_names(complete)}; could go on {_names(alive)}: {timer}")
+    if t == 0 and complete:
+        return _decide(plan, digits, dialled, complete, log, 0.0, "S0: at once")
+    return _reject(log, "long timer 0 s expired: rejected (reorder)") if t == 0 else None
 
 
 def _timers(plan: Plan, state: int, digits: str, log: Log) -> Outcome:
     """The user waits and presses nothing: the running timer (or a pause Pn) decides."""
-    complete = _sets(plan, state)[0]
+    complete, alive = _sets(plan, state)
     m = _best(plan, complete, digits) if complete else None
     timer = _short_timer(plan, m) if m else _long_timer(plan, state)
-    paused = _pause_done(plan, state)
+    # Entries waiting on a pause Pn complete once the user has waited n seconds.
+    paused = []
+    for k in plan.nfa.info(state)[1]:
+        e, mask = plan.entries[k], plan.nfa.local(state, k)
+        for i, seconds in e.pauses.items():
+            if mask >> i & 1 and all(a.repeat for a in e.atoms[i + 1 :]):
+                paused.append((seconds, e.index, e))
+    paused.sort(key=lambda t: t[:2])
     if paused and paused[0][0] < timer:
-        t, entry = paused[0]
+        t, _, entry = paused[0]
         return _decide(plan, digits, digits, [*complete, entry], log, t, f"pause {t:g} s done")
     if complete:
-        return _decide(
-            plan, digits, digits, complete, log, timer, f"short timer {timer:g} s expires"
-        )
-    if not _sets(plan, state)[1]:
-        return _reject(plan, digits, log, "no entry in the plan: rejected (reorder)")
+        why = f"short timer {timer:g} s expires"
+        return _decide(plan, digits, digits, complete, log, timer, why)
+    if not alive:
+        return _reject(log, "no entry in the plan: rejected (reorder)")
     return _reject(
-        plan,
-        digits,
-        log,
-        f"long timer {timer:g} s expires with no complete entry: rejected (reorder)",
+        log, f"long timer {timer:g} s expires with no complete entry: rejected (reorder)"
     )
 
 
 def run(plan: Plan, digits: str, log: Log) -> Outcome:
-    log(
-        lambda: (
-            f"plan: {len(plan.entries)} entries; short timer {plan.short:g} s, "
-            f"long timer {plan.long:g} s"
-        )
-    )
+    log(lambda: f"plan: {len(plan.entries)} entries; timers S {plan.short:g} s, L {plan.long:g} s")
     for p in plan.problems:
         log(f"problem: {p}")
-    hot = _off_hook(plan, digits, log)
-    if hot is not None:
-        return hot
     nfa, state = plan.nfa, plan.nfa.start
+    complete, alive = _sets(plan, state)
+    # A hot line: an entry complete with nothing dialled may fire before any key.
+    if complete and (not alive or _short_timer(plan, _best(plan, complete, "")) == 0):
+        log(lambda: f"off hook: complete {_names(complete)} with no key pressed")
+        return _decide(plan, digits, "", complete, log, 0.0, "hot line")
     for k, key in enumerate(digits):
         nxt = nfa.step(state, key)
         if key == "#" and not nxt:
-            complete = _sets(plan, state)[0]
-            if complete:
+            if complete := _sets(plan, state)[0]:
                 return _decide(plan, digits, digits[:k], complete, log, 0.0, "'#' sends")
-            return _reject(plan, digits, log, "'#' with no complete entry: rejected (reorder)")
+            return _reject(log, "'#' with no complete entry: rejected (reorder)")
         state = nxt
-        done = _after_key(plan, state, digits, digits[: k + 1], key, log)
-        if done is not None:
+        if (done := _after_key(plan, state, digits, digits[: k + 1], log)) is not None:
             return done
     return _timers(plan, state, digits, log)
 
 
-DIALECT = Dialect(
-    name="cisco",
-    compile=compile_plan,
-    run=run,
-    option_names=(SHORT, LONG),
-    vectors=Path(__file__).with_name("dialplan_vectors.yaml"),
-)
+DIALECT = Dialect("cisco", compile_plan, run, (SHORT, LONG))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from fleet.dialplan.automaton import ANY, DIGITS, MAX_MEMO, Atom, Automaton, span
 from fleet.dialplan.dialect import Dialect, Log
@@ -27,10 +26,13 @@ POSIX_CLASSES = {
 }
 KNOWN_FLAGS = frozenset("di")
 HOT_LINE_MAX_S = 2
-
-
+IGNORED = "ignored by the phone"
 NEVER = (Atom(frozenset()),)  # the automaton's stand-in for a pattern left to re
 _Groups = tuple[str | None, ...]  # group 0 (what the pattern matched), 1, 2...
+_LITERAL = {c: Atom(frozenset(c)) for c in string.printable if c not in "()*+?{}|^$.[\\"}
+_ELEMENT = re.compile(r"\\.?|\[[^\]]*\]?|.", re.DOTALL)  # an escape, a class, a character
+_WORD = re.compile(r'(?:"[^"]*(?:"|$)|[^\s"])+')  # a quoted part may hold white space
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
 
 @dataclass(slots=True, eq=False)
@@ -50,10 +52,6 @@ class Entry:
         if self._regex is None:
             self._regex = re.compile(self.pattern, self.flags)
         return self._regex
-
-
-_LITERAL = {c: Atom(frozenset(c)) for c in string.printable if c not in "()*+?{}|^$.[\\"}
-_ELEMENT = re.compile(r"\\.?|\[[^\]]*\]?|.", re.DOTALL)  # an escape, a class, a character
 
 
 def translate(
@@ -81,10 +79,9 @@ def translate(
             atoms.append(Atom(last.chars, repeat=True))
         elif (atom := _LITERAL.get(el) or known.get(el)) is not None:
             atoms.append(atom)
+        elif (chars := _key(el)) is None:
+            return None
         else:
-            chars = _key(el)
-            if chars is None:
-                return None
             atoms.append(known.setdefault(el, Atom(chars)))
         after = el if el in ("(", ")", "*", "+") else ""
     if opened:
@@ -103,23 +100,23 @@ def _key(el: str) -> frozenset[str] | None:
         if el == "\\d":
             return DIGITS
         return frozenset(el[1]) if len(el) == 2 and not el[1].isalnum() else None
-    if el[0] == "[":
-        inner = el[1:-1]
-        if len(el) < 3 or el[-1] != "]" or inner[0] == "^" or "\\" in inner or "[" in inner:
-            return None
-        chars: set[str] = set()
-        j = 0
-        while j < len(inner):
-            if j + 2 < len(inner) and inner[j + 1] == "-":
-                if inner[j] > inner[j + 2]:
-                    return None
-                chars.update(map(chr, range(ord(inner[j]), ord(inner[j + 2]) + 1)))
-                j += 3
-            else:
-                chars.add(inner[j])
-                j += 1
-        return frozenset(chars)
-    return None if el in "()*+?{}|^$" else frozenset(el)
+    if el[0] != "[":
+        return None if el in "()*+?{}|^$" else frozenset(el)
+    inner = el[1:-1]
+    if len(el) < 3 or el[-1] != "]" or inner[0] == "^" or "\\" in inner or "[" in inner:
+        return None
+    chars: set[str] = set()
+    j = 0
+    while j < len(inner):
+        if j + 2 < len(inner) and inner[j + 1] == "-":
+            if inner[j] > inner[j + 2]:
+                return None
+            chars.update(map(chr, range(ord(inner[j]), ord(inner[j + 2]) + 1)))
+            j += 3
+        else:
+            chars.add(inner[j])
+            j += 1
+    return frozenset(chars)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -138,67 +135,28 @@ class Compiled:
         object.__setattr__(self, "nfa", Automaton([e.atoms or NEVER for e in self.entries]))
 
 
-def _tokens(text: str) -> list[str]:
-    """Split on whitespace outside double quotes; the quotes themselves go."""
-    if '"' not in text:
-        return text.split()
-    out: list[str] = []
-    cur: list[str] = []
-    quoted = False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-            continue
-        if ch.isspace() and not quoted:
-            if cur:
-                out.append("".join(cur))
-                cur = []
-            continue
-        cur.append(ch)
-    if cur:
-        out.append("".join(cur))
-    return out
-
-
 def _split_parts(token: str) -> tuple[list[str], str]:
     """``!a!b!d|!c...`` -> (["", "a", "b", "d"], rest after the ``|`` separator)."""
     delim = token[0]
     if "\\" + delim not in token and (delim == "|" or "|" not in token):
         return token.split(delim), ""  # nothing escaped, nothing joined: the common case
     parts: list[str] = [""]
-    i = 1
     buf: list[str] = []
+    i = 1
     while i < len(token):
         ch = token[i]
         if ch == "\\" and i + 1 < len(token):
             buf += [ch, token[i + 1]]
-            i += 2
-            continue
-        if ch == delim:
+            i += 1
+        elif ch == delim:
             parts.append("".join(buf))
             buf = []
-        elif (
-            ch == "|"
-            and delim != "|"
-            and len(parts) >= 3
-            and i + 1 < len(token)
-            and token[i + 1] == delim
-        ):
-            parts.append("".join(buf))
-            return parts, token[i + 1 :]
+        elif ch == "|" != delim and len(parts) >= 3 and token[i + 1 : i + 2] == delim:
+            return [*parts, "".join(buf)], token[i + 1 :]
         else:
             buf.append(ch)
         i += 1
-    parts.append("".join(buf))
-    return parts, ""
-
-
-def _python_regex(pattern: str) -> str:
-    if "[:" not in pattern:
-        return pattern
-    for posix, py in POSIX_CLASSES.items():
-        pattern = pattern.replace(posix, py)
-    return pattern
+    return [*parts, "".join(buf)], ""
 
 
 def _entry(raw: str, parts: list[str], problems: list[str], known: dict[str, Atom]) -> Entry | None:
@@ -206,14 +164,14 @@ def _entry(raw: str, parts: list[str], problems: list[str], known: dict[str, Ato
     if len(parts) < 3:
         problems.append(f"{raw}: no replacement part; the phone ignores this entry")
         return None
-    pattern, replacement = parts[1], parts[2]
-    flags = parts[3] if len(parts) > 3 else ""
+    pattern, replacement, flags = parts[1], parts[2], (parts[3] if len(parts) > 3 else "")
     if any(p for p in parts[4:]):
         problems.append(f"{raw}: text after the flags ({parts[4]!r}) is ignored")
-    unknown = sorted(set(flags) - KNOWN_FLAGS)
-    if unknown:
+    if unknown := sorted(set(flags) - KNOWN_FLAGS):
         problems.append(f"{raw}: unknown flag(s) {''.join(unknown)!r} ignored")
-    python = _python_regex(pattern)
+    python = pattern
+    for posix, py in POSIX_CLASSES.items() if "[:" in pattern else ():
+        python = python.replace(posix, py)
     plain = None if "i" in flags else translate(python, known)
     entry = Entry(raw, python, re.IGNORECASE if "i" in flags else 0, replacement, "d" in flags)
     if plain is not None:
@@ -227,40 +185,30 @@ def _entry(raw: str, parts: list[str], problems: list[str], known: dict[str, Ato
     return entry
 
 
-def _parse(text: str) -> tuple[list[Entry], list[str]]:
-    entries: list[Entry] = []
-    problems: list[str] = []
-    known: dict[str, Atom] = {}
-    for token in _tokens(text):
-        rest = token
-        while rest:
-            if rest[0].isalnum() or rest[0] == "\\":
-                problems.append(
-                    f"{rest}: an entry starts with its delimiter (e.g. !); ignored by the phone"
-                )
-                break
-            parts, after = _split_parts(rest)
-            raw = rest[: len(rest) - len(after) - (1 if after else 0)]
-            entry = _entry(raw, parts, problems, known)
-            if entry is not None:
-                entries.append(entry)
-            rest = after
-    return entries, problems
-
-
 def _seconds(value: str | None) -> float | None:
     v = (value or "").strip().lower()
-    if not v or v in ("off", "false", "no"):
-        return None
     try:
-        s = float(v)
+        s = float(v) if v not in ("off", "false", "no") else 0.0
     except ValueError:
         return None
     return s if s > 0 else None
 
 
 def compile_plan(text: str, opts: dict[str, str]) -> Compiled:
-    entries, problems = _parse(text)
+    entries: list[Entry] = []
+    problems: list[str] = []
+    known: dict[str, Atom] = {}
+    words = _WORD.findall(text) if '"' in text else text.split()
+    for token in (t for w in words if (t := w.replace('"', ""))):
+        rest = token
+        while rest and not (rest[0].isalnum() or rest[0] == "\\"):
+            parts, after = _split_parts(rest)
+            raw = rest[: len(rest) - len(after) - (1 if after else 0)]
+            if (entry := _entry(raw, parts, problems, known)) is not None:
+                entries.append(entry)
+            rest = after
+        if rest:
+            problems.append(f"{rest}: an entry starts with its delimiter (e.g. !); {IGNORED}")
     domain = (opts.get("user_host") or "").split(";", 1)[0].strip()
     domain = re.sub(r"(?i)^sips?:", "", domain).split(":", 1)[0] or "registrar"
     auto = _seconds(opts.get("auto_dial"))
@@ -270,35 +218,20 @@ def compile_plan(text: str, opts: dict[str, str]) -> Compiled:
 
 
 def _expand(replacement: str, groups: _Groups, domain: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(replacement):
-        ch = replacement[i]
-        if ch == "\\" and i + 1 < len(replacement):
-            nxt = replacement[i + 1]
-            if nxt.isdigit():
-                n = int(nxt)
-                out.append((groups[n] or "") if n < len(groups) else "")
-            elif nxt == "d":
-                out.append(domain)
-            else:
-                out.append(nxt)
-            i += 2
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
+    def one(m: re.Match[str]) -> str:
+        c = m.group(1)
+        if c.isdigit():
+            return (groups[int(c)] or "") if int(c) < len(groups) else ""
+        return domain if c == "d" else c
+
+    return _ESCAPE.sub(one, replacement)
 
 
 def _target(uri: str, domain: str) -> tuple[str, str | None]:
     """(user part, route) of a dial target; route None when it is the registrar."""
-    v = re.sub(r"(?i)^(sips?|tel):", "", uri.strip())
-    if "@" in v:
-        user, _, host = v.partition("@")
-        host = host.split(";", 1)[0].strip()
-        route = host if host and host.split(":", 1)[0] != domain else None
-    else:
-        user, route = v, None
+    user, at, host = re.sub(r"(?i)^(sips?|tel):", "", uri.strip()).partition("@")
+    host = host.split(";", 1)[0].strip()
+    route = host if at and host and host.split(":", 1)[0] != domain else None
     return user.split(";", 1)[0].strip(), route
 
 
@@ -306,20 +239,15 @@ def _first(plan: Compiled, digits: str) -> tuple[Entry, _Groups] | None:
     """The first entry whose pattern finds a match in ``digits``, and its groups."""
     if digits in plan.first:
         return plan.first[digits]
-    nfa, state = plan.nfa, plan.nfa.start
-    for key in digits:
-        state = nfa.step(state, key)
-    done = nfa.info(state)[0]
+    done = plan.nfa.first(digits)
     hit: tuple[Entry, _Groups] | None = None
-    for k, e in enumerate(plan.entries[: done[0] + 1 if done else None]):
-        if e.atoms is not None:
-            if done and k == done[0]:
-                path = nfa.trace(k, digits)
-                assert path is not None  # the NFA said complete
-                hit = e, tuple(digits.__getitem__(slice(*span(path, *g))) for g in e.groups)
-                break
-        elif m := e.regex.search(digits):
+    for k, e in enumerate(plan.entries[: None if done is None else done + 1]):
+        if e.atoms is not None and k == done:
+            path = plan.nfa.trace(k, digits) or ()
+            hit = e, tuple(digits.__getitem__(slice(*span(path, *g))) for g in e.groups)
+        elif e.atoms is None and (m := e.regex.search(digits)):
             hit = e, (m.group(0), *m.groups())
+        if hit:
             break
     if len(plan.first) > MAX_MEMO:
         plan.first.clear()
@@ -332,80 +260,40 @@ def _apply(
     digits: str,
     hit: tuple[Entry, _Groups] | None,
     log: Log,
-    *,
-    after_timeout: bool = False,
-    delay_s: float = 0.0,
+    delay: float | None = None,
 ) -> Outcome:
     """What the phone places once it decides (d flag, OK or timer): the first match's target,
     or the digits as keyed when no entry matches."""
-    if hit is None:
-        sent: str | None = digits
-        outcome, matched, route = "dial", None, None
-    else:
-        entry, groups = hit
-        sent, route = _target(_expand(entry.replacement, groups, c.domain), c.domain)
-        outcome, matched = ("dial", entry.text) if sent else ("block", entry.text)
-    return log.done(
-        outcome,
-        sent=sent if outcome == "dial" else None,
-        matched=matched,
-        route=route if outcome == "dial" else None,
-        delay=delay_s,
-        timed=after_timeout,
-    )
+    sent, route, matched = digits, None, None
+    if hit is not None:
+        sent, route = _target(_expand(hit[0].replacement, hit[1], c.domain), c.domain)
+        matched = hit[0].text
+    if not sent:
+        return log.done("block", matched=matched, delay=delay or 0.0, timed=delay is not None)
+    return log.done("dial", sent, matched, route, delay or 0.0, timed=delay is not None)
 
 
 def run(c: Compiled, digits: str, log: Log) -> Outcome:
     if c.hot_target and digits:
-        log(
-            lambda: (
-                f"key {digits[0]}: hot line (auto_dial <= {HOT_LINE_MAX_S} s with "
-                f"auto_dial_target): the phone dials {c.hot_target} at once"
-            )
-        )
+        log(lambda: f"key {digits[0]}: hot line (auto_dial_target, auto_dial <= 2 s): at once")
         return log.done("dial", sent=c.hot_target)
     hit: tuple[Entry, _Groups] | None = None
     for i in range(1, len(digits) + 1):
-        typed, key = digits[:i], digits[i - 1]
-        hit = _first(c, typed)
-        if hit is None:
-            log(
-                lambda typed, key: f"key {key}: {typed!r} matches no entry; keep collecting",
-                typed,
-                key,
-            )
-        elif hit[0].dial_now:
-            log(
-                lambda t, typed, key: f"key {key}: {typed!r}: first match {t} has d: dial now",
-                hit[0].text,
-                typed,
-                key,
-            )
+        hit = _first(c, digits[:i])
+        if log.loud and hit:
+            d = "d: dial now" if hit[0].dial_now else "no d: it applies on OK/# or on auto_dial"
+            log(f"key {digits[i - 1]}: {digits[:i]!r}: first match {hit[0].text} has {d}")
+        elif log.loud:
+            log(f"key {digits[i - 1]}: {digits[:i]!r} matches no entry; keep collecting")
+        if hit and hit[0].dial_now:
             if i < len(digits):
                 log(lambda i: f"digits {digits[i:]!r} after that are not part of the number", i)
             return _apply(c, digits, hit, log)
-        else:
-            log(
-                lambda t, typed, key: (
-                    f"key {key}: {typed!r}: first match {t} has no d: "
-                    "it applies on OK/# or when auto_dial fires"
-                ),
-                hit[0].text,
-                typed,
-                key,
-            )
     if not digits or c.auto_dial_s is None:
         log("nothing dials at once and auto_dial is off: the phone waits for OK/#")
-        matched = hit[0].text if hit else None
-        return log.done("wait", matched=matched)
+        return log.done("wait", matched=hit[0].text if hit else None)
     log(lambda: f"auto_dial fires {c.auto_dial_s:g} s after the last digit")
-    return _apply(c, digits, hit, log, after_timeout=True, delay_s=c.auto_dial_s)
+    return _apply(c, digits, hit, log, delay=c.auto_dial_s)
 
 
-DIALECT = Dialect(
-    name="snom",
-    compile=compile_plan,
-    run=run,
-    option_names=("user_host", "auto_dial", "auto_dial_target"),
-    vectors=Path(__file__).with_name("dialplan_vectors.yaml"),
-)
+DIALECT = Dialect("snom", compile_plan, run, ("user_host", "auto_dial", "auto_dial_target"))

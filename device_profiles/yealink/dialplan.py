@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from fleet.dialplan.automaton import ANY, DIGITS, Atom, Automaton, Charset, span
-from fleet.dialplan.dialect import Dialect, Log, names
+from fleet.dialplan.dialect import Dialect, Log, choice, names, number
 from fleet.dialplan.mgcp import Entry as MapEntry
 from fleet.dialplan.mgcp import rewrite
 from fleet.dialplan.outcome import Outcome
@@ -26,26 +25,20 @@ INTER_DIGIT_TIME = 4.0  # phone_setting.inter_digit_time (live dialpad auto-dial
 LONG_TIMER = 10.0  # dialplan.digitmap.interdigit_long_timer, default 10
 SHORT_TIMER = 3.0  # dialplan.digitmap.interdigit_short_timer, default 3 ("T" alone)
 NO_MATCH_ACTION = "0"  # dialplan.digitmap.no_match_action: 0 send now, 1 forbid, 2 accumulate
+BAD = "{key} = {raw!r} is not a number: default {default:g} used"
+OUTSIDE = "{key} = {raw} is outside {lo:g}..{hi:g}: default {default:g} used"
+NO_MATCH_SAYS = {"0": "sends the digits at once", "1": "Forbidden Number", "2": "keeps collecting"}
 
 _RANGE = "bad range {lo}-{hi} in [{body}]"
 CLASSIC_SETS = Charset(x="", commas=True, dash=True, bad_range=_RANGE)
 MAP_SETS = Charset(dash=True, bad_range=_RANGE)
 _DOLLAR = re.compile(r"\$(\d)")
 _REPLACEMENT = re.compile(r"[0-9*#+]*")
-MAP_KEYS = frozenset("0123456789*#+ABCD")
+MAP_KEYS = frozenset("0123456789*#+ABCDx")
 
 
 def _names(texts: list[str]) -> str:
-    return names([repr(t) for t in texts], 4)
-
-
-def _first(nfa: Automaton, keys: str) -> int | None:
-    """The first entry of ``nfa`` that ``keys`` match completely."""
-    state = nfa.start
-    for key in keys:
-        state = nfa.step(state, key)
-    done = nfa.info(state)[0]
-    return done[0] if done else None
+    return names([repr(t) for t in texts])
 
 
 # --- classic rules --------------------------------------------------------------------------
@@ -58,6 +51,8 @@ class Pattern:
     text: str
     atoms: tuple[Atom, ...]
     groups: tuple[tuple[int, int], ...]  # $n: atoms lo..hi-1
+    label: str = ""  # a replace rule's index
+    replace: str = ""  # a replace rule's replacement
 
 
 def classic(pattern: str) -> Pattern:
@@ -73,68 +68,50 @@ def classic(pattern: str) -> Pattern:
         elif ch == ".":  # "a placeholder or multiple placeholders": one or more characters
             atoms += [Atom(ANY), Atom(ANY, repeat=True)]
         elif ch == "[":
-            end = pattern.find("]", i + 1)
-            if end < 0:
+            if (end := pattern.find("]", i + 1)) < 0:
                 raise DialPlanError("unbalanced [")
             atoms.append(Atom(CLASSIC_SETS.parse(pattern[i + 1 : end])))
             i = end
         elif ch == "(":
             open_.append(len(groups))
             groups.append([len(atoms), len(atoms)])
+        elif ch in ")]" and (ch == "]" or not open_):
+            raise DialPlanError(f"unbalanced {ch}")
         elif ch == ")":
-            if not open_:
-                raise DialPlanError("unbalanced )")
             groups[open_.pop()][1] = len(atoms)
-        elif ch == "]":
-            raise DialPlanError("unbalanced ]")
         else:
             atoms.append(Atom(frozenset(ch)))
         i += 1
-    if open_:
-        raise DialPlanError("unbalanced (")
-    if not atoms:
-        raise DialPlanError("matches nothing")
+    if open_ or not atoms:
+        raise DialPlanError("unbalanced (" if open_ else "matches nothing")
     return Pattern(pattern, tuple(atoms), tuple((a, b) for a, b in groups))
 
 
-@dataclass(frozen=True, slots=True)
-class _Replace:
-    index: str
-    rule: Pattern
-    replace: str
+def _apply(rule: Pattern, path: tuple[int, ...], number: str) -> str:
+    def group(d: re.Match[str]) -> str:
+        n = int(d.group(1))
+        if n == 0 or n > len(rule.groups):
+            return number if n == 0 else ""  # a group the prefix does not have: nothing
+        start, end = span(path, *rule.groups[n - 1])
+        return number[start:end]
 
-    def apply(self, path: tuple[int, ...], number: str) -> str:
-        groups = self.rule.groups
-
-        def group(d: re.Match[str]) -> str:
-            n = int(d.group(1))
-            if n == 0:
-                return number
-            if n > len(groups):
-                return ""  # a group the prefix does not have: nothing
-            start, end = span(path, *groups[n - 1])
-            return number[start:end]
-
-        return _DOLLAR.sub(group, self.replace)
+    return _DOLLAR.sub(group, rule.replace)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ClassicPlan:
     rules: tuple[Pattern, ...]
-    replaces: tuple[_Replace, ...]
+    replaces: tuple[Pattern, ...]
     blocks: tuple[Pattern, ...]
     area: tuple[str, int, int] | None  # code, min_len, max_len
     dialnow_delay: float
     autodial: float | None  # live-dialpad timeout, None when off
     problems: tuple[str, ...]
-    nfa: Automaton = field(init=False)
-    replace_nfa: Automaton = field(init=False)
-    block_nfa: Automaton = field(init=False)
+    nfas: tuple[Automaton, ...] = field(init=False)  # of rules, replaces, blocks
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "nfa", Automaton([r.atoms for r in self.rules]))
-        object.__setattr__(self, "replace_nfa", Automaton([r.rule.atoms for r in self.replaces]))
-        object.__setattr__(self, "block_nfa", Automaton([b.atoms for b in self.blocks]))
+        each = (self.rules, self.replaces, self.blocks)
+        object.__setattr__(self, "nfas", tuple(Automaton([r.atoms for r in x]) for x in each))
 
 
 def _indexed(options: dict[str, str], prefix: str) -> list[tuple[int, str, str]]:
@@ -150,21 +127,10 @@ def _number(
     key: str,
     default: float,
     problems: list[str],
-    lo: float = 0.0,
-    hi: float = 255.0,
+    lo: float = 0,
+    hi: float = 255,
 ) -> float:
-    raw = options.get(key, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        problems.append(f"{key} = {raw!r} is not a number: default {default:g} used")
-        return default
-    if not lo <= value <= hi:
-        problems.append(f"{key} = {raw} is outside {lo:g}..{hi:g}: default {default:g} used")
-        return default
-    return value
+    return number(options, key, default, problems, BAD, OUTSIDE, lo, hi)
 
 
 def _patterns(items: list[tuple[str, str]], what: str, problems: list[str]) -> list[Pattern]:
@@ -177,25 +143,20 @@ def _patterns(items: list[tuple[str, str]], what: str, problems: list[str]) -> l
     return out
 
 
-def _replaces(options: dict[str, str], problems: list[str]) -> list[_Replace]:
+def _replaces(options: dict[str, str], problems: list[str]) -> list[Pattern]:
     out = []
     for _, idx, prefix in _indexed(options, "dialplan.replace.prefix."):
         replace = options.get(f"dialplan.replace.replace.{idx}", "").strip()
-        try:
-            compiled = classic(prefix)
-        except DialPlanError as e:
-            problems.append(f"replace rule {idx} {prefix!r} ignored: {e}")
-            continue
-        if not replace:
-            problems.append(f"replace rule {idx} {prefix!r} ignored: no replacement")
-            continue
-        bad = [d for d in _DOLLAR.findall(replace) if int(d) > len(compiled.groups)]
-        if bad:
-            problems.append(
-                f"replace rule {idx}: {replace!r} names ${bad[0]} but {prefix!r} has "
-                f"{len(compiled.groups)} group(s): it is replaced by nothing"
-            )
-        out.append(_Replace(idx, compiled, replace))
+        for rule in _patterns([(f" {idx}", prefix)], "replace rule", problems):
+            if not replace:
+                problems.append(f"replace rule {idx} {prefix!r} ignored: no replacement")
+                continue
+            if bad := [d for d in _DOLLAR.findall(replace) if int(d) > len(rule.groups)]:
+                problems.append(
+                    f"replace rule {idx}: {replace!r} names ${bad[0]} but {prefix!r} has "
+                    f"{len(rule.groups)} group(s): it is replaced by nothing"
+                )
+            out.append(Pattern(rule.text, rule.atoms, rule.groups, idx, replace))
     return out
 
 
@@ -207,129 +168,68 @@ def compile_classic(text: str, options: dict[str, str]) -> ClassicPlan:
     numbers = [(f" {i}", n) for _, i, n in _indexed(options, "dialplan.block_out.number.")]
     blocks = _patterns(numbers, "block-out number", problems)
     area = None
-    code = options.get("dialplan.area_code.code", "").strip()
-    if code:
+    if code := options.get("dialplan.area_code.code", "").strip():
         lo = int(_number(options, "dialplan.area_code.min_len", 1, problems, 1, 15))
         hi = int(_number(options, "dialplan.area_code.max_len", 15, problems, 1, 15))
         area = (code, lo, hi)
     delay = _number(options, "phone_setting.dialnow_delay", DIALNOW_DELAY, problems, 0, 14)
     autodial = None
     if options.get("phone_setting.predial_autodial", "").strip() == "1":
-        autodial = _number(
-            options, "phone_setting.inter_digit_time", INTER_DIGIT_TIME, problems, 1, 14
-        )
-    return ClassicPlan(
-        tuple(dialnow), tuple(replaces), tuple(blocks), area, delay, autodial, tuple(problems)
-    )
-
-
-def _names_of(entries: list[Pattern] | tuple[Pattern, ...], which: tuple[int, ...]) -> str:
-    return _names([entries[k].text for k in which])
+        key = "phone_setting.inter_digit_time"
+        autodial = _number(options, key, INTER_DIGIT_TIME, problems, 1, 14)
+    patterns = tuple(dialnow), tuple(replaces), tuple(blocks)
+    return ClassicPlan(*patterns, area, delay, autodial, tuple(problems))
 
 
 def _dial_now(plan: ClassicPlan, digits: str, log: Log) -> tuple[str, Pattern] | None:
     """The dial-now rule that places the call, and the digits it places."""
-    nfa, state = plan.nfa, plan.nfa.start
+    nfa, state = plan.nfas[0], plan.nfas[0].start
     for k, ch in enumerate(digits, 1):
-        prefix = digits[:k]
         state = nfa.step(state, ch)
         done, open_, _ = nfa.info(state)
-        if done:
-            first = plan.rules[done[0]]
-            if plan.dialnow_delay == 0:
-                log(
-                    lambda p, f: f"{p}: dial-now rule {f.text!r} matches: placed at once",
-                    prefix,
-                    first,
-                )
-                return prefix, first
-            later = "" if k == len(digits) else "; the next digit comes sooner and cancels it"
-            log(
-                lambda p, f, later: (
-                    f"{p}: dial-now rule {f.text!r} matches: "
-                    f"placed after phone_setting.dialnow_delay = {plan.dialnow_delay:g} s{later}"
-                ),
-                prefix,
-                first,
-                later,
-            )
-            if k == len(digits):
-                return prefix, first
-        elif open_:
-            log(
-                lambda p, o: (
-                    f"{p}: no dial-now rule matches yet; could still: {_names_of(plan.rules, o)}"
-                ),
-                prefix,
-                open_,
-            )
-        else:
-            log(lambda p: f"{p}: no dial-now rule can match", prefix)
+        if log.loud and done:
+            when = f"after phone_setting.dialnow_delay = {plan.dialnow_delay:g} s"
+            when += "" if k == len(digits) else "; the next digit comes sooner and cancels it"
+            when = when if plan.dialnow_delay else "at once"
+            log(f"{digits[:k]}: dial-now rule {plan.rules[done[0]].text!r} matches: placed {when}")
+        elif log.loud:
+            could = f"matches yet; could still: {_names([plan.rules[i].text for i in open_])}"
+            log(f"{digits[:k]}: no dial-now rule {could if open_ else 'can match'}")
+        if done and (plan.dialnow_delay == 0 or k == len(digits)):
+            return digits[:k], plan.rules[done[0]]
     return None
 
 
 def run_classic(plan: ClassicPlan, digits: str, log: Log) -> Outcome:
-    decided = _dial_now(plan, digits, log)
-    if decided is not None:
-        number, rule = decided
-        return _place_classic(plan, digits, number, rule.text, plan.dialnow_delay, log)
-    blocked = _blocked(plan, digits)
-    if blocked is not None:
-        log(
-            lambda: (
-                f"no dial-now match; block-out number {blocked!r} matches {digits!r}: Send "
-                "would only show Forbidden Number"
-            )
-        )
-        return log.done("block", matched=blocked)
+    if (decided := _dial_now(plan, digits, log)) is not None:
+        return _place_classic(plan, decided[0], decided[1].text, plan.dialnow_delay, log)
+    if (k := plan.nfas[2].first(digits)) is not None:
+        text = plan.blocks[k].text
+        log(lambda: f"no dial-now match; block-out number {text!r} matches: Forbidden Number")
+        return log.done("block", matched=text)
     if plan.autodial is not None and digits:
-        log(
-            lambda: (
-                "no dial-now match: live dialpad (phone_setting.predial_autodial = 1) sends "
-                f"after phone_setting.inter_digit_time = {plan.autodial:g} s"
-            )
-        )
-        return _place_classic(plan, digits, digits, None, plan.autodial, log)
+        log(lambda: f"no dial-now match: predial_autodial sends after {plan.autodial:g} s")
+        return _place_classic(plan, digits, None, plan.autodial, log)
     log("no dial-now match: the phone waits for Send or # (no auto-dial timer)")
     return log.done("wait")
 
 
-def _blocked(plan: ClassicPlan, number: str) -> str | None:
-    k = _first(plan.block_nfa, number)
-    return None if k is None else plan.blocks[k].text
-
-
-def _rewritten(plan: ClassicPlan, number: str, log: Log) -> str:
-    """The number after the first replace rule that matches it, and the area code."""
-    sent = number
-    k = _first(plan.replace_nfa, number)
-    if k is not None:
-        rep = plan.replaces[k]
-        path = plan.replace_nfa.trace(k, number)
-        assert path is not None  # the NFA said complete
-        sent = rep.apply(path, number)
-        log(
-            lambda: (
-                f"replace rule {rep.index} {rep.rule.text!r} -> {rep.replace!r}: "
-                f"{number!r} sent as {sent!r}"
-            )
-        )
-    if plan.area is not None:
-        code, lo, hi = plan.area
-        if lo <= len(sent) <= hi:
-            log(lambda s: f"area code {code!r} (length {lo}..{hi}) prefixed: {code + s!r}", sent)
-            sent = code + sent
-    return sent
-
-
 def _place_classic(
-    plan: ClassicPlan, digits: str, number: str, matched: str | None, delay: float, log: Log
+    plan: ClassicPlan, number: str, matched: str | None, delay: float, log: Log
 ) -> Outcome:
-    blocked = _blocked(plan, number)
-    if blocked is not None:
-        log(lambda: f"block-out number {blocked!r} matches {number!r}: Forbidden Number")
-        return log.done("block", matched=blocked)
-    sent = _rewritten(plan, number, log)
+    if (k := plan.nfas[2].first(number)) is not None:
+        text = plan.blocks[k].text
+        log(lambda: f"block-out number {text!r} matches {number!r}: Forbidden Number")
+        return log.done("block", matched=text)
+    sent = number
+    if (k := plan.nfas[1].first(number)) is not None:
+        rep = plan.replaces[k]
+        sent = _apply(rep, plan.nfas[1].trace(k, number) or (), number)
+        log(lambda: f"replace rule {rep.label} {rep.text!r} -> {rep.replace!r}: sends {sent!r}")
+    code, lo, hi = plan.area or ("", 1, 0)
+    if lo <= len(sent) <= hi:
+        log(lambda s: f"area code {code!r} (length {lo}..{hi}) prefixed: {code + s!r}", sent)
+        sent = code + sent
     if not sent:
         log("the rewrite leaves nothing to send")
         return log.done("no-match", matched=matched)
@@ -364,8 +264,7 @@ class _MapReader:
         while j < len(body):
             c = body[j]
             if c == "[":
-                end = body.find("]", j + 1)
-                if end < 0:
+                if (end := body.find("]", j + 1)) < 0:
                     raise DialPlanError("unbalanced [")
                 self.add(MAP_SETS.parse(body[j + 1 : end]), seg)
                 j = end
@@ -373,7 +272,7 @@ class _MapReader:
                 if not self.segment or self.segment[-1] != seg:
                     raise DialPlanError("'.' follows nothing")
                 self.atoms[-1] = Atom(self.atoms[-1].chars, repeat=True)
-            elif c in MAP_KEYS or c == "x":
+            elif c in MAP_KEYS:
                 self.add(DIGITS if c == "x" else frozenset(c), seg)
             elif c != ",":  # second dial tone: no digit
                 raise DialPlanError(f"unexpected {c!r}")
@@ -398,8 +297,7 @@ class _MapReader:
         elif re.fullmatch(r"A\d+", body):
             self.route = f"line {body[1:]}"
         elif ":" in body:
-            dialled, _, inserted = body.partition(":")
-            self.rewritten(dialled, inserted)
+            self.rewritten(*body.split(":", 1))
         else:
             raise DialPlanError(f"unknown <{body}>")
 
@@ -407,8 +305,7 @@ class _MapReader:
         """Reads the element at s[i]; returns the index of its last character."""
         c = s[i]
         if c in "<[":
-            end = s.find("]" if c == "[" else ">", i + 1)
-            if end < 0:
+            if (end := s.find("]" if c == "[" else ">", i + 1)) < 0:
                 raise DialPlanError(f"unbalanced {c}")
             if c == "<":
                 self.angle(s[i + 1 : end])
@@ -417,14 +314,13 @@ class _MapReader:
             return end
         if c == "R":
             mid = s.find("R", i + 1)
-            end = s.find("R", mid + 1) if mid >= 0 else -1
-            if end < 0:
+            if (end := s.find("R", mid + 1) if mid >= 0 else -1) < 0:
                 raise DialPlanError("R needs the form RdialledRinsertedR")
             self.rewritten(s[i + 1 : mid], s[mid + 1 : end])
             return end
+        if c == "T" and self.timer is not None:
+            raise DialPlanError("two timers")
         if c == "T":
-            if self.timer is not None:
-                raise DialPlanError("two timers")
             self.timer = self.short
         elif c == "A":
             self.route = "default line"
@@ -437,18 +333,16 @@ class _MapReader:
 
 def map_line(text: str, short: float) -> MapLine:
     s = re.sub(r"\s+", "", text)
-    blocked = s.endswith("!")
-    if blocked:
+    if blocked := s.endswith("!"):
         s = s[:-1]
     if "!" in s:
         raise DialPlanError("'!' may only end an entry")
-    reader = _MapReader(short)
-    i = 0
+    reader, i = _MapReader(short), 0
     while i < len(s):
         i = reader.read(s, i) + 1
     if not reader.atoms:
         raise DialPlanError("matches nothing")
-    entry = MapEntry(tuple(reader.atoms), tuple(reader.segment), tuple(reader.replace), False, ())
+    entry = MapEntry(tuple(reader.atoms), tuple(reader.segment), tuple(reader.replace), False)
     return MapLine(text, entry, reader.timer, blocked, reader.route)
 
 
@@ -471,7 +365,12 @@ def _digitmap_option(options: dict[str, str], name: str) -> tuple[str, str]:
     return key, options.get(key, "").strip()
 
 
-def _shorts(options: dict[str, str], problems: list[str]) -> list[float]:
+def compile_digitmap(text: str, options: dict[str, str]) -> MapPlan:
+    problems: list[str] = []
+    note = ""
+    if not text.strip():
+        text = DEFAULT_DIGITMAP
+        note = f"no digit map string: the documented default {DEFAULT_DIGITMAP!r} applies"
     key, raw = _digitmap_option(options, "interdigit_short_timer")
     shorts: list[float] = []
     for part in raw.split("|") if raw else []:
@@ -480,27 +379,14 @@ def _shorts(options: dict[str, str], problems: list[str]) -> list[float]:
         except ValueError:
             problems.append(f"{key}: {part!r} is not a number: {SHORT_TIMER:g} s used")
             shorts.append(SHORT_TIMER)
-    return shorts
-
-
-def compile_digitmap(text: str, options: dict[str, str]) -> MapPlan:
-    problems: list[str] = []
-    note = ""
-    if not text.strip():
-        text = DEFAULT_DIGITMAP
-        note = f"no digit map string: the documented default {DEFAULT_DIGITMAP!r} applies"
-    shorts = _shorts(options, problems)
     key, raw = _digitmap_option(options, "interdigit_long_timer")
     long_timer = _number({key: raw}, key, LONG_TIMER, problems)
     key, no_match = _digitmap_option(options, "no_match_action")
-    if no_match not in ("0", "1", "2"):
-        if no_match:
-            problems.append(f"{key} = {no_match!r} is not 0, 1 or 2: {NO_MATCH_ACTION} used")
-        no_match = NO_MATCH_ACTION
+    bad = "{key} = {raw!r} is not 0, 1 or 2: {default} used"
+    no_match = choice({key: no_match}, key, NO_MATCH_ACTION, "012", problems, bad)
     lines = []
     for pos, raw_entry in enumerate(text.split("|")):
-        entry = raw_entry.strip()
-        if not entry:
+        if not (entry := raw_entry.strip()):
             problems.append(f"empty digit map entry at position {pos + 1}")
             continue
         # Distribution form: the Nth value times the Nth string, the last value the rest.
@@ -513,62 +399,38 @@ def compile_digitmap(text: str, options: dict[str, str]) -> MapPlan:
     return MapPlan(tuple(lines), long_timer, no_match, tuple(problems), note, nfa)
 
 
-def _map_names(plan: MapPlan, which: tuple[int, ...]) -> str:
-    return _names([plan.lines[k].text for k in which])
-
-
-def _no_match(plan: MapPlan, digits: str, prefix: str, log: Log) -> Outcome | None:
-    """An impossible match at ``prefix``; None: keep collecting (no_match_action = 2)."""
-    if plan.no_match == "0":
-        log(lambda: f"{prefix}: impossible match: no_match_action = 0 sends {prefix!r} at once")
-        return log.done("dial", sent=prefix)
-    if plan.no_match == "1":
-        log(lambda: f"{prefix}: impossible match: no_match_action = 1, Forbidden Number")
-        return log.done("no-match")
-    log(lambda: f"{prefix}: impossible match: no_match_action = 2 keeps collecting")
-    return None
-
-
 def run_digitmap(plan: MapPlan, digits: str, log: Log) -> Outcome:
     log("digit map mode: dial-now, replace, block-out and area code rules are ignored")
     if plan.note:
         log(plan.note)
     nfa, state = plan.nfa, plan.nfa.start
     for k, ch in enumerate(digits, 1):
-        prefix = digits[:k]
         state = nfa.step(state, ch)
         done, _, live = nfa.info(state)
-        now = next((i for i in done if plan.lines[i].timer is None), None)
-        if now is not None:
-            e = plan.lines[now]
-            why = f"{prefix}: {e.text!r} matches completely with no timer: the shortest match wins"
-            return _place_map(plan, digits, prefix, now, 0.0, log, why)
+        if (now := next((i for i in done if plan.lines[i].timer is None), None)) is not None:
+            why = f"{digits[:k]}: {plan.lines[now].text!r} matches with no timer: shortest match"
+            return _place_map(plan, digits[:k], now, 0.0, log, why)
         if live:
-            log(lambda p, live: f"{p}: partial match of {_map_names(plan, live)}", prefix, live)
+            log(lambda k, live: f"{digits[:k]}: partial match of {_map_names(plan, live)}", k, live)
             continue
-        out = _no_match(plan, digits, prefix, log)
-        if out is not None:
-            return out
-        for j in range(k + 1, len(digits) + 1):
-            log(lambda j: f"{digits[:j]}: accumulating (no_match_action = 2)", j)
+        says = f"impossible match: no_match_action = {plan.no_match} {NO_MATCH_SAYS[plan.no_match]}"
+        log(f"{digits[:k]}: {says}")
+        if plan.no_match != "2":
+            return log.done(*(("dial", digits[:k]) if plan.no_match == "0" else ("no-match",)))
         return _after_long(plan, digits, log, "nothing in the map matches")
     if not digits:
         return log.done("wait")
-    return _timed(plan, digits, state, log)
-
-
-def _timed(plan: MapPlan, digits: str, state: int, log: Log) -> Outcome:
-    done, partial, _ = plan.nfa.info(state)
+    done, partial, _ = nfa.info(state)
     timed = [(t, k) for k in done if (t := plan.lines[k].timer) is not None]
     best = min(timed, key=lambda t: t[0]) if timed else None  # min() keeps the first on ties
     if best is not None and (not partial or plan.long_timer == 0 or best[0] <= plan.long_timer):
-        e = plan.lines[best[1]]
-        why = f"{e.text!r} completes when its timer ({best[0]:g} s) runs out"
-        return _place_map(plan, digits, digits, best[1], best[0], log, why)
-    if partial:
-        return _after_long(plan, digits, log, f"partial match of {_map_names(plan, partial)}")
-    log("nothing more can match")  # unreachable: a dead map ends in the loop above
-    return log.done("no-match")
+        why = f"{plan.lines[best[1]].text!r} completes when its timer ({best[0]:g} s) runs out"
+        return _place_map(plan, digits, best[1], best[0], log, why)
+    return _after_long(plan, digits, log, f"partial match of {_map_names(plan, partial)}")
+
+
+def _map_names(plan: MapPlan, which: tuple[int, ...]) -> str:
+    return _names([plan.lines[k].text for k in which])
 
 
 def _after_long(plan: MapPlan, digits: str, log: Log, why: str) -> Outcome:
@@ -579,9 +441,7 @@ def _after_long(plan: MapPlan, digits: str, log: Log, why: str) -> Outcome:
     return log.done("dial", sent=digits, delay=plan.long_timer, timed=True)
 
 
-def _place_map(
-    plan: MapPlan, digits: str, number: str, k: int, delay: float, log: Log, why: str
-) -> Outcome:
+def _place_map(plan: MapPlan, number: str, k: int, delay: float, log: Log, why: str) -> Outcome:
     line = plan.lines[k]
     if line.blocked:
         log(lambda: f"{why}; it ends in '!': barred")
@@ -599,17 +459,14 @@ def _place_map(
 def mode_of(options: dict[str, str]) -> str:
     """``classic`` or ``digitmap``: the profile's ``mode`` option, else the enable switches
     (the account's own ``account.N.dialplan.digitmap.enable`` first)."""
-    mode = options.get("mode", "").strip()
-    if mode in ("classic", "digitmap"):
+    if (mode := options.get("mode", "").strip()) in ("classic", "digitmap"):
         return mode
-    _, enable = _digitmap_option(options, "enable")
-    return "digitmap" if enable == "1" else "classic"
+    return "digitmap" if _digitmap_option(options, "enable")[1] == "1" else "classic"
 
 
 def compile_plan(text: str, options: dict[str, str]) -> ClassicPlan | MapPlan:
-    if mode_of(options) == "digitmap":
-        return compile_digitmap(text, options)
-    return compile_classic(text, options)
+    digitmap = mode_of(options) == "digitmap"
+    return (compile_digitmap if digitmap else compile_classic)(text, options)
 
 
 def run(plan: ClassicPlan | MapPlan, digits: str, log: Log) -> Outcome:
@@ -618,9 +475,4 @@ def run(plan: ClassicPlan | MapPlan, digits: str, log: Log) -> Outcome:
     return run_classic(plan, digits, log)
 
 
-DIALECT = Dialect(
-    name="yealink",
-    compile=compile_plan,
-    run=run,
-    vectors=Path(__file__).with_name("dialplan_vectors.yaml"),
-)
+DIALECT = Dialect("yealink", compile_plan, run)

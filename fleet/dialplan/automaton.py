@@ -141,6 +141,17 @@ class Automaton:
         self._moves[(state, key)] = out
         return out
 
+    def walk(self, keys: str) -> int:
+        state = self.start
+        for key in keys:
+            state = self.step(state, key)
+        return state
+
+    def first(self, keys: str) -> int | None:
+        """The first entry that ``keys`` match completely."""
+        done = self.info(self.walk(keys))[0]
+        return done[0] if done else None
+
     def local(self, state: int, k: int) -> int:
         """Entry k's positions in ``state`` (bit i: before atom i; bit n: complete)."""
         return state >> self.offsets[k] & ((2 << len(self.atoms[k])) - 1)

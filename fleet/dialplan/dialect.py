@@ -4,11 +4,11 @@ scanning ``device_profiles/*/dialplan.py``; plus the few helpers every front end
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 from fleet.dialplan.outcome import Outcome
 from fleet.errors import DialPlanError
@@ -18,20 +18,22 @@ Note = Callable[..., str] | str  # a callable: formatted only when someone reads
 
 
 class Log:
-    """One evaluation's ``--explain`` lines and its outcome. A front end says a line with
-    ``log(line, *args)`` (``line`` a string, or a callable formatted with ``args`` only when
-    someone reads the steps) and ends with ``log.done(...)``."""
+    """One evaluation's ``--explain`` lines, formatted as they are said, and its outcome. A
+    front end says ``log(line, *args)`` (a string, or a callable formatted with ``args``) or
+    builds a costly line only ``if log.loud``, and ends with ``log.done(...)``."""
 
-    __slots__ = ("digits", "problems")
+    __slots__ = ("digits", "lines", "problems")
+    loud = True
 
     def __init__(self, digits: str, problems: tuple[str, ...]) -> None:
         self.digits, self.problems = digits, problems
+        self.lines: list[str] = []
 
     def __call__(self, line: Note, *args: Any) -> None:
-        raise NotImplementedError  # pragma: no cover - Loud and Silent say how
+        self.lines.append(line if isinstance(line, str) else line(*args))
 
     def steps(self) -> Sequence[str]:
-        raise NotImplementedError  # pragma: no cover
+        return tuple(self.lines)
 
     def done(
         self,
@@ -50,27 +52,12 @@ class Log:
         )
 
 
-class Loud(Log):
-    """Formats every line as it is said."""
-
-    __slots__ = ("lines",)
-
-    def __init__(self, digits: str, problems: tuple[str, ...]) -> None:
-        super().__init__(digits, problems)
-        self.lines: list[str] = []
-
-    def __call__(self, line: Note, *args: Any) -> None:
-        self.lines.append(line if isinstance(line, str) else line(*args))
-
-    def steps(self) -> Sequence[str]:
-        return tuple(self.lines)
-
-
 class Silent(Log, Sequence[str]):
     """The fast path: formats nothing, and is itself the outcome's steps, rendered by a loud
     re-run on first read (a sweep evaluates millions of numbers and reads none of them)."""
 
     __slots__ = ("_lines", "_render")
+    loud = False
 
     def __init__(
         self, digits: str, problems: tuple[str, ...], render: Callable[[], Sequence[str]]
@@ -90,18 +77,11 @@ class Silent(Log, Sequence[str]):
             self._lines = tuple(self._render())
         return self._lines
 
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[str]: ...
-    def __getitem__(self, i: int | slice) -> str | Sequence[str]:
+    def __getitem__(self, i: Any) -> Any:
         return self._get()[i]
 
     def __len__(self) -> int:
         return len(self._get())
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._get())
 
     def __eq__(self, other: object) -> bool:
         return self._get() == (other._get() if isinstance(other, Silent) else other)
@@ -124,7 +104,7 @@ class Dialect:
     compile: Callable[[str, dict[str, str]], Any]
     run: Callable[[Any, str, Log], Outcome]
     option_names: tuple[str, ...] | None = None  # the options the plan reads; None: any
-    vectors: Path | None = None  # the table of documented cases (tests/dialplan walks it)
+    vectors: Path | None = None  # the documented cases; None: the folder's dialplan_vectors.yaml
     # bench/dialplan_eval.py: a plan in this syntax from neutral (pattern, strip-prefix)
     # entries, x = any digit, with the options it needs; None = the bench has one of its own
     bench_plan: Callable[[list[tuple[str, str | None]]], tuple[str, dict[str, str]]] | None = None
@@ -140,7 +120,7 @@ class Dialect:
 
     def evaluate(self, plan: DialPlan, digits: str) -> Outcome:
         c = _compiled(self, plan.text, self.key(plan.options))
-        loud = lambda: self.run(c, digits, Loud(digits, c.problems)).steps  # noqa: E731
+        loud = lambda: self.run(c, digits, Log(digits, c.problems)).steps  # noqa: E731
         return self.run(c, digits, Silent(digits, c.problems, loud))
 
 
@@ -171,13 +151,50 @@ def registry() -> dict[str, Dialect]:
             raise DialPlanError(f"{path}: DIALECT is not a fleet.dialplan.Dialect")
         if dialect.name in found:
             raise DialPlanError(f"{path}: dial-plan syntax {dialect.name!r} is declared twice")
-        found[dialect.name] = dialect
+        vectors = dialect.vectors or path.with_name("dialplan_vectors.yaml")  # the folder's own
+        found[dialect.name] = replace(dialect, vectors=vectors)
     return found
 
 
-def names(texts: Sequence[str], limit: int, more: str = " (+{n} more)", none: str = "") -> str:
+def number(
+    options: Mapping[str, str],
+    key: str,
+    default: float,
+    problems: list[str],
+    bad: str,
+    outside: str = "",
+    lo: float = float("-inf"),
+    hi: float = float("inf"),
+    parse: Callable[[str], float] = float,
+) -> float:
+    """A timer or length option as the phone takes it: ``default`` when absent or unreadable,
+    said in ``problems`` with the vendor's ``bad`` / ``outside`` templates (fields ``key``,
+    ``raw``, ``default``, ``lo``, ``hi``); an ``outside`` template ending in "!" keeps the value
+    (the phone warns and uses it)."""
+    if not (raw := options.get(key, "").strip()):
+        return default
+    try:
+        value = parse(raw)
+    except ValueError:
+        problems.append(bad.format(key=key, raw=raw, default=default))
+        return default
+    if lo <= value <= hi:
+        return value
+    problems.append(outside.rstrip("!").format(key=key, raw=raw, default=default, lo=lo, hi=hi))
+    return value if outside.endswith("!") else default
+
+
+def choice(
+    options: Mapping[str, str], key: str, default: str, allowed: str, problems: list[str], bad: str
+) -> str:
+    """A no-match or end-of-dial switch: one of ``allowed``, else ``default`` (said)."""
+    if (value := options.get(key, "").strip() or default) not in allowed:
+        problems.append(bad.format(key=key, raw=value, default=default))
+        return default
+    return value
+
+
+def names(texts: Sequence[str], limit: int = 4) -> str:
     """Candidate entries for an ``--explain`` line, ``limit`` of them at most."""
-    if not texts:
-        return none
-    shown = ", ".join(texts[:limit])
-    return shown + (more.format(n=len(texts) - limit) if len(texts) > limit else "")
+    more = f" (+{len(texts) - limit} more)" if len(texts) > limit else ""
+    return ", ".join(texts[:limit]) + more if texts else "none"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fleet.dialplan.automaton import DIGITS, Atom, Automaton, Charset
-from fleet.dialplan.dialect import Dialect, Log, names
+from fleet.dialplan.dialect import Dialect, Log, choice, names
 from fleet.dialplan.outcome import Outcome
 from fleet.errors import DialPlanError
 from fleet.model import DialPlan
@@ -17,16 +17,12 @@ TIMEOUT = "dialplan.digitmap.timeOut"
 IMPOSSIBLE = "dialplan.impossibleMatchHandling"
 REMOVE_END = "dialplan.removeEndOfDial"
 OPTION_NAMES = (TIMEOUT, IMPOSSIBLE, REMOVE_END)
-
 DEFAULT_TIMEOUT = 3.0  # s, for every entry the timeOut list does not reach (admin guide)
-DEFAULT_IMPOSSIBLE = "0"
-DEFAULT_REMOVE_END = "1"
-
 LITERALS = frozenset("0123456789*#+")
 TIMER = "timer"  # the event fed to the entries when a T runs out; no key produces it
-_SHOWN = 6  # candidate entries named in one --explain line
 SETS = Charset(allowed=LITERALS)
 WHITE = "white space inside the entry (ignored here; how Poly reads it is undocumented)"
+IMPOSSIBLE_SAYS = {"0": "sent at once", "1": "reorder tone", "2": "wait for Send"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +33,10 @@ class Entry:
     segment: tuple[int, ...]  # per atom
     replace: tuple[str | None, ...]  # per segment: the R replacement, None keeps the digits
     h323: bool  # "H": only a VVX 1500 completes it
-    notes: tuple[str, ...]  # what was tolerated
+    notes: tuple[str, ...] = ()  # what was tolerated
+    text: str = ""
+    index: int = 0  # where it stands in the plan (which picks its timeOut)
+    timeout: float = DEFAULT_TIMEOUT
 
 
 def rewrite(path: tuple[int, ...] | None, keys: str, entry: Entry) -> str:
@@ -50,7 +49,7 @@ def rewrite(path: tuple[int, ...] | None, keys: str, entry: Entry) -> str:
     return "".join(k if r is None else r for k, r in zip(kept, entry.replace, strict=True))
 
 
-def parse_entry(text: str) -> Entry:
+def parse_entry(text: str, index: int = 0, timeout: float = DEFAULT_TIMEOUT) -> Entry:
     """One entry of a Poly digit map; DialPlanError says why the phone drops it."""
     if text.count("R") % 3:
         raise DialPlanError(
@@ -59,10 +58,7 @@ def parse_entry(text: str) -> Entry:
     atoms: list[Atom] = []
     segment: list[int] = []
     replace: list[str | None] = [None]
-    notes: list[str] = []
-    part = 0  # 0 outside a triplet, 1 its left part, 2 its replacement
-    right = ""
-    i = 0
+    part, right, i = 0, "", 0  # part: 0 outside a triplet, 1 its left part, 2 its replacement
     while i < len(text):
         c = text[i]
         i += 1
@@ -82,19 +78,18 @@ def parse_entry(text: str) -> Entry:
             if atom is not None:
                 atoms.append(atom)
                 segment.append(len(replace) - 1)
-            if c.isspace():
-                notes.append(WHITE)
     if not atoms and all(r is None for r in replace):
         raise DialPlanError("nothing to match")
-    return Entry(tuple(atoms), tuple(segment), tuple(replace), "H" in text, tuple(notes))
+    notes = (WHITE,) if len(text.split()) > 1 else ()  # the plan strips each entry's ends
+    return Entry(
+        tuple(atoms), tuple(segment), tuple(replace), "H" in text, notes, text, index, timeout
+    )
 
 
 def _element(text: str, c: str, i: int, atoms: list[Atom], left: bool) -> tuple[Atom | None, int]:
     """The atom ``c`` (at text[i - 1]) starts, if any, and where the next element starts."""
-    if c in LITERALS:
-        return Atom(frozenset(c)), i
-    if c == "x":
-        return Atom(DIGITS), i
+    if c in LITERALS or c == "x":
+        return Atom(DIGITS if c == "x" else frozenset(c)), i
     if c == "[":
         end = text.find("]", i)
         if end < 0:
@@ -116,20 +111,10 @@ def _element(text: str, c: str, i: int, atoms: list[Atom], left: bool) -> tuple[
     raise DialPlanError(f"'{c}' is not a digit-map character")
 
 
-@dataclass(frozen=True, slots=True)
-class _Line:
-    """An entry as the plan holds it: where it stands (which picks its timeOut) and its text."""
-
-    index: int
-    text: str
-    entry: Entry
-    timeout: float
-
-
 @dataclass(frozen=True, slots=True, eq=False)
 class Plan:
     has_map: bool
-    lines: tuple[_Line, ...]
+    lines: tuple[Entry, ...]
     nfa: Automaton
     impossible: str
     remove_end: bool
@@ -141,63 +126,51 @@ def timeouts(raw: str, problems: list[str]) -> list[float]:
     out: list[float] = []
     for k, v in enumerate(raw.split("|") if raw.strip() else []):
         try:
-            t = float(v.strip())
-            if t < 0:
+            out.append(float(v.strip()))
+            if out[-1] < 0:
                 raise ValueError
         except ValueError:
             problems.append(
                 f"{TIMEOUT} value {k + 1} {v.strip()!r} is not a number of seconds; "
                 f"{DEFAULT_TIMEOUT:g} s assumed"
             )
-            t = DEFAULT_TIMEOUT
-        out.append(t)
+            out[k:] = [DEFAULT_TIMEOUT]
     return out
-
-
-def _choice(opts: dict[str, str], key: str, default: str, allowed: str, problems: list[str]) -> str:
-    value = opts.get(key, default).strip() or default
-    if value not in allowed:
-        said = " or ".join(", ".join(allowed).rsplit(", ", 1))
-        problems.append(f"{key}={value!r} is not {said}; {default} assumed")
-        return default
-    return value
 
 
 def compile_plan(text: str, opts: dict[str, str]) -> Plan:
     problems: list[str] = []
-    impossible = _choice(opts, IMPOSSIBLE, DEFAULT_IMPOSSIBLE, "012", problems)
-    remove_end = _choice(opts, REMOVE_END, DEFAULT_REMOVE_END, "01", problems) == "1"
+    impossible = choice(
+        opts, IMPOSSIBLE, "0", "012", problems, "{key}={raw!r} is not 0, 1 or 2; 0 assumed"
+    )
+    ends = choice(opts, REMOVE_END, "1", "01", problems, "{key}={raw!r} is not 0 or 1; 1 assumed")
+    remove_end = ends == "1"
     body = text.strip()
     if body.startswith("(") and body.endswith(")"):
         body = body[1:-1]  # RFC 3435 writes a list of strings in parentheses
     if not body:
         return Plan(False, (), Automaton(()), impossible, remove_end, tuple(problems))
     times = timeouts(opts.get(TIMEOUT, ""), problems)
-    lines: list[_Line] = []
+    lines: list[Entry] = []
     for index, raw in enumerate(body.split("|")):
-        entry_text = raw.strip()
-        if not entry_text:
+        if not (entry_text := raw.strip()):
             continue
+        t = times[index] if index < len(times) else DEFAULT_TIMEOUT
         try:
-            entry = parse_entry(entry_text)
+            entry = parse_entry(entry_text, index, t)
         except DialPlanError as e:
             problems.append(f"entry {index + 1} {entry_text!r} is ignored: {e}")
             continue
-        problems += [f"entry {index + 1} {entry_text!r}: {n}" for n in dict.fromkeys(entry.notes)]
-        t = times[index] if index < len(times) else DEFAULT_TIMEOUT
-        lines.append(_Line(index, entry_text, entry, t))
+        problems += [f"entry {index + 1} {entry_text!r}: {n}" for n in entry.notes]
+        lines.append(entry)
     if not lines:
         problems.append("no valid entry: every digit is an impossible match")
-    nfa = Automaton([ln.entry.atoms for ln in lines])
+    nfa = Automaton([ln.atoms for ln in lines])
     return Plan(True, tuple(lines), nfa, impossible, remove_end, tuple(problems))
 
 
 def _names(p: Plan, which: list[int] | tuple[int, ...]) -> str:
-    return names([p.lines[k].text for k in which], _SHOWN)
-
-
-def _send(p: Plan, k: int, keys: str) -> str:
-    return rewrite(p.nfa.trace(k, keys), keys, p.lines[k].entry)
+    return names([p.lines[k].text for k in which])
 
 
 def _out(
@@ -205,81 +178,58 @@ def _out(
     log: Log,
     outcome: str,
     sent: str | None = None,
-    matched: str | None = None,
+    e: Entry | None = None,
     delay: float | None = None,
 ) -> Outcome:
     """``delay``: the T timer that placed the call (after_timeout even when it is 0 s)."""
     if sent is not None and p.remove_end and sent.endswith("#"):
         log(lambda: f"removeEndOfDial=1: trailing # stripped from {sent!r}")
         sent = sent[:-1]
+    matched = None if e is None else e.text
     return log.done(outcome, sent, matched, delay=delay or 0.0, timed=delay is not None)
-
-
-def _impossible(p: Plan, digits: str, dialled: str, log: Log) -> Outcome:
-    log(lambda: f"{dialled!r}: no entry can match (impossible match)")
-    if p.impossible == "0":
-        log(lambda: f"impossibleMatchHandling=0: {dialled!r} is sent at once")
-        return _out(p, log, "dial", sent=dialled)
-    if p.impossible == "1":
-        log("impossibleMatchHandling=1: reorder tone")
-        return _out(p, log, "no-match")
-    log("impossibleMatchHandling=2: digits accumulate until Send is pressed")
-    return _out(p, log, "wait")
 
 
 def _at_once(
     p: Plan, digits: str, k: int, done: list[int], live: tuple[int, ...], log: Log
 ) -> Outcome:
-    dialled = digits[:k]
     e = p.lines[done[0]]
-    sent = _send(p, done[0], dialled)
-
-    def line() -> str:
+    sent = rewrite(p.nfa.trace(done[0], digits[:k]), digits[:k], e)
+    if log.loud:
         longer = [o for o in live if o not in done]
         why = f"; shortest match wins over {_names(p, longer)}" if longer else ""
         tie = f"; also complete: {_names(p, done[1:])} (first in the plan wins)" if done[1:] else ""
         rest = f"; {digits[k:]!r} keyed after it is not part of the call" if k < len(digits) else ""
-        return (
-            f"{dialled!r}: {e.text!r} matches completely -> sends {sent!r} at once{why}{tie}{rest}"
-        )
-
-    log(line)
-    return _out(p, log, "dial", sent=sent, matched=e.text)
+        log(f"{digits[:k]!r}: {e.text!r} matches -> sends {sent!r} at once{why}{tie}{rest}")
+    return _out(p, log, "dial", sent, e)
 
 
 def run(p: Plan, digits: str, log: Log) -> Outcome:
     for x in p.problems:
         log(f"problem: {x}")
-    if not p.has_map:
-        log("no digit map: the phone waits for Send")
+    if not p.has_map or not digits:
+        log("no digit map: the phone waits for Send" if digits else "nothing keyed")
         return _out(p, log, "wait")
     nfa, lines = p.nfa, p.lines
     state = nfa.start
     for k, d in enumerate(digits, 1):
         state = nfa.step(state, d)
         done, _, live = nfa.info(state)
-        complete = [i for i in done if not lines[i].entry.h323]
-        if complete:
+        if complete := [i for i in done if not lines[i].h323]:
             return _at_once(p, digits, k, complete, live, log)
         if not live:
-            return _impossible(p, digits, digits[:k], log)
+            if log.loud:
+                says = f"impossibleMatchHandling={p.impossible}: {IMPOSSIBLE_SAYS[p.impossible]}"
+                log(f"{digits[:k]!r}: no entry can match (impossible match); {says}")
+            outcome = {"0": "dial", "1": "no-match"}.get(p.impossible, "wait")
+            return _out(p, log, outcome, digits[:k] if outcome == "dial" else None)
         log(lambda k, live: f"{digits[:k]!r}: partial {_names(p, live)}", k, live)
-    if not digits:
-        log("nothing keyed")
-        return _out(p, log, "wait")
-    timed = [i for i in nfa.info(nfa.step(state, TIMER))[0] if not lines[i].entry.h323]
-    if timed:
+    if timed := [i for i in nfa.info(nfa.step(state, TIMER))[0] if not lines[i].h323]:
         e = min((lines[i] for i in timed), key=lambda x: (x.timeout, x.index))
-        sent = _send(p, lines.index(e), digits)
-        log(
-            lambda: (
-                f"the user stops: {e.text!r} completes when its T runs out "
-                f"({e.timeout:g} s, timeOut value {e.index + 1}) -> sends {sent!r}"
-            )
-        )
-        return _out(p, log, "dial", sent, e.text, delay=e.timeout)
-    h323 = [i for i in nfa.info(state)[0] if lines[i].entry.h323]
-    if h323:
+        sent = rewrite(nfa.trace(lines.index(e), digits), digits, e)
+        if log.loud:
+            log(f"the user stops: {e.text!r} completes when its T ({e.timeout:g} s) runs out")
+        return _out(p, log, "dial", sent, e, delay=e.timeout)
+    if h323 := [i for i in nfa.info(state)[0] if lines[i].h323]:
         log(lambda: f"{_names(p, h323)} ends in H: only a VVX 1500 places it; others wait for Send")
     log(
         "the user stops: no entry completes without more digits and no T applies; "

@@ -21,15 +21,8 @@ class Outcome:
     problems: tuple[str, ...] = ()  # what is malformed in the plan, as the phone reads it
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "digits": self.digits,
-            "outcome": self.outcome,
-            "after_timeout": self.after_timeout,
-            "delay_s": self.delay_s,
-            "sent": self.sent,
-            "route": self.route,
-            "matched": self.matched,
-        }
+        fields = ("digits", "outcome", "after_timeout", "delay_s", "sent", "route", "matched")
+        d: dict[str, Any] = {f: getattr(self, f) for f in fields}
         if self.problems:
             d["problems"] = list(self.problems)
         return d
