@@ -16,7 +16,6 @@ when the timeout runs out (``cc.T``): see ``_one``.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,18 +151,28 @@ def compile_plan(text: str, opts: dict[str, str]) -> Plan:
 
 
 def run(p: Plan, digits: str, log: Log) -> Outcome:
-    for x in p.own:
-        log(f"problem: {x}")
-    log(
-        lambda: (
+    if log.loud:  # a sweep reads no steps: build none
+        for x in p.own:
+            log(f"problem: {x}")
+        log(
             f"Avaya DIALPLAN read as an RFC 3435 digit map of {len(p.core.lines)} entries, "
             "the last one the inter-digit timeout (no format string matches)"
         )
-    )
     got = mgcp.run(p.core, digits, log)
     if got.matched is None:
         return got
-    return dataclasses.replace(got, matched=p.written.get(got.matched))
+    # positional, not dataclasses.replace: this runs for every evaluation of a sweep
+    return Outcome(
+        got.digits,
+        got.outcome,
+        got.after_timeout,
+        got.delay_s,
+        got.sent,
+        got.route,
+        p.written.get(got.matched),
+        got.steps,
+        got.problems,
+    )
 
 
 def bench_plan(entries: list[tuple[str, str | None]]) -> tuple[str, dict[str, str]]:
