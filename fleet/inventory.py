@@ -492,6 +492,12 @@ def _split_address(address: str, default_scheme: str) -> tuple[str, str, int]:
         address.strip(),
     )
     if not m:
+        if "@" in address:
+            # never echo it: the part before @ is a user and, often, a password
+            raise ValueError(
+                "an address with a user (user:password@host) is refused: give host, host:port "
+                "or a URL without it, and the login under credentials:"
+            )
         raise ValueError(f"cannot read address {address!r}: use host, host:port or a URL")
     scheme = m.group("scheme") or default_scheme
     port = (

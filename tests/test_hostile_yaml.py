@@ -57,3 +57,14 @@ def test_merge_keys_are_read_and_own_keys_win(tmp_path: Path) -> None:
     )
     data = yamlsrc.load(f).data
     assert data["g"] == {"site": "lon", "tags": ["x"], "role": "sbc"}
+
+
+def test_an_address_with_a_password_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    f = tmp_path / "inv.yaml"
+    f.write_text(
+        "hosts:\n  h1: {address: 'https://admin:s3cretpw@10.0.0.5', profile: polycom,"
+        " credentials: {username: a, password: x}}\n"
+    )
+    proc = run_fleet("validate", str(f))
+    assert proc.returncode == 2 and "hosts.h1.address" in proc.stderr
+    assert "s3cretpw" not in proc.stderr + proc.stdout
