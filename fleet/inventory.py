@@ -75,6 +75,13 @@ class CommonIn(_Strict):
     commands: list[str] | None = None  # what netmiko runs to read the configuration
     ssh: SshIn | None = None
 
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, v: float | None) -> float | None:
+        if v is not None and not 0 < v <= 3600:
+            raise ValueError("timeout is seconds per device: more than 0, at most 3600")
+        return v
+
     @field_validator("transport")
     @classmethod
     def _transport(cls, v: str | None) -> str | None:
@@ -217,9 +224,8 @@ def load(path: str | Path) -> Inventory:
     if path.suffix.lower() == ".csv":
         hosts = _csv_hosts(path)
         doc = yamlsrc.Located(str(path), {"hosts": hosts}, {})
-        return _resolve(
-            doc, InventoryIn.model_validate({"hosts": hosts}), path.parent, csv_file=str(path)
-        )
+        model = InventoryIn(hosts=_csv_models(path, hosts))
+        return _resolve(doc, model, path.parent, csv_file=str(path))
     doc = yamlsrc.load(path, InventoryError)
     if not isinstance(doc.data, dict):
         raise InventoryError("an inventory is a mapping with hosts:", file=str(path), line=1)
@@ -231,7 +237,7 @@ def load(path: str | Path) -> Inventory:
     if isinstance(model.hosts, str):
         csv_path = (path.parent / model.hosts).resolve()
         csv_file = str(csv_path)
-        model.hosts = {k: HostIn.model_validate(v) for k, v in _csv_hosts(csv_path).items()}
+        model.hosts = _csv_models(csv_path, _csv_hosts(csv_path))
     return _resolve(doc, model, path.parent, csv_file)
 
 
@@ -243,6 +249,22 @@ _ALLOWED = {
     "ssh": list(SshIn.model_fields),
     "defaults": list(CommonIn.model_fields),
 }
+
+
+def _csv_models(path: Path, hosts: dict[str, dict[str, Any]]) -> dict[str, HostIn]:
+    """Each CSV row validated on its own, so an error names its line and column."""
+    out: dict[str, HostIn] = {}
+    for lineno, (hid, h) in enumerate(hosts.items(), start=2):
+        try:
+            out[hid] = HostIn.model_validate(h)
+        except ValidationError as e:
+            err = e.errors()[0]
+            column = ".".join(str(x) for x in err["loc"]) or "row"
+            msg = err["msg"].removeprefix("Value error, ")
+            raise InventoryError(
+                msg, file=str(path), line=lineno, field=f"{hid}.{column}"
+            ) from None
+    return out
 
 
 def _csv_hosts(path: Path) -> dict[str, dict[str, Any]]:
@@ -320,6 +342,8 @@ def _csv_host(row: dict[str, str], path: Path, lineno: int) -> dict[str, Any]:
         tls["ca"] = row["tls_ca"].strip()
     if tls:
         h["tls"] = tls
+    if (row.get("timeout") or "").strip():
+        h["timeout"] = row["timeout"].strip()  # validated with the YAML hosts' (a number > 0)
     return h
 
 
@@ -470,7 +494,33 @@ class _HostReader:
         found = str((self.base / (os.path.expanduser(value) if expand else value)).resolve())
         if not Path(found).is_file():
             raise self.fail(f"{what} not found: {found}", fld)
+        why = _not_a(what, Path(found))
+        if why:
+            raise self.fail(f"{found} is not a {what}: {why}", fld)
         return found
+
+
+def _not_a(what: str, path: Path) -> str | None:
+    """Why ``path`` is not the kind of file ``what`` names (checked now, not on the first
+    device an hour into a sweep); None when it is, or when fleet has no test for the kind."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)
+    except OSError as e:
+        return f"cannot read: {e.strerror}"
+    text = head.decode("utf-8", errors="replace")
+    if what == "CA file":
+        return None if "-----BEGIN CERTIFICATE-----" in text else "no PEM certificate in it"
+    if what == "known_hosts file":
+        for n, line in enumerate(text.splitlines(), start=1):
+            parts = line.split()
+            if not parts or parts[0].startswith("#"):
+                continue
+            if parts[0].startswith("@"):
+                parts = parts[1:]
+            if len(parts) < 3 or not (parts[1].startswith(("ssh-", "ecdsa-", "sk-"))):
+                return f"line {n} is not 'host key-type key'"
+    return None
 
 
 def where_of(hid: str) -> tuple[str, ...]:

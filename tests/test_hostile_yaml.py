@@ -68,3 +68,36 @@ def test_an_address_with_a_password_is_refused_without_echoing_it(tmp_path: Path
     proc = run_fleet("validate", str(f))
     assert proc.returncode == 2 and "hosts.h1.address" in proc.stderr
     assert "s3cretpw" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ("timeout: -5", "timeout"),
+        ("timeout: 0", "timeout"),
+        ("ssh: {known_hosts: /etc/passwd}", "is not a known_hosts file"),
+        ("tls: {ca: /etc/hostname}", "no PEM certificate"),
+    ],
+    ids=["negative-timeout", "zero-timeout", "known-hosts-not-one", "ca-not-one"],
+)
+def test_bad_host_options_are_refused_up_front(tmp_path: Path, extra: str, says: str) -> None:
+    from fleet import inventory
+
+    f = tmp_path / "inv.yaml"
+    f.write_text(
+        "hosts:\n  h1:\n    address: 10.0.0.5\n    profile: polycom\n"
+        f"    credentials: {{username: a, password: x}}\n    {extra}\n"
+    )
+    with pytest.raises(InputError) as e:
+        inventory.load(f)
+    assert says in str(e.value) and f"{f}:" in str(e.value)
+
+
+def test_a_bad_csv_timeout_names_its_row(tmp_path: Path) -> None:
+    from fleet import inventory
+
+    f = tmp_path / "hosts.csv"
+    f.write_text("id,address,profile,username,password,timeout\nph1,10.0.0.1,polycom,a,x,-1\n")
+    with pytest.raises(InputError) as e:
+        inventory.load(f)
+    assert "timeout" in str(e.value) and "ph1" in str(e.value)
