@@ -101,3 +101,11 @@ def test_a_bad_csv_timeout_names_its_row(tmp_path: Path) -> None:
     with pytest.raises(InputError) as e:
         inventory.load(f)
     assert "timeout" in str(e.value) and "ph1" in str(e.value)
+
+
+def test_a_golden_without_fleet_golden_is_named_as_a_golden(tmp_path: Path) -> None:
+    f = tmp_path / "g.yaml"
+    f.write_text("name: acme\npolicy: [uk]\n")
+    proc = run_fleet("validate", str(f))
+    assert proc.returncode == 2 and "fleet_golden" in proc.stderr
+    assert "unknown key" not in proc.stderr
