@@ -533,14 +533,17 @@ def store_list(store: StoreOpt = Path("fleet.db")) -> None:
 
 @store_app.command("prune")
 def store_prune(
-    keep: Annotated[int, typer.Option(min=1)],
+    keep: Annotated[int, typer.Option(min=1, help="snapshots to keep, newest first")],
     store: StoreOpt = Path("fleet.db"),
     store_wait: WaitOpt = 30.0,
+    include_tagged: Annotated[
+        bool, typer.Option("--include-tagged", help="drop tagged snapshots (baselines) too")
+    ] = False,
 ) -> None:
-    """Drop all but the newest N snapshots."""
+    """Drop all but the newest N snapshots; tagged ones (rollout baselines) stay."""
     from fleet import commands
 
-    raise typer.Exit(_run(commands.store_prune, store, keep, store_wait))
+    raise typer.Exit(_run(commands.store_prune, store, keep, store_wait, include_tagged))
 
 
 def main() -> None:

@@ -279,9 +279,11 @@ def store_list(store: Path) -> int:
     return 0
 
 
-def store_prune(store: Path, keep: int, store_wait: float = 30.0) -> int:
+def store_prune(
+    store: Path, keep: int, store_wait: float = 30.0, include_tagged: bool = False
+) -> int:
     with Store.open(store, write=True, wait=store_wait, must_exist=True) as st:
-        print(f"dropped {st.prune(keep)} snapshot(s)")
+        print(f"dropped {st.prune(keep, tagged=include_tagged)} snapshot(s)")
     return 0
 
 

@@ -309,9 +309,11 @@ class Store:
         )
         return {r[0]: r[1] for r in rows}
 
-    def prune(self, keep: int) -> int:
-        ids = [r[0] for r in self.db.execute("SELECT id FROM snapshots ORDER BY id DESC")]
-        drop = ids[keep:]
+    def prune(self, keep: int, tagged: bool = False) -> int:
+        """Drop all but the newest ``keep`` snapshots; tagged ones (a rollout's baseline)
+        stay unless ``tagged``."""
+        rows = self.db.execute("SELECT id, tag FROM snapshots ORDER BY id DESC").fetchall()
+        drop = [sid for sid, tag in rows[keep:] if tagged or not tag]
         with self._tx():
             for sid in drop:
                 self.db.execute("DELETE FROM snapshots WHERE id=?", (sid,))

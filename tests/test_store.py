@@ -74,7 +74,8 @@ def test_schema_version_and_prune(tmp_path):
     with Store(db) as st:
         for t in "abcd":
             st.save(snap(t, 1))
-        assert st.prune(2) == 2
+        assert st.prune(2) == 0  # every one is tagged: baselines stay unless asked
+        assert st.prune(2, tagged=True) == 2
         assert [s["tag"] for s in st.snapshots()] == ["c", "d"]
     assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -113,3 +114,15 @@ def test_must_exist_refuses_a_missing_store_and_creates_nothing(tmp_path):
             pass
         assert e.value.field == "--store"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_prune_keeps_tagged_baselines_unless_asked(tmp_path):
+    from fleet.model import Snapshot
+
+    with Store(tmp_path / "p.db") as st:
+        for i in range(5):
+            st.save(Snapshot("sweep", "t0", "t1", "g", [], tag="pre-rollout" if i == 0 else None))
+        assert st.prune(2) == 2  # the tagged baseline stays
+        assert next(s["tag"] for s in st.snapshots()) == "pre-rollout"
+        assert st.prune(2, tagged=True) == 1
+        assert all(s["tag"] is None for s in st.snapshots())
