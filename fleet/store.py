@@ -298,13 +298,14 @@ class Store:
 
     def last_proven(self) -> dict[str, str]:
         """For each device, when its emergency checks last all passed (audited, with no
-        emergency finding): the basis of coverage.stale."""
+        emergency finding and nothing left unevaluated): the basis of coverage.stale."""
         rows = self.db.execute(
             "SELECT d.device_id, max(s.finished_at) FROM devices d"
             " JOIN snapshots s ON s.id = d.snapshot_id"
             " WHERE d.status = 'audited' AND NOT EXISTS (SELECT 1 FROM findings f"
             "   WHERE f.snapshot_id = d.snapshot_id AND f.device_id = d.device_id"
-            "   AND f.rule LIKE 'emergency.%')"
+            "   AND (f.rule LIKE 'emergency.%'"
+            "        OR (f.rule LIKE 'coverage.%' AND f.rule != 'coverage.stale')))"
             " GROUP BY d.device_id"
         )
         return {r[0]: r[1] for r in rows}

@@ -230,3 +230,16 @@ def test_rollout_verify_with_a_selection_walks_the_path_too(lab, tmp_path):
     by_id = {d["id"]: d for d in report["devices"]}
     assert set(by_id) == {victim.id, sbc}
     assert any(f["rule"] == "emergency.path" for f in by_id[victim.id]["findings"])
+
+
+def test_marking_stale_twice_gives_one_finding_and_coverage_is_never_proven():
+    from fleet.check.staleness import mark_stale, proven
+    from fleet.model import DeviceResult, DeviceState, Finding, Snapshot
+
+    r = DeviceResult("a", "lon", "phone", "polycom", "h", "audited", state=DeviceState("P", "p"))
+    r.findings = [Finding("coverage.dialplan", "high", "dialplan", "no engine reads it")]
+    snap = Snapshot("sweep", "2026-12-01T00:00:00Z", "2026-12-01T00:00:00Z", "g", [r])
+    assert not proven(r)
+    mark_stale(snap, {}, 3600)
+    mark_stale(snap, {}, 3600)  # `fleet report --max-age` on a snapshot swept with it
+    assert [f.rule for f in r.findings].count("coverage.stale") == 1

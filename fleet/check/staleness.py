@@ -31,12 +31,19 @@ def human(seconds: float) -> str:
 
 
 def proven(r: DeviceResult) -> bool:
-    return r.status == "audited" and not any(f.rule.startswith("emergency.") for f in r.findings)
+    """Audited, no emergency finding, nothing fleet could not evaluate (fail closed)."""
+    return r.status == "audited" and not any(
+        f.rule.startswith("emergency.")
+        or (f.rule.startswith("coverage.") and f.rule != "coverage.stale")
+        for f in r.findings
+    )
 
 
 def mark_stale(snap: Snapshot, last_proven: dict[str, str], max_age_s: float) -> None:
     now = _when(snap.finished_at)
     for r in snap.results:
+        # a stored snapshot already marked at sweep time is marked again against this limit
+        r.findings = [f for f in r.findings if f.rule != "coverage.stale"]
         if proven(r):
             continue
         last = last_proven.get(r.id)
