@@ -329,7 +329,28 @@ def _notices(peers: list[DialPeer], data: dict[str, Any]) -> list[Finding]:
         for tag, m in data["e164_maps"].items()
         if m["url"]
     ]
+    for ident, loc in data["locations"].items():
+        for net in loc.get("subnets", []):
+            if not _is_network(net):
+                out.append(
+                    Finding(
+                        "config.malformed",
+                        "medium",
+                        f"voice emergency response location {ident}",
+                        f"voice emergency response location {ident}: subnet {net!r} is not an "
+                        "address and mask, so no caller is matched to this location (and its "
+                        "ELIN) by it",
+                    )
+                )
     for p in peers:
         if not p.shutdown:
             out += _peer_notices(p, data)
     return out
+
+
+def _is_network(net: str) -> bool:
+    try:
+        ipaddress.ip_network(net, strict=False)
+    except ValueError:
+        return False
+    return True

@@ -550,7 +550,7 @@ def _elin(cfg: CubeRouting, p: DialPeer, source: str | None) -> str | None:
                     elins = erl.get("elins") or []
                     return f"location {loc} ({net}): ELIN {elins[0] if elins else 'none'}"
             except ValueError:
-                continue
+                continue  # not a network: model.py reports it as config.malformed
     return None
 
 

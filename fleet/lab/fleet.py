@@ -123,7 +123,7 @@ def free_net(start: int = 10) -> int:
             try:
                 s.bind((f"127.{net}.0.1", PORT))
             except OSError:
-                continue
+                continue  # taken: another lab listens on this net, so try the next one
         return net
     raise LabBusy("no free 127.x net for the lab")
 

@@ -795,3 +795,15 @@ def test_includes_names_e164_pattern_files() -> None:
     )
     assert PROFILE.includes("x.cfg", cfg) == ["e164-pattern-map.cfg"]
     assert PROFILE.includes("x.cfg", (SAMPLES / "cube-lon-hq.cfg").read_text()) == []
+
+
+def test_an_unreadable_erl_subnet_is_reported_not_skipped_silently() -> None:
+    text = (
+        "hostname r1\n!\nvoice emergency response location 7\n elin 1 4085550100\n"
+        " subnet 1 10.1.2.0 not-a-mask\n!\n"
+        "dial-peer voice 911 voip\n destination-pattern 911\n session target ipv4:10.9.9.9\n!\n"
+        "end\n"
+    )
+    state = PROFILE.to_state(PROFILE.parse_files("r1.cfg", text, lambda _n: None))
+    [n] = [f for f in state.notices if f.rule == "config.malformed"]
+    assert "location 7" in n.subject and "not-a-mask" in n.message
