@@ -4,6 +4,8 @@ prefixed form) the way the phone evaluates it."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from fleet import dialplan
 from fleet.check.golden import EmergencyPolicy
 from fleet.dialplan import Outcome
@@ -103,16 +105,7 @@ def _with_plan(ln: Line, state: DeviceState) -> Line:
     """The line as it dials: its own plan, else the device's."""
     if ln.dialplan is not None or state.dialplan is None:
         return ln
-    return Line(
-        index=ln.index,
-        registrar=ln.registrar,
-        outbound_proxy=ln.outbound_proxy,
-        transport=ln.transport,
-        user=ln.user,
-        dialplan=state.dialplan,
-        emergency=ln.emergency,
-        enabled=ln.enabled,
-    )
+    return dataclasses.replace(ln, dialplan=state.dialplan)
 
 
 def plan_of(ln: Line, state: DeviceState) -> DialPlan | None:
