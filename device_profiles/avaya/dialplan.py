@@ -16,9 +16,8 @@ when the timeout runs out (``cc.T``): see ``_one``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from fleet.dialplan import mgcp
 from fleet.dialplan.dialect import Dialect, Log
@@ -130,10 +129,12 @@ def plan(dialplan_text: str, inter_digit: str | None, source: str = "DIALPLAN") 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    core: Any  # the compiled mgcp plan
-    written: dict[str, str]  # mgcp entry -> the Avaya format string it came from
+    core: mgcp.Plan  # the mgcp plan, each entry named by the Avaya string it came from
     own: tuple[str, ...]  # what the Avaya text itself gets wrong
-    problems: tuple[str, ...]  # those, then the mgcp engine's
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return self.core.problems  # the Avaya text's own, then the mgcp engine's
 
 
 def compile_plan(text: str, opts: dict[str, str]) -> Plan:
@@ -144,10 +145,11 @@ def compile_plan(text: str, opts: dict[str, str]) -> Plan:
         problems.append(f"{TIMEOUT}={raw!r} is not a number of seconds; {DEFAULT_TIMEOUT} s used")
     digit_map, options = mgcp_plan(text, raw)
     core = mgcp.compile_plan(digit_map, options)
-    written: dict[str, str] = {}
-    for entry, original in zip(t.entries, t.written, strict=True):
-        written.setdefault(entry, original)  # the first of two strings alike decides
-    return Plan(core, written, tuple(problems), (*problems, *core.problems))
+    # an entry reports the Avaya string it came from; the catch-all, which no one wrote, none
+    named = [*t.written, ""]
+    lines = tuple(replace(e, text=named[e.index]) for e in core.lines)
+    core = replace(core, lines=lines, problems=(*problems, *core.problems))
+    return Plan(core, tuple(problems))
 
 
 def run(p: Plan, digits: str, log: Log) -> Outcome:
@@ -158,21 +160,7 @@ def run(p: Plan, digits: str, log: Log) -> Outcome:
             f"Avaya DIALPLAN read as an RFC 3435 digit map of {len(p.core.lines)} entries, "
             "the last one the inter-digit timeout (no format string matches)"
         )
-    got = mgcp.run(p.core, digits, log)
-    if got.matched is None:
-        return got
-    # positional, not dataclasses.replace: this runs for every evaluation of a sweep
-    return Outcome(
-        got.digits,
-        got.outcome,
-        got.after_timeout,
-        got.delay_s,
-        got.sent,
-        got.route,
-        p.written.get(got.matched),
-        got.steps,
-        got.problems,
-    )
+    return mgcp.run(p.core, digits, log)
 
 
 def bench_plan(entries: list[tuple[str, str | None]]) -> tuple[str, dict[str, str]]:

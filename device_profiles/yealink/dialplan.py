@@ -446,7 +446,7 @@ def _place_map(plan: MapPlan, number: str, k: int, delay: float, log: Log, why: 
     if line.blocked:
         log(lambda: f"{why}; it ends in '!': barred")
         return log.done("block", matched=line.text)
-    sent = rewrite(plan.nfa.trace(k, number), number, line.entry)
+    sent = rewrite(plan.nfa, k, number, line.entry)
     log(lambda: f"{why}; sends {sent!r}" + (f" on {line.route}" if line.route else ""))
     if not sent:
         return log.done("no-match", matched=line.text)

@@ -39,14 +39,15 @@ class Entry:
     timeout: float = DEFAULT_TIMEOUT
 
 
-def rewrite(path: tuple[int, ...] | None, keys: str, entry: Entry) -> str:
-    """What is sent: each segment's keys (from the match path), or its R replacement."""
-    if path is None:  # a T between digits never holds for digits keyed without pause
-        return keys
+def rewrite(nfa: Automaton, k: int, keys: str, entry: Entry) -> str:
+    """What entry k sends for ``keys``: each segment's keys (from the match path), or its R
+    replacement; an entry without R sends what was keyed, on any path."""
+    if entry.replace == (None,) or (path := nfa.trace(k, keys)) is None:
+        return keys  # (no path: a T between digits never holds for digits keyed without pause)
     kept = [""] * len(entry.replace)
     for key, atom in zip(keys, path, strict=True):
         kept[entry.segment[atom]] += key
-    return "".join(k if r is None else r for k, r in zip(kept, entry.replace, strict=True))
+    return "".join(got if r is None else r for got, r in zip(kept, entry.replace, strict=True))
 
 
 def parse_entry(text: str, index: int = 0, timeout: float = DEFAULT_TIMEOUT) -> Entry:
@@ -119,6 +120,11 @@ class Plan:
     impossible: str
     remove_end: bool
     problems: tuple[str, ...]
+    h323: frozenset[int] = frozenset()  # entries only a VVX 1500 completes
+
+    def placed(self, done: tuple[int, ...]) -> tuple[int, ...]:
+        """Of the complete entries, those this phone places (most plans have no H)."""
+        return tuple(i for i in done if i not in self.h323) if self.h323 else done
 
 
 def timeouts(raw: str, problems: list[str]) -> list[float]:
@@ -166,7 +172,8 @@ def compile_plan(text: str, opts: dict[str, str]) -> Plan:
     if not lines:
         problems.append("no valid entry: every digit is an impossible match")
     nfa = Automaton([ln.atoms for ln in lines])
-    return Plan(True, tuple(lines), nfa, impossible, remove_end, tuple(problems))
+    h323 = frozenset(k for k, ln in enumerate(lines) if ln.h323)
+    return Plan(True, tuple(lines), nfa, impossible, remove_end, tuple(problems), h323)
 
 
 def _names(p: Plan, which: list[int] | tuple[int, ...]) -> str:
@@ -185,15 +192,15 @@ def _out(
     if sent is not None and p.remove_end and sent.endswith("#"):
         log(lambda: f"removeEndOfDial=1: trailing # stripped from {sent!r}")
         sent = sent[:-1]
-    matched = None if e is None else e.text
+    matched = None if e is None else e.text or None  # "": an entry no one wrote
     return log.done(outcome, sent, matched, delay=delay or 0.0, timed=delay is not None)
 
 
 def _at_once(
-    p: Plan, digits: str, k: int, done: list[int], live: tuple[int, ...], log: Log
+    p: Plan, digits: str, k: int, done: tuple[int, ...], live: tuple[int, ...], log: Log
 ) -> Outcome:
     e = p.lines[done[0]]
-    sent = rewrite(p.nfa.trace(done[0], digits[:k]), digits[:k], e)
+    sent = rewrite(p.nfa, done[0], digits[:k], e)
     if log.loud:
         longer = [o for o in live if o not in done]
         why = f"; shortest match wins over {_names(p, longer)}" if longer else ""
@@ -214,7 +221,7 @@ def run(p: Plan, digits: str, log: Log) -> Outcome:
     for k, d in enumerate(digits, 1):
         state = nfa.step(state, d)
         done, _, live = nfa.info(state)
-        if complete := [i for i in done if not lines[i].h323]:
+        if complete := p.placed(done):
             return _at_once(p, digits, k, complete, live, log)
         if not live:
             if log.loud:
@@ -223,13 +230,14 @@ def run(p: Plan, digits: str, log: Log) -> Outcome:
             outcome = {"0": "dial", "1": "no-match"}.get(p.impossible, "wait")
             return _out(p, log, outcome, digits[:k] if outcome == "dial" else None)
         log(lambda k, live: f"{digits[:k]!r}: partial {_names(p, live)}", k, live)
-    if timed := [i for i in nfa.info(nfa.step(state, TIMER))[0] if not lines[i].h323]:
-        e = min((lines[i] for i in timed), key=lambda x: (x.timeout, x.index))
-        sent = rewrite(nfa.trace(lines.index(e), digits), digits, e)
+    if timed := p.placed(nfa.info(nfa.step(state, TIMER))[0]):
+        k = min(timed, key=lambda i: (lines[i].timeout, i))
+        e = lines[k]
+        sent = rewrite(nfa, k, digits, e)
         if log.loud:
             log(f"the user stops: {e.text!r} completes when its T ({e.timeout:g} s) runs out")
         return _out(p, log, "dial", sent, e, delay=e.timeout)
-    if h323 := [i for i in nfa.info(state)[0] if lines[i].h323]:
+    if h323 := [i for i in nfa.info(state)[0] if i in p.h323]:
         log(lambda: f"{_names(p, h323)} ends in H: only a VVX 1500 places it; others wait for Send")
     log(
         "the user stops: no entry completes without more digits and no T applies; "
