@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench install
+.PHONY: demo test lint bench install fuzz faults
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,19 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 
 test: lint
-	@bash .ci/ensure-chromium
+	@bash .ci/ensure-packages
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/sweep_http.py --phones 2000
+
+# The fault lab's long part (tests/faults/README.md); `make test` runs a seeded slice of each.
+fuzz: $(BIN)/.installed
+	$(BIN)/python -m tests.faults.fuzz --mutants 5000 --seed 1 --cli 30
+
+# Everything long in the fault lab, each printing its counts (results in bench/RESULTS.md).
+faults: fuzz
+	PYTHONPATH=. $(BIN)/python -m tests.faults.http_servers
+	PYTHONPATH=. $(BIN)/python -m tests.faults.crash_run --runs 20 --phones 120 --seed 1
+	PYTHONPATH=. $(BIN)/python -m tests.faults.test_signals --runs 20 --seed 1
+	$(BIN)/python bench/sweep_http.py --sizes 500,5000 --concurrency 1000 --bare

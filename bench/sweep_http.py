@@ -1,14 +1,24 @@
-"""Sweep N lab phones with fleet's crawler and, in the same run, with a bare asyncio-streams
-client doing the same HTTP exchanges (the lower bound); print devices/s and CPU per device
-for both and the ratios.
+"""Sweep every lab phone profile, in the lab's proportions, at two fleet sizes in one run, and
+print fleet's CPU per phone at each, their ratio and how many phones were audited.
 
-    python bench/sweep_http.py --phones 2000
+    python bench/sweep_http.py --sizes 500,5000 --concurrency 1000
+    python bench/sweep_http.py --sizes 2000 --bare            # with the lower bound
 
-The lab runs in a child process (`fleet lab serve`), so the server has a core of its own and
-both clients meet the same server. The bare client replays, per profile, the requests fleet's
-profile made to one phone (recorded at fleet's HttpHost), answering the same Basic/Digest
-challenges and opening one connection per request as fleet does (keep-alive off). Profiles
-with a vendor login (Yealink: an RSA-encrypted password) cannot be replayed and are left out.
+CPU per phone must not grow with the fleet (target: the largest size within 1.5x of the
+smallest) and every healthy phone must be audited (the lab runs no faults). The lab runs in a
+child process (`fleet lab serve`, every simulated phone vendor, cycling over them as the lab
+does), so its CPU is not fleet's; one lab of the largest size serves every size (its first N
+phones are in the same proportions). A warm-up sweep runs first, so one-time costs (imports,
+compiled dial plans and templates) do not flatter the larger size.
+
+``--bare`` adds the lower bound: a bare asyncio-streams client replaying, per profile and
+firmware, the requests fleet's profile made to one phone (recorded at fleet's HttpHost),
+answering the same Basic/Digest challenges, one connection per request as fleet (keep-alive
+off), against fleet over the same phones. A profile is left out of it, and named, when its
+replayed exchange does not get the answers fleet got (Yealink: its session rides on a cookie,
+which the replay does not send); where the session id travels in the request itself
+(Grandstream's ``sid``), the replay reuses the recorded one, which the lab still holds, so the
+requests and bytes are still fleet's.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,98 +194,143 @@ async def bare_sweep(
     return sum(await asyncio.gather(*(one(h) for h in hosts)))
 
 
-# --- the run -----------------------------------------------------------------------------
+# --- the run ---------------------------------------------------------------------------
 
 
-def measure(label: str, fn: Any) -> tuple[float, float, Any]:
+def measure(fn: Any) -> tuple[float, float, Any]:
     w0, c0 = time.perf_counter(), time.process_time()
     result = asyncio.run(fn())
     return time.perf_counter() - w0, time.process_time() - c0, result
 
 
+def start_lab(phones: int, names: list[str], net: int, out: str) -> subprocess.Popen[str]:
+    cmd = [sys.executable, "-m", "fleet", "lab", "serve", "--phones", str(phones)]
+    cmd += ["--out", out, "--no-faults", "--no-with-sbcs", "--net", str(net)]
+    for n in names:
+        cmd += ["--profile", n]
+    lab = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert lab.stdout is not None
+    line = lab.stdout.readline()
+    if not line.startswith("serving"):
+        lab.terminate()
+        raise SystemExit(f"lab did not start: {line}")
+    return lab
+
+
+def fleet_sweep(
+    hosts: list[inventory_mod.Host], gold: Any, concurrency: int
+) -> tuple[float, float, Counter[str], list[str]]:
+    """Wall and CPU seconds, statuses, and the first few reasons a phone was not audited."""
+    opts = CrawlOptions(concurrency=concurrency)
+    wall, cpu, snap = measure(lambda: pipeline.sweep(hosts, gold, opts))
+    statuses = Counter(r.status for r in snap.results)
+    why = [f"{r.id}: {r.status}: {r.error}" for r in snap.results if r.status != "audited"]
+    return wall, cpu, statuses, why[:5]
+
+
+def replay_plans(
+    hosts: list[inventory_mod.Host], names: list[str], phones: int, net: int
+) -> tuple[dict[str, list[Call]], list[str]]:
+    """Each replayable host's recorded requests, and the profiles that cannot be replayed."""
+    # Exchanges differ by firmware (Poly's device/info v1 or v2): the lab is built
+    # deterministically, so rebuild its specs here to know each phone's firmware.
+    specs = {
+        p.id: p
+        for p in labfleet.build(
+            phones, faults=False, profile_names=names, net=net, sbcs=False
+        ).phones
+    }
+    key = {h.id: (h.profile, specs[h.id].firmware) for h in hosts}
+    plans: dict[Any, list[Call] | None] = {}
+    for h in hosts:
+        if key[h.id] not in plans:
+            calls = asyncio.run(record(h))
+            try:  # a login the replay cannot redo shows as a different answer
+                ok = asyncio.run(bare_device(h, calls))
+            except (OSError, ValueError, IndexError):
+                ok = False
+            plans[key[h.id]] = calls if ok else None
+    left_out = sorted({k[0] for k, c in plans.items() if c is None})
+    per_host = {h.id: c for h in hosts if (c := plans[key[h.id]]) is not None}
+    return per_host, left_out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--phones", type=int, default=2000)
-    ap.add_argument("--profiles", default="polycom,cisco_mpp")
-    ap.add_argument("--concurrency", type=int, default=200)
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--net", type=int, default=40)
+    ap.add_argument("--sizes", default="500,5000", help="fleet sizes, comma-separated")
+    ap.add_argument("--profiles", default=",".join(labfleet.phone_profiles()))
+    ap.add_argument("--concurrency", type=int, default=1000)
+    ap.add_argument("--warmup", type=int, default=120, help="phones in the unmeasured warm-up")
+    ap.add_argument("--bare", action="store_true", help="add the bare-client lower bound")
+    ap.add_argument("--net", type=int, default=0, help="the lab's 127.N net (0: the first free)")
     args = ap.parse_args()
     names = args.profiles.split(",")
+    sizes = sorted(int(n) for n in args.sizes.split(","))
+    net = args.net or labfleet.free_net(40)
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [
-            sys.executable,
-            "-m",
-            "fleet",
-            "lab",
-            "serve",
-            "--phones",
-            str(args.phones),
-            "--out",
-            tmp,
-            "--no-faults",
-            "--no-with-sbcs",  # phones only: this measures the HTTP crawler
-            "--net",
-            str(args.net),
-        ]
-        for n in names:
-            cmd += ["--profile", n]
-        lab = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        lab = start_lab(max(sizes), names, net, tmp)
         try:
-            assert lab.stdout is not None
-            line = lab.stdout.readline()
-            if not line.startswith("serving"):
-                raise SystemExit(f"lab did not start: {line}")
             inv = inventory_mod.load(Path(tmp, "inventory.yaml"))
             gold = golden_mod.load(Path(tmp, "golden.yaml"))
-            hosts = inv.hosts
-            # Exchanges differ by firmware (Poly's device/info v1 or v2): the lab is built
-            # deterministically, so rebuild its specs here to know each phone's firmware.
-            specs = {
-                p.id: p
-                for p in labfleet.build(
-                    args.phones, faults=False, profile_names=names, net=args.net, sbcs=False
-                ).phones
-            }
-            key = {h.id: (h.profile, specs[h.id].firmware) for h in hosts}
-            plans: dict[Any, list[Call]] = {}
-            for h in hosts:
-                if key[h.id] not in plans:
-                    plans[key[h.id]] = asyncio.run(record(h))
-            per_host = {h.id: plans[key[h.id]] for h in hosts}
+            mix = Counter(h.profile for h in inv.hosts)
             print(
-                f"{len(hosts)} lab phones ({', '.join(names)}), concurrency "
-                f"{args.concurrency}; requests per phone: "
-                + ", ".join(f"{k[0]} {k[1]}: {len(c)}" for k, c in plans.items())
+                f"lab: {len(inv.hosts)} phones ("
+                + ", ".join(f"{p} {n}" for p, n in mix.items())
+                + f"), concurrency {args.concurrency}"
             )
-            opts = CrawlOptions(concurrency=args.concurrency)
-            rows = []
-            for r in range(args.rounds):
-                fw, fc, snap = measure(
-                    "fleet", lambda: pipeline.sweep(hosts, gold, opts, progress=False)
-                )
-                ok_f = sum(1 for x in snap.results if x.status == "audited")
-                bw, bc, ok_b = measure(
-                    "bare", lambda: bare_sweep(hosts, per_host, args.concurrency)
-                )
-                rows.append((fw, fc, ok_f, bw, bc, ok_b))
+            fleet_sweep(inv.hosts[: args.warmup], gold, args.concurrency)
+            per_phone: dict[int, float] = {}
+            all_audited = True
+            for n in sizes:
+                wall, cpu, statuses, why = fleet_sweep(inv.hosts[:n], gold, args.concurrency)
+                per_phone[n] = cpu / n * 1000
+                all_audited &= statuses["audited"] == n
                 print(
-                    f"round {r + 1}: fleet {len(hosts) / fw:7.1f} devices/s "
-                    f"({fc / len(hosts) * 1000:.2f} ms CPU/device, {ok_f} audited) | "
-                    f"bare {len(hosts) / bw:7.1f} devices/s "
-                    f"({bc / len(hosts) * 1000:.2f} ms CPU/device, {ok_b} ok) | "
-                    f"rate ratio {bw / fw:.2f}, CPU ratio {fc / bc:.2f}"
+                    f"{n:6d} phones: {n / wall:7.1f} phones/s, {per_phone[n]:.2f} ms CPU per "
+                    f"phone, {statuses['audited']}/{n} audited"
+                    + "".join(f", {k} {v}" for k, v in statuses.items() if k != "audited")
                 )
-            best = min(rows, key=lambda x: x[0])
-            bare_best = min(rows, key=lambda x: x[3])
-            print(
-                f"best: fleet {len(hosts) / best[0]:.1f} devices/s vs bare "
-                f"{len(hosts) / bare_best[3]:.1f} devices/s: fleet at "
-                f"{bare_best[3] / best[0]:.0%} of the lower bound's rate"
-            )
+                for line in why:
+                    print("    " + line)
+            lo, hi = min(sizes), max(sizes)
+            if lo != hi:
+                ratio = per_phone[hi] / per_phone[lo]
+                print(
+                    f"CPU per phone at {hi} / at {lo}: {ratio:.2f}x (target: within 1.5x: "
+                    f"{'met' if ratio <= 1.5 else 'NOT met'}); every healthy phone audited: "
+                    f"{'yes' if all_audited else 'NO'}"
+                )
+            if args.bare:
+                bare(inv.hosts[:lo], gold, names, max(sizes), net, args.concurrency)
         finally:
             lab.terminate()
             lab.wait(30)
+
+
+def bare(
+    hosts: list[inventory_mod.Host],
+    gold: Any,
+    names: list[str],
+    phones: int,
+    net: int,
+    concurrency: int,
+) -> None:
+    """fleet against the bare client over the phones whose exchange the bare client replays."""
+    per_host, left_out = replay_plans(hosts, names, phones, net)
+    same = [h for h in hosts if h.id in per_host]
+    if not same:
+        print(f"lower bound: no profile can be replayed (left out: {', '.join(left_out)})")
+        return
+    fw, fc, statuses, _ = fleet_sweep(same, gold, concurrency)
+    bw, bc, ok_b = measure(lambda: bare_sweep(same, per_host, concurrency))
+    n = len(same)
+    print(
+        f"lower bound over {n} phones ({', '.join(sorted({h.profile for h in same}))}; left "
+        f"out, not replayable: {', '.join(left_out) or 'none'}): fleet {n / fw:.1f} phones/s "
+        f"({fc / n * 1000:.2f} ms CPU, {statuses['audited']} audited) | bare {n / bw:.1f} "
+        f"phones/s ({bc / n * 1000:.2f} ms CPU, {ok_b} ok): fleet at {bw / fw:.0%} of the "
+        f"lower bound's rate, CPU ratio {fc / bc:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ from fleet.store import Store
 
 # Snapshot ids this process stored, so a failure after the save says so (exit 2 all the same).
 STORED: list[int] = []
+# Signals that stopped this run (set by fleet.cli): a run stopped saves nothing after it.
+STOPPED: list[int] = []
 
 
 def stored_note() -> str:
@@ -53,6 +55,7 @@ class Output:
     fmt: str = "table"
     path: Path | None = None
     fail_on: str = "high"
+    show_all: bool = False  # --all: the table lists every device, the ok ones too
 
 
 def writable(path: Path | None, option: str, *, store: bool = False) -> None:
@@ -74,6 +77,10 @@ def check_writable(store: Path | None, out: Output, pub: Publish) -> None:
     writable(store, "--store", store=True)
     writable(out.path, "--output")
     writable(pub.metrics, "--metrics")
+    if pub.metrics is not None and pub.metrics.exists() and not pub.metrics.is_file():
+        # metrics replace their file whole (a temporary file renamed over it): over a device
+        # or a FIFO that would replace the device itself
+        raise InputError("is not a regular file", file=str(pub.metrics), field="--metrics")
 
 
 def exit_code(snap: Snapshot, fail_on: str) -> int:
@@ -88,11 +95,14 @@ def settle(
     """Drift, staleness, save: what the stored snapshot holds. ``drift_kind``: compare
     firmware with the newest stored snapshot of that kind (a sweep with the last sweep)."""
     if drift_kind is not None:
-        prev_id = st.previous(kind=drift_kind)
+        # like with like: the last snapshot of the same scope, else the last of the kind
+        prev_id = st.previous_in_scope(drift.snapshot_scope(snap)) or st.previous(kind=drift_kind)
         drift.firmware_drift(snap, st.load(prev_id) if prev_id else None)
     if max_age_s is not None:
         staleness.mark_stale(snap, st.last_proven(), max_age_s)
     if save:
+        if STOPPED:  # the signal came as the sweep's async part ended: stop before the save
+            raise KeyboardInterrupt
         STORED.append(st.save(snap))
     return snap
 
@@ -114,14 +124,54 @@ def finish(
 
 
 def context_for(st: Store, snap: Snapshot) -> ReportContext:
-    prev_id = st.previous(before=snap.id) if snap.id else st.previous()
-    history = [h for h in st.snapshots() if snap.id is None or h["id"] <= snap.id][-30:]
-    return report_context.build(
+    # drift and trend compare like with like: a --select site=lon sweep is no dip in the whole
+    scope = drift.snapshot_scope(snap)
+    prev_id = st.previous_in_scope(scope, before=snap.id)
+    same = {i for i, sc in st.scopes().items() if sc == scope}
+    history = [
+        h for h in st.snapshots() if h["id"] in same and (snap.id is None or h["id"] <= snap.id)
+    ][-30:]
+    ctx = report_context.build(
         snap,
         st.load(prev_id) if prev_id else None,
         history,
         staleness.site_unverified_since(snap, st.last_proven()),
+        device_last_proven=st.last_proven_until(snap.id),
     )
+    ctx.numbers = number_rows(st, snap.id)
+    return ctx
+
+
+def number_rows(st: Store, until: int | None) -> list[report_context.NumberRow]:
+    """Per site and number: last proven, and the longest window open (fleet.timeline), as
+    the store stood at snapshot ``until``."""
+    from fleet import timeline
+
+    ev = st.evidence()
+    snaps = [s for s in ev.snapshots if until is None or s[0] <= until]
+    devices = [d for d in ev.devices if until is None or d[0] <= until]
+    findings = [f for f in ev.findings if until is None or f[0] <= until]
+    last, _now = timeline.site_proofs(snaps, devices, findings)
+    t = timeline.build(snaps, devices, findings)
+    open_by: dict[tuple[str, str], timeline.Window] = {}
+    for w in t.sites:
+        key = (w.site or "-", w.number)
+        if w.open and (key not in open_by or w.first_failed.at < open_by[key].first_failed.at):
+            open_by[key] = w
+    rows = []
+    for (site, number), at in sorted(last.items()):
+        found = open_by.get((site, number))
+        rows.append(
+            report_context.NumberRow(
+                site,
+                number,
+                at,
+                found.first_failed.at if found else None,
+                found.last_proven.at if found and found.last_proven else None,
+                len(found.devices) if found else 0,
+            )
+        )
+    return rows
 
 
 def render(snap: Snapshot, out: Output, st: Store) -> str:
@@ -131,17 +181,33 @@ def render(snap: Snapshot, out: Output, st: Store) -> str:
         return html.render(context_for(st, snap))
     if out.fmt == "csv":
         return csv_report.render(snap)
-    return report.render(snap, out.fmt, color=False if out.path else None, fail_on=out.fail_on)
+    return report.render(
+        snap,
+        out.fmt,
+        color=False if out.path else None,
+        fail_on=out.fail_on,
+        show_all=out.show_all,
+    )
 
 
 def emit(snap: Snapshot, out: Output, st: Store) -> None:
     write(render(snap, out, st), out.path, said="report written to")
 
 
+def _naming(e: OSError, path: Path) -> OSError:
+    """``e`` naming ``path``: a write's error carries no file name of its own."""
+    return OSError(e.errno, e.strerror or str(e), str(path))
+
+
 def write(text: str, path: Path | None, *, said: str = "written to") -> None:
     """``text`` to ``path`` (saying so on stderr), or to stdout."""
     if path is not None:
-        path.write_text(text, encoding="utf-8")
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as e:
+            if path.is_file():  # a full disk: never leave a cut-off report for a whole one
+                path.unlink(missing_ok=True)
+            raise _naming(e, path) from e
         print(f"{said} {path}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -150,7 +216,13 @@ def write(text: str, path: Path | None, *, said: str = "written to") -> None:
 def publish(st: Store, snap: Snapshot, pub: Publish) -> None:
     """Metrics and email after a run or for a stored snapshot."""
     if pub.metrics is not None:
-        metrics.write(snap, pub.metrics)
+        from fleet.report import emergency_metrics
+
+        history = emergency_metrics.render(st.evidence())
+        try:
+            metrics.write(snap, pub.metrics, history)
+        except OSError as e:  # named by the path given, not the temporary file's
+            raise _naming(e, pub.metrics) from e
     if pub.email is None:
         return
     from fleet.report import email, html

@@ -75,12 +75,15 @@ def gather_all(paths: list[Path]) -> list[ConfigFile | Unread]:
     """Every file given or found, recognised by content or not: nothing is dropped."""
     files: list[Path] = []
     for p in paths:
-        if p.is_dir():
-            files += _walk(p)
-        elif p.exists():
-            files.append(p)
-        else:
-            raise ConfigFileError("no such file or folder", file=str(p))
+        try:
+            if p.is_dir():
+                files += _walk(p)
+            elif p.exists():
+                files.append(p)
+            else:
+                raise ConfigFileError("no such file or folder", file=str(p))
+        except OSError as e:  # a name over NAME_MAX, a loop of links, a folder not readable
+            raise ConfigFileError(f"cannot read: {e.strerror or e}", file=str(p)) from e
     found: list[ConfigFile | Unread] = []
     seen: set[Path] = set()
     for f in files:
@@ -147,6 +150,7 @@ def audit(
         results=results,
         tag=tag,
         duration_s=round(time.monotonic() - t0, 3),
+        numbers=list(golden.emergency.numbers),
     )
 
 
@@ -164,11 +168,18 @@ def _parts(files: list[ConfigFile]) -> dict[Path, list[Path]]:
             names = f.profile.includes(f.path.name, f.text)
         except Exception:  # an include list fleet cannot read: the file stands alone
             names = []
-        hits = [(f.path.parent / n).resolve() for n in names]
+        hits = [h for n in names if (h := _resolved(f.path.parent / n)) is not None]
         hits = [h for h in dict.fromkeys(hits) if h in have and h != f.path.resolve()]
         if hits:
             out[f.path.resolve()] = hits
     return out
+
+
+def _resolved(p: Path) -> Path | None:
+    try:
+        return p.resolve()
+    except (OSError, RuntimeError, ValueError):  # too long, a link loop, a NUL in the name
+        return None
 
 
 def _parser(f: ConfigFile) -> Callable[[], Collected]:
@@ -209,7 +220,7 @@ def _sibling_reader(path: Path) -> Callable[[str], str | None]:
         p = path.parent / Path(name).name
         try:
             return _read(p) if p.is_file() else None
-        except ConfigFileError:
+        except (ConfigFileError, OSError):  # a name over NAME_MAX is a file that is not there
             return None
 
     return read

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+from collections.abc import Callable, ItemsView, Iterator, KeysView
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from fleet import app, drift, pipeline, profiles
+from fleet import dialplan as dialplan_mod
 from fleet import inventory as inventory_mod
 from fleet.app import Output, Publish
 from fleet.audit import audit as run_audit
@@ -46,13 +48,15 @@ def sweep(
     tag: str | None,
     store_wait: float = 30.0,
     pub: Publish | None = None,
+    show_all: bool = False,
+    dist: Distributed | None = None,
 ) -> int:
     pub = pub or Publish()
-    out = Output(fmt, output, fail_on)
+    out = Output(fmt, output, fail_on, show_all=show_all)
     inputs = load_inputs(inventory, golden, select)  # bad input fails before the store opens
     app.check_writable(store, out, pub)
     with Store.open(store, write=True, wait=store_wait) as st:
-        snap = run_sweep(inputs, concurrency, timeout, tag)
+        snap = run_sweep(inputs, concurrency, timeout, tag, dist, store=st)
         return app.finish(st, snap, out, pub, drift_kind="sweep")
 
 
@@ -69,6 +73,8 @@ class SweepInputs:
 def load_inputs(inventory: Path, golden: Path, select: list[str] | None) -> SweepInputs:
     inv = inventory_mod.load(inventory)
     gold = golden_mod.load(golden)
+    for w in inv.warnings:
+        print(f"fleet: warning: {w}", file=sys.stderr)
     hosts = inv.select(select)
     if not hosts:
         raise InputError("matches no host in the inventory", file=str(inventory), field="--select")
@@ -88,9 +94,35 @@ def _say_pulled(ids: list[str]) -> None:
     )
 
 
-def run_sweep(inputs: SweepInputs, concurrency: int, timeout: float, tag: str | None) -> Snapshot:
-    """Sweep and check the selection; the snapshot says what it was made from."""
+@dataclass(frozen=True, slots=True)
+class Distributed:
+    """`fleet sweep --broker`: the hosts are read by collectors, one queue per shard."""
+
+    broker: str
+    site_timeout: float = 600.0
+    shard_by: str = "site"
+    batch_size: int = 200
+
+
+def run_sweep(
+    inputs: SweepInputs,
+    concurrency: int,
+    timeout: float,
+    tag: str | None,
+    dist: Distributed | None = None,
+    *,
+    store: Store | None = None,
+) -> Snapshot:
+    """Sweep and check the selection; the snapshot says what it was made from. ``store``:
+    each device is written to it as it is read (staged until the snapshot is saved), and
+    the sweep keeps no device's raw configuration."""
     opts = CrawlOptions(concurrency=concurrency, device_timeout=timeout)
+    if dist is not None:
+        snap = _run_distributed(inputs, opts, tag, dist)
+        snap.inventory = str(inputs.inventory.resolve())
+        snap.golden_file = str(inputs.golden.resolve())
+        snap.selection = inputs.select
+        return snap
     with progress.bar(len(inputs.hosts), sys.stderr.isatty()) as advance:
         snap = asyncio.run(
             pipeline.sweep(
@@ -101,6 +133,7 @@ def run_sweep(inputs: SweepInputs, concurrency: int, timeout: float, tag: str | 
                 path_sbcs=inputs.path_sbcs,
                 on_pulled=_say_pulled,
                 on_done=advance,
+                stage=store.stage if store is not None else None,
             )
         )
     snap.inventory = str(inputs.inventory.resolve())
@@ -121,9 +154,11 @@ def audit(
     tag: str | None,
     store_wait: float = 30.0,
     pub: Publish | None = None,
+    show_all: bool = False,
+    against: str | None = None,
 ) -> int:
     pub = pub or Publish()
-    out = Output(fmt, output, fail_on)
+    out = Output(fmt, output, fail_on, show_all=show_all)
     gold = golden_mod.load(golden)
     inv = inventory_mod.load(inventory) if inventory else None
     app.check_writable(store, out, pub)
@@ -131,7 +166,13 @@ def audit(
     if not snap.results:
         raise InputError("no configuration file found", file=" ".join(map(str, paths)))
     snap.golden_file = str(golden.resolve())
+    if against is not None:
+        Store.require(store)
     with Store.open(store, write=True, wait=store_wait) as st:
+        if against is not None:
+            from fleet import reconcile
+
+            reconcile.reconcile(snap, paths, st.load(st.resolve(against)), gold)
         return app.finish(st, snap, out, pub, drift_kind="audit")
 
 
@@ -144,25 +185,41 @@ def diff(
     output: Path | None,
     devices: bool,
 ) -> int:
+    drift_report.require_format(fmt, drift_report.DIFF_FORMATS, "fleet diff")
     Store.require(store)
     app.writable(output, "--output")
     with Store.open(store, write=False, must_exist=True) as st:
         new_id = st.resolve(new)
-        old_id = st.resolve(old) if old else st.previous(before=new_id)
+        old_id = st.resolve(old) if old else _previous_for_diff(st, new_id)
         if old_id is None:
             raise InputError(
                 "only one snapshot in the store: nothing to compare", file=str(store), field="OLD"
             )
         a, b = st.load(old_id), st.load(new_id)
-    changes = drift.diff(a, b)
-    groups = drift.fold(changes, b, a)
-    app.write(
-        drift_report.diff_json(changes, groups, a, b)
-        if fmt == "json"
-        else drift_report.diff_table(groups, a, b, devices),
-        output,
-    )
+    comp = drift.compare(a, b)
+    render = {"json": drift_report.diff_json, "csv": drift_report.diff_csv}.get(fmt)
+    if render is None:
+        app.write(drift_report.wrap(drift_report.diff_table(comp, devices), _width(output)), output)
+    else:
+        app.write(render(comp), output)
     return 0
+
+
+def _width(output: Path | None) -> int | None:
+    """The terminal's width when the table goes to one; None for a file or a pipe."""
+    import shutil
+
+    if output is not None or not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size().columns
+
+
+def _previous_for_diff(st: Store, new_id: int) -> int | None:
+    """Like with like: the newest older snapshot of NEW's scope; failing that the one before
+    (the table then says plainly that the scopes differ)."""
+    scope = st.scopes().get(new_id)
+    same = st.previous_in_scope(scope, before=new_id) if scope else None
+    return same or st.previous(before=new_id)
 
 
 def rollout_verify(
@@ -178,7 +235,10 @@ def rollout_verify(
     timeout: float,
     tag: str | None,
     store_wait: float = 30.0,
+    fail_on: str = "high",
+    strict: bool = False,
 ) -> int:
+    drift_report.require_format(fmt, drift_report.VERIFY_FORMATS, "fleet rollout verify")
     Store.require(store)  # before --output: the store is the first thing named wrong
     app.writable(output, "--output")
     with Store.open(store, write=True, wait=store_wait, must_exist=True) as st:
@@ -187,11 +247,9 @@ def rollout_verify(
         inputs = load_inputs(*_baseline_files(base, inventory, golden), sel)
         snap = run_sweep(inputs, concurrency, timeout, tag or f"verify-{base.tag or base.id}")
         app.settle(st, snap, drift_kind="sweep", max_age_s=None, save=True)
-    verdict = drift.verify(base, snap)
-    render = {"json": drift_report.verdict_json, "junit": drift_report.verdict_junit}.get(
-        fmt, drift_report.verdict_table
-    )
-    app.write(render(verdict), output)
+    verdict = drift.verify(base, snap, fail_on=fail_on, strict=strict)
+    text = drift_report.VERIFY_RENDER[fmt](verdict)
+    app.write(drift_report.wrap(text, _width(output)) if fmt == "table" else text, output)
     return 1 if verdict.failed else 0
 
 
@@ -219,9 +277,10 @@ def report_cmd(
     fail_on: str,
     pub: Publish | None = None,
     store_wait: float = 30.0,
+    show_all: bool = False,
 ) -> int:
     pub = pub or Publish()
-    out = Output(fmt, output, fail_on)
+    out = Output(fmt, output, fail_on, show_all=show_all)
     Store.require(store)  # before --output and --metrics
     app.check_writable(None, out, pub)
     # an emailed report is recorded (for --only-on-change): a write, under the lock
@@ -246,25 +305,41 @@ def _looks_golden(f: Path) -> bool:
 
 
 def validate(files: list[Path]) -> int:
+    """Every file checked, every problem said (one per file); secret references are checked
+    for form and place, not read: validate may run where the sweep's secrets are not."""
+    failed = 0
     for f in files:
-        if _looks_golden(f):
-            g = golden_mod.load(f)
-            print(
-                f"{f}: golden template {g.name!r}: {len(g.rules)} rules, emergency numbers "
-                f"{', '.join(g.emergency.numbers) or 'none'}"
-            )
-        else:
-            inv = inventory_mod.load(f)
-            print(f"{f}: inventory with {len(inv.hosts)} hosts")
-    return 0
+        try:
+            _validate_one(f)
+        except InputError as e:
+            for problem in [e, *e.more]:
+                print(f"fleet: {problem}", file=sys.stderr)
+            failed += 1
+    if failed and len(files) > 1:
+        print(f"fleet: {failed} of {len(files)} files have problems", file=sys.stderr)
+    return 2 if failed else 0
+
+
+def _validate_one(f: Path) -> None:
+    if _looks_golden(f):
+        g = golden_mod.load(f)
+        print(
+            f"{f}: golden template {g.name!r}: {len(g.rules)} rules, emergency numbers "
+            f"{', '.join(g.emergency.numbers) or 'none'}"
+        )
+        return
+    inv = inventory_mod.load(f, resolve_secrets=False)
+    for w in inv.warnings:
+        print(f"fleet: warning: {w}", file=sys.stderr)
+    print(f"{f}: inventory with {len(inv.hosts)} hosts")
 
 
 def list_profiles(show_policies: bool) -> int:
-    _print(text.profile_lines(profiles.registry().values()))
+    _print(text.profile_table(profiles.registry().values()))
     _print(text.broken_profile_lines(profiles.broken()), file=sys.stderr)
     if show_policies:
         print()
-        _print(text.policy_lines((n, policies.load(n)) for n in policies.names()))
+        _print(text.policy_table((n, policies.load(n)) for n in policies.names()))
     return 0
 
 
@@ -275,7 +350,7 @@ def _print(lines: list[str], file: TextIO | None = None) -> None:
 
 def store_list(store: Path) -> int:
     with Store.open(store, write=False, must_exist=True) as st:
-        _print(text.snapshot_lines(st.snapshots()))
+        _print(text.snapshot_table(st.snapshots()))
     return 0
 
 
@@ -301,10 +376,69 @@ def dialplan_eval(
     for d in digits:
         if not re.fullmatch(r"[0-9*#+]+", d):
             raise InputError(f"{d!r} is not a digit string (0-9, *, #, +)", field="DIGITS")
+    _check_options(dialplan.dialect_for(syntax), plan, options)
     for d in digits:
         res = dialplan.evaluate(syntax, plan, d, options)
+        bad = [p for p in res.problems if any(n in p for n in options)]
+        if bad:  # a value the engine could not take: the phone would fall back, say so
+            raise InputError("; ".join(bad), field="--option")
         _print(text.outcome_lines(d, res, as_json=as_json, explain=explain))
     return 0
+
+
+class _Reads(dict[str, str]):
+    """The options, noting which names the engine looks up (all, when it walks them)."""
+
+    def __init__(self, items: dict[str, str]) -> None:
+        super().__init__(items)
+        self.asked: set[str] = set()
+        self.walked = False
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.asked.add(str(key))
+        return super().__contains__(key)
+
+    def __iter__(self) -> Iterator[str]:
+        self.walked = True
+        return super().__iter__()
+
+    def items(self) -> ItemsView[str, str]:  # type: ignore[override]
+        self.walked = True
+        return super().items()
+
+    def keys(self) -> KeysView[str]:  # type: ignore[override]
+        self.walked = True
+        return super().keys()
+
+
+def _check_options(dialect: dialplan_mod.Dialect, plan: str, options: dict[str, str]) -> None:
+    """--option names the engine does not read are refused (a typo would otherwise change
+    nothing, silently): by the dialect's declared names, else by what compiling asks for."""
+    if not options:
+        return
+    if dialect.option_names is not None:
+        known: set[str] = set(dialect.option_names)
+    else:
+        probe = _Reads(options)
+        dialect.compile(plan, probe)
+        if probe.walked:
+            return
+        known = probe.asked
+    unknown = sorted(set(options) - known)
+    if unknown:
+        listed = ", ".join(sorted(known)) or "none for this plan"
+        raise InputError(
+            f"the {dialect.name} engine reads no option {unknown[0]!r} (it reads: {listed})",
+            field="--option",
+        )
 
 
 def sbc_route(
@@ -343,7 +477,18 @@ def _sbc_from_inventory(path: Path, host_id: str | None) -> tuple[DeviceState, P
     saying why) when it cannot be read."""
     from fleet.collect.crawler import crawl
 
-    inv = inventory_mod.load(path)
+    try:
+        inv = inventory_mod.load(path)
+    except InputError as e:
+        golden = e.reason.startswith("this looks like a golden")
+        if path.suffix.lower() in (".yaml", ".yml", ".csv") and not golden:
+            raise  # meant as an inventory: its own error, with line and field, says more
+        readers = ", ".join(n for n, p in profiles.registry().items() if p.route is not None)
+        raise InputError(
+            f"not an SBC configuration fleet recognises (profiles that route: {readers}) "
+            "nor an inventory (YAML with hosts:, or CSV)",
+            file=str(path),
+        ) from None
     sbcs = [h for h in inv.hosts if profiles.get(h.profile).route is not None]
     if host_id:
         sbcs = [h for h in sbcs if h.id == host_id]
@@ -362,3 +507,120 @@ def _sbc_from_inventory(path: Path, host_id: str | None) -> tuple[DeviceState, P
         print(f"fleet: {res.id}: {res.status}: {res.error}", file=sys.stderr)
         return None
     return res.state, profiles.get(res.profile)
+
+
+def timeline(
+    *,
+    store: Path,
+    numbers: list[str],
+    sites: list[str],
+    since: str | None,
+    fmt: str,
+    output: Path | None,
+) -> int:
+    """The windows in which each emergency number was broken; exit 1 while one is open."""
+    from fleet import timeline as timeline_mod
+    from fleet.check.staleness import parse_age
+    from fleet.report import timeline_report
+
+    if fmt not in timeline_report.FORMATS:
+        raise InputError(
+            f"fleet timeline writes {', '.join(timeline_report.FORMATS)}, not {fmt!r}",
+            field="--format",
+        )
+    cutoff = _since(since, parse_age) if since else None
+    Store.require(store)
+    app.writable(output, "--output")
+    with Store.open(store, write=False, must_exist=True) as st:
+        ev = st.evidence(cutoff)
+    t = timeline_mod.build(ev.snapshots, ev.devices, ev.findings, numbers=numbers, sites=sites)
+    app.write(timeline_report.RENDER[fmt](t), output)
+    return 1 if any(w.open for w in t.sites) else 0
+
+
+def _since(text: str, parse_age: Callable[[str], float]) -> str:
+    """``--since``: a duration back from now (30d, 12h) or a UTC date (2026-10-23)."""
+    import datetime as dt
+
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        return text.strip() + "T00:00:00Z"
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", text.strip()):
+        return text.strip()
+    try:
+        age = parse_age(text)
+    except InputError:
+        raise InputError(
+            f"expected a duration like 30d or 12h, or a date like 2026-10-23, got {text!r}",
+            field="--since",
+        ) from None
+    return (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=age)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _run_distributed(
+    inputs: SweepInputs, opts: CrawlOptions, tag: str | None, dist: Distributed
+) -> Snapshot:
+    from fleet import distributed
+
+    distributed.require("--broker")
+    from fleet.distributed import coordinator
+
+    # SBCs a selection left out travel with it: a path not walked must not read as proven
+    hosts = [*inputs.hosts, *inputs.path_sbcs]
+    with progress.bar(len(hosts), sys.stderr.isatty()) as advance:
+        return coordinator.sweep(
+            hosts,
+            inputs.gold,
+            inputs.golden,
+            opts,
+            broker=dist.broker,
+            site_timeout=dist.site_timeout,
+            shard_by=dist.shard_by,
+            batch_size=dist.batch_size,
+            tag=tag,
+            on_done=advance,
+        )
+
+
+def rollout_assess(
+    change: list[Path],
+    *,
+    baseline: str,
+    firmware: list[str] | None = None,
+    golden: Path | None,
+    store: Path,
+    fmt: str,
+    output: Path | None,
+) -> int:
+    """What the change would do to emergency calling; exit 1 on a regression."""
+    from fleet import assess as assess_mod
+    from fleet.report import assess_report
+
+    if fmt not in assess_report.FORMATS:
+        raise InputError(
+            f"fleet rollout assess writes {', '.join(assess_report.FORMATS)}, not {fmt!r}",
+            field="--format",
+        )
+    targets: dict[str, str] = {}
+    for item in firmware or []:
+        model, eq, version = item.partition("=")
+        if not eq or not model.strip() or not version.strip():
+            raise InputError(f"expected MODEL=VERSION, got {item!r}", field="--firmware")
+        targets[model.strip()] = version.strip()
+    if not change and not targets:
+        raise InputError("name the change: CHANGE files or --firmware MODEL=VERSION")
+    Store.require(store)
+    app.writable(output, "--output")
+    with Store.open(store, write=False, must_exist=True) as st:
+        base = st.load(st.resolve(baseline))
+    gold_path = golden or (Path(base.golden_file) if base.golden_file else None)
+    if gold_path is None:
+        raise InputError("the baseline does not say which golden it used", field="--golden")
+    gold = golden_mod.load(gold_path)
+    addresses: dict[str, str | None] = {r.id: None for r in base.results}
+    inv_path = Path(base.inventory) if base.inventory else None
+    if inv_path is not None and inv_path.exists():
+        inv = inventory_mod.load(inv_path, resolve_secrets=False)
+        addresses.update({h.id: h.hostname for h in inv.hosts})
+    result = assess_mod.assess(base, change, gold, addresses, targets)
+    app.write(assess_report.RENDER[fmt](result), output)
+    return 1 if result.regressions else 0

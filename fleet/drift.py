@@ -1,6 +1,8 @@
 """What changed between two snapshots: parameter by parameter (normalised and raw), with
-identical changes across devices folded into one line, emergency-relevant ones first; and
-the comparison behind `fleet rollout verify`."""
+identical changes across devices folded into one line, emergency-relevant ones first, and the
+devices that appeared, vanished or could not be compared; each snapshot's scope (kind,
+inventory, selection), so like is compared with like; and the comparison behind `fleet
+rollout verify`, which fails only on what is worse than at the baseline."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleet.model import DeviceResult, DeviceState, Finding, Snapshot
+from fleet.model import SEVERITY_RANK, DeviceResult, DeviceState, Finding, Snapshot
 
 # Raw parameter names that touch emergency calling, in any vendor's key space.
 _EMERGENCY_RAW = re.compile(
@@ -62,6 +64,13 @@ class Group:
         layer = "" if self.layer == "raw" else " (normalised)"
         return f"{len(self.devices)} × {self.shared}: `{self.key}`{layer} {what}"
 
+    def names(self, first: int = 5) -> str:
+        """The devices: all of them when few, else the first ``first`` and how many more."""
+        ds = sorted(self.devices)
+        if len(ds) <= first + 1:  # "and 1 more" would take the room of the name
+            return ", ".join(ds)
+        return ", ".join(ds[:first]) + f" and {len(ds) - first} more"
+
 
 def _v(v: str | None) -> str:
     if v is None:
@@ -109,6 +118,72 @@ def diff(old: Snapshot, new: Snapshot) -> list[Change]:
             assert st is not None
             changes += device_changes(r.id, st, r.state)
     return changes
+
+
+ScopeKey = tuple[str, str, tuple[str, ...]]
+
+
+def scope_key(kind: str, inventory: str | None, selection: list[str] | None) -> ScopeKey:
+    """What a snapshot covers: its kind, the inventory and the selection, the latter in a
+    canonical order (``role=phone,site=lon`` is ``site=lon,role=phone``). Two snapshots
+    compare like with like only when these are equal."""
+    terms = (
+        ",".join(sorted(t.strip() for t in e.split(",") if t.strip())) for e in selection or []
+    )
+    return kind, inventory or "", tuple(sorted(t for t in terms if t))
+
+
+def snapshot_scope(snap: Snapshot) -> ScopeKey:
+    return scope_key(snap.kind, snap.inventory, snap.selection)
+
+
+def describe_scope(snap: Snapshot) -> str:
+    """The scope in words, for a message that says two scopes differ."""
+    kind, _inv, sel = snapshot_scope(snap)
+    where = "the whole inventory" if not sel else "--select " + " --select ".join(sel)
+    return f"{kind} of {where}" + (f" ({snap.inventory})" if snap.inventory else "")
+
+
+@dataclass(slots=True)
+class Comparison:
+    """`fleet diff`: two snapshots, what changed on the devices in both, which devices
+    appeared or vanished, which could not be compared, and whether the scopes agree."""
+
+    old: Snapshot
+    new: Snapshot
+    changes: list[Change]
+    groups: list[Group]
+    appeared: list[str]  # in NEW only (same scope: new devices)
+    vanished: list[str]  # in OLD only (same scope: gone from the fleet or the inventory)
+    not_compared: dict[str, str]  # in both, but not read in one of them: id -> why
+    same_scope: bool
+
+
+def compare(old: Snapshot, new: Snapshot) -> Comparison:
+    """Everything `fleet diff` says about ``old`` → ``new``. Devices in one snapshot only are
+    appeared/vanished when the scopes agree; when they differ, they are outside the other's
+    scope, which the caller must say (never "no changes" for a narrower sweep)."""
+    before = {r.id: r for r in old.results}
+    after = {r.id: r for r in new.results}
+    not_compared: dict[str, str] = {}
+    for d in sorted(before.keys() & after.keys()):
+        a, b = before[d], after[d]
+        if a.state is None and b.state is None:
+            not_compared[d] = f"not read in either snapshot ({a.status}, then {b.status})"
+        elif a.state is None or b.state is None:
+            which, r = ("old", a) if a.state is None else ("new", b)
+            not_compared[d] = f"not read in the {which} snapshot ({r.status})"
+    changes = diff(old, new)
+    return Comparison(
+        old,
+        new,
+        changes,
+        fold(changes, new, old),
+        appeared=sorted(after.keys() - before.keys()),
+        vanished=sorted(before.keys() - after.keys()),
+        not_compared=not_compared,
+        same_scope=snapshot_scope(old) == snapshot_scope(new),
+    )
 
 
 def fold(changes: list[Change], new: Snapshot, old: Snapshot) -> list[Group]:
@@ -184,18 +259,42 @@ def firmware_drift(new: Snapshot, old: Snapshot | None) -> None:
 
 @dataclass(slots=True)
 class Verdict:
-    """`fleet rollout verify`: the new sweep against the baseline, device by device."""
+    """`fleet rollout verify`: the new sweep against the baseline, device by device. Only what
+    is worse than at the baseline fails: a finding new since then at or above ``fail_on``, or
+    a device reached then and not now. What was already wrong is counted, never hidden."""
 
     baseline: Snapshot
     current: Snapshot
-    regressions: dict[str, list[Finding]] = field(default_factory=dict)
+    fail_on: str = "high"
+    strict: bool = False  # a device down then and still down fails too (the old behaviour)
+    regressions: dict[str, list[Finding]] = field(default_factory=dict)  # new, >= fail_on
+    below: dict[str, list[Finding]] = field(default_factory=dict)  # new, under fail_on
+    pre_existing: dict[str, list[Finding]] = field(default_factory=dict)  # as at the baseline
     fixed: dict[str, list[Finding]] = field(default_factory=dict)
-    unverified: dict[str, str] = field(default_factory=dict)  # id -> status: error
+    unverified: dict[str, str] = field(default_factory=dict)  # reached then (or new), not now
+    still_down: dict[str, str] = field(default_factory=dict)  # not audited then nor now
+    not_swept: list[str] = field(default_factory=list)  # in the baseline, not in this sweep
     firmware: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
-        return bool(self.regressions or self.unverified)
+        return bool(self.regressions or self.unverified or (self.strict and self.still_down))
+
+    def counts(self) -> dict[str, int]:
+        """The summary: new and pre-existing findings apart, devices by what happened."""
+        return {
+            "devices": len(self.current.results),
+            "new_findings": _n(self.regressions),
+            "new_devices": len(self.regressions),
+            "new_below_fail_on": _n(self.below),
+            "pre_existing_findings": _n(self.pre_existing),
+            "pre_existing_devices": len(self.pre_existing),
+            "unverified": len(self.unverified),
+            "unreachable_as_at_baseline": len(self.still_down),
+            "not_swept": len(self.not_swept),
+            "fixed_findings": _n(self.fixed),
+            "firmware_changes": len(self.firmware),
+        }
 
     def firmware_groups(self) -> list[tuple[str, str | None, str | None, list[str]]]:
         """(model, old, new, devices), biggest first."""
@@ -208,6 +307,9 @@ class Verdict:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        def fs(d: dict[str, list[Finding]]) -> dict[str, list[dict[str, Any]]]:
+            return {k: [f.to_dict() for f in v] for k, v in sorted(d.items())}
+
         return {
             "schema": "fleet.rollout/1",
             "baseline": {
@@ -217,9 +319,16 @@ class Verdict:
             },
             "current": {"id": self.current.id, "finished_at": self.current.finished_at},
             "verdict": "fail" if self.failed else "pass",
-            "regressions": {d: [f.to_dict() for f in fs] for d, fs in self.regressions.items()},
+            "fail_on": self.fail_on,
+            "strict": self.strict,
+            "summary": self.counts(),
+            "regressions": fs(self.regressions),
+            "new_below_fail_on": fs(self.below),
             "unverified": self.unverified,
-            "fixed": {d: [f.to_dict() for f in fs] for d, fs in self.fixed.items()},
+            "unreachable_as_at_baseline": self.still_down,
+            "not_swept": self.not_swept,
+            "pre_existing": fs(self.pre_existing),
+            "fixed": fs(self.fixed),
             "firmware_changes": [
                 {"model": m, "from": a, "to": b, "count": len(ds), "devices": ds}
                 for m, a, b, ds in self.firmware_groups()
@@ -227,29 +336,53 @@ class Verdict:
         }
 
 
-def _emergency_keys(r: DeviceResult | None) -> dict[tuple[str, str], Finding]:
+def _n(d: dict[str, list[Finding]]) -> int:
+    return sum(len(v) for v in d.values())
+
+
+def _keyed(r: DeviceResult | None) -> dict[tuple[str, str], Finding]:
+    """A device's findings by (rule, subject); drift is what a rollout is expected to bring."""
     if r is None:
         return {}
-    return {(f.rule, f.subject): f for f in r.findings if f.rule.startswith("emergency.")}
+    return {(f.rule, f.subject): f for f in r.findings if not f.rule.startswith("drift.")}
 
 
-def verify(baseline: Snapshot, current: Snapshot, ids: set[str] | None = None) -> Verdict:
-    v = Verdict(baseline, current)
+def verify(
+    baseline: Snapshot,
+    current: Snapshot,
+    ids: set[str] | None = None,
+    *,
+    fail_on: str = "high",
+    strict: bool = False,
+) -> Verdict:
+    v = Verdict(baseline, current, fail_on=fail_on, strict=strict)
     before = {r.id: r for r in baseline.results}
+    swept = {r.id for r in current.results}
+    v.not_swept = sorted(d for d in before if d not in swept and (ids is None or d in ids))
     for r in current.results:
-        if ids is not None and r.id not in ids:
-            continue
-        if r.status != "audited":
-            v.unverified[r.id] = f"{r.status}: {r.error or ''}".strip()
-            continue
-        old = before.get(r.id)
-        was, now = _emergency_keys(old), _emergency_keys(r)
-        new_ones = [f for k, f in now.items() if k not in was]
-        gone = [f for k, f in was.items() if k not in now]
-        if new_ones:
-            v.regressions[r.id] = new_ones
-        if gone and old is not None and old.status == "audited":
-            v.fixed[r.id] = gone
-        if old is not None and _fw(old) and _fw(r) and _fw(old) != _fw(r):
-            v.firmware[r.id] = (_fw(old), _fw(r))
+        if ids is None or r.id in ids:
+            _verify_device(v, before.get(r.id), r)
     return v
+
+
+def _verify_device(v: Verdict, old: DeviceResult | None, r: DeviceResult) -> None:
+    why = f"{r.status}: {r.error or ''}".strip().rstrip(":")
+    if r.status != "audited":
+        if old is not None and old.status != "audited":
+            v.still_down[r.id] = f"{why} (as at baseline: {old.status})"
+        else:
+            v.unverified[r.id] = why
+        return
+    limit = SEVERITY_RANK[v.fail_on]
+    was, now = _keyed(old), _keyed(r)
+    new = [f for k, f in now.items() if k not in was]
+    if hit := [f for f in new if SEVERITY_RANK[f.severity] <= limit]:
+        v.regressions[r.id] = sorted(hit, key=Finding.sort_key)
+    if under := [f for f in new if SEVERITY_RANK[f.severity] > limit]:
+        v.below[r.id] = sorted(under, key=Finding.sort_key)
+    if same := [f for k, f in now.items() if k in was]:
+        v.pre_existing[r.id] = sorted(same, key=Finding.sort_key)
+    if gone := [f for k, f in was.items() if k not in now]:
+        v.fixed[r.id] = sorted(gone, key=Finding.sort_key)
+    if old is not None and _fw(old) and _fw(r) and _fw(old) != _fw(r):
+        v.firmware[r.id] = (_fw(old), _fw(r))

@@ -15,6 +15,8 @@ FleetError
 │   └── StoreBusy           another run holds the store
 ├── EmailError              the SMTP server refused the report or could not be reached
 ├── LabBusy                 no free loopback network for the simulated fleet
+├── LabControlError         a running lab's rollout control did not answer
+├── BrokerError             a distributed sweep's broker unreachable or lost: exit 2
 └── DialPlanError           a dial plan that cannot be compiled
 """
 
@@ -39,6 +41,7 @@ class InputError(FleetError):
         field: str | None = None,
     ) -> None:
         self.file, self.line, self.field, self.reason = file, line, field, message
+        self.more: list[InputError] = []  # the file's other problems (`fleet validate` lists them)
         where = file or ""
         if file and line:
             where = f"{file}:{line}"
@@ -86,11 +89,25 @@ class HttpStatusError(DeviceError):
 
     def __init__(self, reply: Any) -> None:
         self.reply = reply
-        super().__init__(f"{reply.url}: HTTP {reply.status}")
+        super().__init__(f"{reply.url}: HTTP {reply.status}{_redirect_note(reply)}")
 
     @property
     def transient(self) -> bool:
         return bool(self.reply.status in (502, 503, 504))
+
+
+def _redirect_note(reply: Any) -> str:
+    """Where a redirect pointed, and that fleet does not go there: following it would send
+    the device's credentials to an address the inventory does not name."""
+    if not 300 <= reply.status < 400:
+        return ""
+    import re
+
+    location = reply.headers.get("location", "") if reply.headers is not None else ""
+    if not location:
+        return ": a redirect without a Location"
+    location = re.sub(r"//[^/@]*@", "//", location)[:200]  # never a user:password@ in it
+    return f": a redirect to {location!r}, not followed (give the device's own address)"
 
 
 class EmailError(FleetError):
@@ -101,12 +118,20 @@ class LabBusy(FleetError):
     """No free 127.x network for the simulated fleet."""
 
 
+class LabControlError(FleetError):
+    """`fleet lab rollout` could not reach the lab's control (the lab stopped?)."""
+
+
 class StoreError(FleetError):
     pass
 
 
 class StoreBusy(StoreError):
     pass
+
+
+class BrokerError(FleetError):
+    """The broker of a distributed sweep could not be reached, or was lost mid-sweep."""
 
 
 class DialPlanError(FleetError):

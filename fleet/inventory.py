@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import io
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,6 +119,9 @@ class HostIn(CommonIn):
 
 
 class InventoryIn(_Strict):
+    # The documented opt-in for passwords written into the inventory itself; each is
+    # still named on stderr (see :data:`PLAINTEXT_HINT`).
+    allow_plaintext_passwords: bool = False
     defaults: CommonIn = CommonIn()
     groups: dict[str, CommonIn] = {}
     hosts: dict[str, HostIn] | str = {}
@@ -179,6 +184,8 @@ class Host:
 class Inventory:
     file: str
     hosts: list[Host]
+    # What the user should hear though the inventory loaded (plaintext passwords allowed)
+    warnings: list[str] = field(default_factory=list)
 
     def select(self, exprs: list[str] | None) -> list[Host]:
         if not exprs:
@@ -219,26 +226,53 @@ def matches(facts: dict[str, list[str]], terms: list[tuple[str, bool, str]]) -> 
     return True
 
 
-def load(path: str | Path) -> Inventory:
+GOLDEN_KEYS = ("fleet_golden", "policy", "emergency", "rules")
+
+
+def load(path: str | Path, *, resolve_secrets: bool = True) -> Inventory:
+    """The inventory at ``path``. With ``resolve_secrets`` False (``fleet validate``) every
+    secret reference is checked for form and place but not read: a host's secrets are
+    placeholders, and the environment the sweep will run in need not be this one."""
     path = Path(path)
     if path.suffix.lower() == ".csv":
-        hosts = _csv_hosts(path)
+        hosts, rows = _csv_hosts(path)
         doc = yamlsrc.Located(str(path), {"hosts": hosts}, {})
-        model = InventoryIn(hosts=_csv_models(path, hosts))
-        return _resolve(doc, model, path.parent, csv_file=str(path))
+        model = InventoryIn(hosts=_csv_models(path, hosts, rows))
+        return _resolve(doc, model, path.parent, str(path), rows, resolve_secrets)
     doc = yamlsrc.load(path, InventoryError)
     if not isinstance(doc.data, dict):
         raise InventoryError("an inventory is a mapping with hosts:", file=str(path), line=1)
+    doc.data = yamlsrc.without_anchor_keys(doc.data)
+    _not_a_golden(doc)
     try:
         model = InventoryIn.model_validate(doc.data)
     except ValidationError as e:
         raise yamlsrc.pydantic_error(doc, e, InventoryError, allowed=_ALLOWED) from None
     csv_file = None
+    rows = {}
     if isinstance(model.hosts, str):
         csv_path = (path.parent / model.hosts).resolve()
         csv_file = str(csv_path)
-        model.hosts = _csv_models(csv_path, _csv_hosts(csv_path))
-    return _resolve(doc, model, path.parent, csv_file)
+        hosts, rows = _csv_hosts(csv_path)
+        model.hosts = _csv_models(csv_path, hosts, rows)
+    return _resolve(doc, model, path.parent, csv_file, rows, resolve_secrets)
+
+
+def _not_a_golden(doc: yamlsrc.Located) -> None:
+    """A golden template given where the inventory goes is named as one (not as a pile of
+    unknown keys): the two files sit side by side and are easily swapped."""
+    assert isinstance(doc.data, dict)
+    if "hosts" in doc.data and "fleet_golden" not in doc.data:
+        return
+    key = next((k for k in GOLDEN_KEYS if k in doc.data), None)
+    if key is not None:
+        raise InventoryError(
+            "this looks like a golden template, not an inventory: pass it as --golden "
+            "(the inventory is the file with hosts:)",
+            file=doc.file,
+            line=doc.line_of((key,)),
+            field=key,
+        )
 
 
 _ALLOWED = {
@@ -248,33 +282,78 @@ _ALLOWED = {
     "tls": list(TlsIn.model_fields),
     "ssh": list(SshIn.model_fields),
     "defaults": list(CommonIn.model_fields),
+    "": [*InventoryIn.model_fields, "x-... (ignored: for YAML anchors)"],
+    "hosts.*": list(HostIn.model_fields),
+    "groups.*": list(CommonIn.model_fields),
 }
 
 
-def _csv_models(path: Path, hosts: dict[str, dict[str, Any]]) -> dict[str, HostIn]:
+def _csv_models(
+    path: Path, hosts: dict[str, dict[str, Any]], rows: dict[str, int]
+) -> dict[str, HostIn]:
     """Each CSV row validated on its own, so an error names its line and column."""
     out: dict[str, HostIn] = {}
-    for lineno, (hid, h) in enumerate(hosts.items(), start=2):
+    for hid, h in hosts.items():
+        lineno = rows.get(hid)
         try:
             out[hid] = HostIn.model_validate(h)
         except ValidationError as e:
             err = e.errors()[0]
             column = ".".join(str(x) for x in err["loc"]) or "row"
-            msg = err["msg"].removeprefix("Value error, ")
+            msg = yamlsrc.plain_message(err)
             raise InventoryError(
                 msg, file=str(path), line=lineno, field=f"{hid}.{column}"
             ) from None
     return out
 
 
-def _csv_hosts(path: Path) -> dict[str, dict[str, Any]]:
+def _csv_hosts(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
     """CSV with the inventory's column names: id, address, profile, role, site, groups
-    (``;``-separated), tags, username, password, tls_verify, tls_ca, mac, model."""
+    (``;``-separated), tags, username, password, tls_verify, tls_ca, timeout, mac, model.
+    Returns the hosts and the line each host's row starts on."""
+    # read as YAML files are: a regular file, bounded, text (not /dev/zero, not binary)
+    text = yamlsrc.read_text(path, InventoryError)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise InventoryError(f"cannot read: {e.strerror}", file=str(path)) from e
-    rows = csv.DictReader(text.splitlines())
+        return _csv_rows(path, text)
+    except _CsvError as e:
+        raise InventoryError(f"malformed CSV: {e.why}", file=str(path), line=e.line) from None
+
+
+class _CsvError(Exception):
+    def __init__(self, why: str, line: int) -> None:
+        self.why, self.line = why, line
+
+
+class _Rows:
+    """csv.reader whose syntax errors carry the line the bad row starts on."""
+
+    def __init__(self, text: str) -> None:
+        self.reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        self.line_num = 0
+
+    def __iter__(self) -> _Rows:
+        return self
+
+    def __next__(self) -> list[str]:
+        start = self.reader.line_num + 1
+        try:
+            row = next(self.reader)
+        except csv.Error as e:
+            raise _CsvError(str(e), start) from None
+        self.line_num = self.reader.line_num
+        return row
+
+
+def _csv_rows(path: Path, text: str) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    reader = _Rows(text)
+    header = next(reader, None)
+    if not header or not any(c.strip() for c in header):
+        raise InventoryError(
+            "empty CSV: the first line names the columns (id,address,profile,...)",
+            file=str(path),
+            line=1,
+        )
+    header = [c.strip() for c in header]
     known = {
         "id",
         "name",
@@ -292,33 +371,55 @@ def _csv_hosts(path: Path) -> dict[str, dict[str, Any]]:
         "mac",
         "model",
     }
-    unknown = [c for c in rows.fieldnames or [] if c not in known]
+    unknown = [c for c in header if c not in known]
     if unknown:
         raise InventoryError(
             f"unknown column (allowed: {', '.join(sorted(known))})",
             file=str(path),
             line=1,
-            field=unknown[0],
+            field=unknown[0] or f"column {header.index(unknown[0]) + 1}",
         )
     hosts: dict[str, dict[str, Any]] = {}
-    for lineno, row in enumerate(rows, start=2):
+    lines: dict[str, int] = {}
+    lineno = reader.line_num + 1
+    for cells in reader:
+        if not any(c.strip() for c in cells):
+            lineno = reader.line_num + 1
+            continue
+        if len(cells) > len(header):
+            raise InventoryError(
+                f"{len(cells)} cells where the header names {len(header)} columns",
+                file=str(path),
+                line=lineno,
+                field="row",
+            )
+        row = dict(zip(header, cells, strict=False))
         hid = (row.get("id") or row.get("name") or "").strip()
         if not hid:
             raise InventoryError(
                 "required field is missing", file=str(path), line=lineno, field="id"
             )
-        h = _csv_host(row, path, lineno)
+        h = _csv_host(row, path, lineno, hid)
         if hid in hosts:
-            raise InventoryError("duplicate host id", file=str(path), line=lineno, field="id")
-        hosts[hid] = h
-    return hosts
+            raise InventoryError(
+                f"duplicate host id (also line {lines[hid]})",
+                file=str(path),
+                line=lineno,
+                field="id",
+            )
+        hosts[hid], lines[hid] = h, lineno
+        lineno = reader.line_num + 1
+    return hosts, lines
 
 
-def _csv_host(row: dict[str, str], path: Path, lineno: int) -> dict[str, Any]:
+_CSV_BOOLS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
+def _csv_host(row: dict[str, str], path: Path, lineno: int, hid: str) -> dict[str, Any]:
     """One CSV row as an inventory host mapping."""
     if not (row.get("address") or "").strip():
         raise InventoryError(
-            "required field is missing", file=str(path), line=lineno, field="address"
+            "required field is missing", file=str(path), line=lineno, field=f"{hid}.address"
         )
     h: dict[str, Any] = {"address": row["address"].strip()}
     for k in ("profile", "role", "site", "model"):
@@ -328,7 +429,7 @@ def _csv_host(row: dict[str, str], path: Path, lineno: int) -> dict[str, Any]:
         try:
             h["mac"] = normalise_mac(row["mac"].strip())
         except ValueError as e:
-            raise InventoryError(str(e), file=str(path), line=lineno, field="mac") from None
+            raise InventoryError(str(e), file=str(path), line=lineno, field=f"{hid}.mac") from None
     for k in ("groups", "tags"):
         if (row.get(k) or "").strip():
             h[k] = [g.strip() for g in row[k].split(";") if g.strip()]
@@ -336,8 +437,15 @@ def _csv_host(row: dict[str, str], path: Path, lineno: int) -> dict[str, Any]:
     if creds:
         h["credentials"] = creds
     tls: dict[str, Any] = {}
-    if (row.get("tls_verify") or "").strip():
-        tls["verify"] = row["tls_verify"].strip().lower() in ("1", "true", "yes")
+    if (verify := (row.get("tls_verify") or "").strip().lower()) in _CSV_BOOLS:
+        tls["verify"] = _CSV_BOOLS[verify]
+    elif verify:
+        raise InventoryError(
+            "expected true or false (also yes/no, 1/0)",
+            file=str(path),
+            line=lineno,
+            field=f"{hid}.tls_verify",
+        )
     if (row.get("tls_ca") or "").strip():
         tls["ca"] = row["tls_ca"].strip()
     if tls:
@@ -348,16 +456,28 @@ def _csv_host(row: dict[str, str], path: Path, lineno: int) -> dict[str, Any]:
 
 
 def _resolve(
-    doc: yamlsrc.Located, model: InventoryIn, base: Path, csv_file: str | None = None
+    doc: yamlsrc.Located,
+    model: InventoryIn,
+    base: Path,
+    csv_file: str | None = None,
+    rows: dict[str, int] | None = None,
+    resolve_secrets: bool = True,
 ) -> Inventory:
     assert isinstance(model.hosts, dict)
-    secrets = _SecretCache(base)
+    secrets = _SecretCache(base, read=resolve_secrets, plaintext_ok=model.allow_plaintext_passwords)
     known_profiles = profiles.registry()
-    out = [
-        _HostReader(doc, csv_file, hid, base, secrets).host(model, h, known_profiles)
-        for hid, h in model.hosts.items()
-    ]
-    return Inventory(csv_file or doc.file, out)
+    out: list[Host] = []
+    problems: list[InventoryError] = []
+    for hid, h in model.hosts.items():
+        reader = _HostReader(doc, csv_file, hid, base, secrets, (rows or {}).get(hid))
+        try:
+            out.append(reader.host(model, h, known_profiles))
+        except InventoryError as e:  # every host read: `fleet validate` lists them all
+            problems.append(e)
+    if problems:
+        problems[0].more += problems[1:]
+        raise problems[0]
+    return Inventory(csv_file or doc.file, out, secrets.warnings)
 
 
 _Origin = dict[str, tuple[str, ...]]
@@ -394,9 +514,11 @@ class _HostReader:
         hid: str,
         base: Path,
         secrets: _SecretCache,
+        row: int | None = None,
     ) -> None:
         self.doc = doc
         self.csv_file = csv_file
+        self.row = row
         self.hid = hid
         self.base = base
         self.secrets = secrets
@@ -405,7 +527,11 @@ class _HostReader:
         return self.at((*where_of(self.hid), *fld.split(".")), msg)
 
     def at(self, path: tuple[str, ...], msg: str) -> InventoryError:
-        return _error(self.doc, self.csv_file, self.hid, path, msg)
+        if self.csv_file and path[: len(where_of(self.hid))] == where_of(self.hid):
+            return InventoryError(
+                msg, file=self.csv_file, line=self.row, field=f"{self.hid}.{path[-1]}"
+            )
+        return _error(self.doc, None, self.hid, path, msg)
 
     def host(
         self, model: InventoryIn, h: HostIn, known_profiles: dict[str, profiles.Profile]
@@ -486,12 +612,18 @@ class _HostReader:
         if key not in merged:
             return None
         path = (*origin[key], "credentials", name)
-        return self.secrets.resolve(merged[key], lambda msg: self.at(path, msg))
+        return self.secrets.resolve(
+            merged[key], lambda msg: self.at(path, msg), lambda: str(self.at(path, "")).rstrip(": ")
+        )
 
     def existing_file(self, value: str | None, what: str, fld: str, *, expand: bool) -> str | None:
         if not value:
             return value
         found = str((self.base / (os.path.expanduser(value) if expand else value)).resolve())
+        if Path(found).is_dir():
+            raise self.fail(f"{found} is a folder, not a {what}", fld)
+        if Path(found).exists() and not Path(found).is_file():  # /dev/zero would never end
+            raise self.fail(f"{found} is not a regular file, so not a {what}", fld)
         if not Path(found).is_file():
             raise self.fail(f"{what} not found: {found}", fld)
         why = _not_a(what, Path(found))
@@ -558,31 +690,88 @@ def _split_address(address: str, default_scheme: str) -> tuple[str, str, int]:
     return scheme, m.group("host").strip("[]"), port
 
 
-class _SecretCache:
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        self.cache: dict[str, Secret] = {}
+PLAINTEXT_HINT = (
+    "a plaintext password: give a reference, ${env:NAME} or ${file:PATH}, or opt in with "
+    "allow_plaintext_passwords: true at the top of the inventory"
+)
+SECRET_DIRS_ENV = "FLEET_SECRETS_DIRS"
+MAX_SECRET_BYTES = 64 * 1024
 
-    def resolve(self, value: str, error: Any) -> Secret:
+
+def secret_dirs(base: Path) -> list[Path]:
+    """Where a ``${file:PATH}`` reference may point: the inventory's own folder (and below),
+    the folders container runtimes and systemd hand secrets in (``/run/secrets``, Docker and
+    Kubernetes; ``$CREDENTIALS_DIRECTORY``, systemd's LoadCredential=) and any folder listed
+    in ``$FLEET_SECRETS_DIRS`` (``:``-separated). A reference is read and sent to a device
+    as its password, so an inventory from elsewhere must not be able to send the device
+    ``/etc/shadow`` or ``~/.ssh/id_rsa`` (by path or by ``../``)."""
+    dirs = [base.resolve(), Path("/run/secrets")]
+    for var in ("CREDENTIALS_DIRECTORY", SECRET_DIRS_ENV):
+        dirs += [Path(d).resolve() for d in os.environ.get(var, "").split(os.pathsep) if d]
+    return dirs
+
+
+class _SecretCache:
+    def __init__(self, base: Path, *, read: bool = True, plaintext_ok: bool = False) -> None:
+        self.base = base
+        self.read = read
+        self.plaintext_ok = plaintext_ok
+        self.cache: dict[str, Secret] = {}
+        self.warnings: list[str] = []
+
+    def resolve(self, value: str, error: Any, where: Any = None) -> Secret:
         if value in self.cache:
             return self.cache[value]
         m = SECRET_REF.match(value.strip())
         if not m:
             if "${" in value:
                 raise error("bad secret reference: use ${env:NAME} or ${file:PATH}")
-            secret = Secret(value, "literal")
-        elif m.group(1) == "env":
-            if m.group(2) not in os.environ:
-                raise error(f"environment variable {m.group(2)} is not set")
-            secret = Secret(os.environ[m.group(2)], value)
+            if not self.plaintext_ok:
+                raise error(PLAINTEXT_HINT)  # the value itself is never echoed
+            self.warnings.append(
+                f"{where() if where else 'inventory'}: a plaintext password "
+                "(allowed by allow_plaintext_passwords: true); use ${env:NAME} or ${file:PATH}"
+            )
+            return Secret(value, "literal")  # not cached: each place is named
+        if m.group(1) == "env":
+            secret = self._env(m.group(2), value, error)
         else:
-            p = (self.base / os.path.expanduser(m.group(2))).resolve()
-            try:
-                secret = Secret(p.read_text(encoding="utf-8").rstrip("\r\n"), value)
-            except OSError as e:
-                raise error(f"cannot read secret file {p}: {e.strerror}") from None
+            secret = self._file(m.group(2), value, error)
         self.cache[value] = secret
         return secret
+
+    def _env(self, name: str, ref: str, error: Any) -> Secret:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise error(f"bad environment variable name {name!r} in ${{env:...}}")
+        if not self.read:
+            return Secret("", ref)
+        if name not in os.environ:
+            raise error(f"environment variable {name} is not set")
+        return Secret(os.environ[name], ref)
+
+    def _file(self, name: str, ref: str, error: Any) -> Secret:
+        p = (self.base / os.path.expanduser(name)).resolve()  # symlinks and ../ followed
+        dirs = secret_dirs(self.base)
+        if not any(p.is_relative_to(d) for d in dirs):
+            raise error(
+                f"secret file {p} is outside the folders secrets are read from (the "
+                f"inventory's folder, /run/secrets, $CREDENTIALS_DIRECTORY, ${SECRET_DIRS_ENV})"
+            )
+        if not self.read:
+            return Secret("", ref)
+        try:
+            if not stat.S_ISREG(os.stat(p).st_mode):
+                raise error(f"secret file {p} is not a regular file")
+            with open(p, "rb") as f:
+                data = f.read(MAX_SECRET_BYTES + 1)
+        except OSError as e:
+            raise error(f"cannot read secret file {p}: {e.strerror}") from None
+        if len(data) > MAX_SECRET_BYTES:
+            raise error(f"secret file {p} is larger than {MAX_SECRET_BYTES} bytes")
+        try:
+            return Secret(data.decode("utf-8").rstrip("\r\n"), ref)
+        except UnicodeDecodeError:
+            raise error(f"secret file {p} is not UTF-8 text") from None
 
 
 def resolve_secret_ref(value: str, field_name: str, base: Path | None = None) -> Secret:

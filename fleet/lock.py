@@ -10,13 +10,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from fleet.errors import StoreBusy
+from fleet.errors import StoreBusy, StoreError
 
 
 @contextmanager
 def held(store: Path, wait_s: float) -> Iterator[None]:
     path = Path(str(store) + ".lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:  # a read-only filesystem, a folder that is not ours
+        raise StoreError(f"{store}: cannot take its lock {path.name}: {e.strerror}") from e
     try:
         deadline = time.monotonic() + wait_s
         while True:
@@ -27,7 +30,7 @@ def held(store: Path, wait_s: float) -> Iterator[None]:
                 if time.monotonic() >= deadline:
                     raise StoreBusy(
                         f"{store}: another fleet run is still working on this store "
-                        f"(waited {wait_s:g} s; see --store-wait)"
+                        f"({_holder(fd)}waited {wait_s:g} s; see --store-wait)"
                     ) from None
                 time.sleep(0.2)
         os.ftruncate(fd, 0)
@@ -35,3 +38,13 @@ def held(store: Path, wait_s: float) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def _holder(fd: int) -> str:
+    """ "pid N; " of the run holding the lock, as it wrote it, or nothing. The lock is the
+    kernel's (flock): a run killed with -9 holds it no longer, whatever the file says."""
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", errors="replace").strip()
+    except OSError:
+        return ""
+    return f"pid {text}; " if text.isdigit() else ""

@@ -54,6 +54,21 @@ class EmergencyEntry:
 
 
 @dataclass(slots=True)
+class Location:
+    """Where a phone's emergency calls take the caller's location from (RAY BAUM'S Act,
+    Ofcom GC A3.5), as its configuration says; the profile README cites each parameter."""
+
+    source: str = "none"  # lldp-med | held | static | none
+    detail: str = ""  # the HELD server, the ELIN or civic address, what LLDP-MED supplies
+    # "parameter = value" (or "parameter (default) = value") each reading came from, so a
+    # finding can name what to change
+    evidence: list[str] = field(default_factory=list)
+    # why the reading is not confirmed by the vendor's documentation ("" = confirmed): the
+    # location check then reports coverage.uncertain rather than pass or fail on a guess
+    uncertain: str = ""
+
+
+@dataclass(slots=True)
 class Line:
     index: int
     registrar: str | None = None
@@ -65,6 +80,10 @@ class Line:
     # route, the profile fills ``route`` with the line's outbound proxy or registrar.
     emergency: list[EmergencyEntry] = field(default_factory=list)
     enabled: bool = True
+    # The emergency callback identity the line presents (its number, or a configured ELIN /
+    # callback number) and the parameter it comes from; None where the profile reads none.
+    callback: str | None = None
+    callback_source: str | None = None
 
 
 @dataclass(slots=True)
@@ -75,6 +94,35 @@ class SbcRoute:
     match: dict[str, str] = field(default_factory=dict)  # what it matches, readable
     target: str | None = None  # trunk / IP group / session target / next-hop
     priority: str | None = None  # emergency priority the rule marks, if any
+
+
+@dataclass(slots=True)
+class SbcElin:
+    """An ELIN the SBC puts in place of the calling number of an emergency call: for callers
+    in ``subnets`` (a Cisco emergency response location), on the routes named in ``routes``
+    (``SbcRoute.name``; empty: every route the SBC marks as emergency)."""
+
+    elin: str
+    subnets: list[str] = field(default_factory=list)
+    routes: list[str] = field(default_factory=list)
+    name: str = ""  # the location as the configuration names it
+
+
+@dataclass(slots=True)
+class SbcLocation:
+    """How the SBC carries the caller's location on emergency calls, per its configuration.
+
+    ``mode``: ``elin`` (it sends the ELIN of the caller's network, ``elins``, as the calling
+    number), ``elin-gateway`` (it turns the ELINs the call already carries, a PIDF-LO from a
+    location server or a Lync priority list, into the calling number: it adds none of its
+    own) or ``none`` (no location handling configured)."""
+
+    mode: str = "none"
+    source: str = ""  # the settings it was read from, as an operator finds them
+    elins: list[SbcElin] = field(default_factory=list)
+    # what answers a PSAP's callback to an ELIN (CUBE dial-peers with emergency response
+    # callback, AudioCodes E911CallbackTimeout), as readable settings
+    callback: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -90,6 +138,9 @@ class SbcState:
     # trunk -> the other names the SBC gives it (a CUBE dial-peer's description, tag and
     # session target), any of which a golden's ``sbc_trunks`` may use
     trunk_aliases: dict[str, list[str]] = field(default_factory=dict)
+    # caller location on emergency calls; None where the profile does not read it (and in
+    # snapshots stored before it was read)
+    location: SbcLocation | None = None
 
 
 @dataclass(slots=True)
@@ -141,6 +192,9 @@ class DeviceState:
     # every number is then an ordinary call to the line's server, and the checks follow
     # that instead of reporting "not one of the phone's emergency numbers".
     emergency_setting: bool = True
+    # What the location source is, read per vendor (None: the profile does not read it;
+    # ``location_source`` stays the short form shown before this existed).
+    location: Location | None = None
 
     def normalised(self) -> dict[str, Any]:
         """The normalised keys golden rules may name (SPEC: Golden template)."""
@@ -174,11 +228,17 @@ class DeviceState:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         # Omitted when empty: the shape samples and snapshots stored before them have.
-        for key in ("sbc", "dialplan"):
+        for key in ("sbc", "dialplan", "location"):
             if d[key] is None:
                 del d[key]
+        for ln in d["lines"]:
+            for key in ("callback", "callback_source"):
+                if ln[key] is None:
+                    del ln[key]
         if d.get("sbc") is not None and not d["sbc"]["trunk_aliases"]:
             del d["sbc"]["trunk_aliases"]
+        if d.get("sbc") is not None and d["sbc"]["location"] is None:
+            del d["sbc"]["location"]
         for key in ("notices", "emergency"):
             if not d[key]:
                 del d[key]
@@ -200,7 +260,11 @@ class DeviceState:
                     emergency=[EmergencyEntry(**e) for e in em],
                 )
             )
-        rest = {k: v for k, v in d.items() if k not in ("lines", "sbc", "dialplan", "notices")}
+        rest = {
+            k: v
+            for k, v in d.items()
+            if k not in ("lines", "sbc", "dialplan", "notices", "location")
+        }
         sbc = None
         if d.get("sbc"):
             sd = dict(d["sbc"])
@@ -208,12 +272,23 @@ class DeviceState:
             # snapshots stored before the typed field kept the aliases in data
             if "trunk_aliases" not in sd and "trunk_aliases" in sd.get("data", {}):
                 sd["trunk_aliases"] = sd["data"]["trunk_aliases"]
+            if sd.get("location") is not None:
+                loc = dict(sd["location"])
+                loc["elins"] = [SbcElin(**e) for e in loc.get("elins", [])]
+                sd["location"] = SbcLocation(**loc)
             sbc = SbcState(**sd)
         plan = DialPlan(**d["dialplan"]) if d.get("dialplan") else None
         notices = [Finding(**f) for f in d.get("notices", [])]
         emergency = [EmergencyEntry(**e) for e in d.get("emergency", [])]
+        location = Location(**d["location"]) if d.get("location") else None
         return cls(
-            **rest, lines=lines, sbc=sbc, dialplan=plan, notices=notices, emergency=emergency
+            **rest,
+            lines=lines,
+            sbc=sbc,
+            dialplan=plan,
+            notices=notices,
+            emergency=emergency,
+            location=location,
         )
 
 
@@ -257,6 +332,9 @@ class DeviceResult:
     # `fleet audit`: the files this device was read from, the master first, then the files
     # it includes (shown as parts of this device, never as skipped)
     files: list[str] = field(default_factory=list)
+    # the inventory's MAC (12 lower-case hex digits), to find a phone fleet could not read;
+    # the device's own is ``state.mac``
+    mac: str | None = None
 
 
 @dataclass(slots=True)
@@ -274,6 +352,9 @@ class Snapshot:
     inventory: str | None = None  # what it was made from, to sweep the same again
     golden_file: str | None = None
     selection: list[str] = field(default_factory=list)
+    # the emergency numbers its checks required of every phone (the golden's policy), so
+    # `fleet timeline` knows what each snapshot proved and what it never looked at
+    numbers: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         counts = dict.fromkeys(SEVERITIES, 0)

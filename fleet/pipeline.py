@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 from fleet import check, profiles
 from fleet.check.golden import Golden
-from fleet.collect.crawler import CrawlOptions, Fetched, crawl
+from fleet.collect.crawler import CrawlOptions, Fetched, crawl, crawl_into
 from fleet.errors import ConfigFileError, DeviceError, ProtocolError, bug_text
 from fleet.inventory import Host
-from fleet.model import Collected, DeviceResult, Snapshot
+from fleet.model import Collected, DeviceResult, DeviceState, Snapshot
 from fleet.redact import redact_params, redact_text
 
 
@@ -93,8 +93,61 @@ def device_result(
     return res
 
 
+# The longest value any sample or conformance file holds is about 5,000 characters (an
+# AudioCodes ini table row). Far longer is no configuration a device accepts, and the engines
+# fed one (a dial plan of 3.5 million brackets) would spend minutes or gigabytes on it.
+MAX_VALUE = 64 * 1024
+
+
+def _oversized(collected: Collected) -> ProtocolError | None:
+    where = ", ".join(collected.sources)
+    where = f"{where}: " if len(collected.sources) < 2 else f"one of {where}: "
+    for key, value in collected.params.items():
+        if len(key) > MAX_VALUE:  # not quoted: a name that long is a value run into it
+            return ProtocolError(
+                f"{where}a parameter name of {len(key):,} characters, over the {MAX_VALUE:,} "
+                "fleet reads; fleet did not evaluate this device"
+            )
+        if len(value) > MAX_VALUE:
+            return ProtocolError(
+                f"{where}{key}: a value of {len(value):,} characters, over the {MAX_VALUE:,} "
+                "fleet reads; fleet did not evaluate this device"
+            )
+    return None
+
+
+# Dial-plan engines are not linear in every shape a plan can take (a Grandstream plan of
+# 20,000 nested "(" took 64 s and 3 GB), so a plan far over any vendor's own limit is not
+# evaluated. The limits found: Poly SIP 2.1 dialplan.digitmap "String is limited to 768
+# characters and 30 segments" (Technical Bulletin, SoundPoint IP SIP 2.1, dialplan.digitmap,
+# https://manualsdump.com/en/manuals/polycom-version_2.0.3b/283616/26); other vendors' are
+# UNCONFIRMED, the longest plan in any sample or conformance file is under 200 characters.
+MAX_DIALPLAN = 4096
+
+
+def _plan_too_long(state: DeviceState, sources: list[str]) -> ProtocolError | None:
+    plans = [
+        ("the device", state.dialplan),
+        *((f"line {ln.index}", ln.dialplan) for ln in state.lines),
+    ]
+    for where, plan in plans:
+        if plan is None:
+            continue
+        size = max([len(plan.text), *(len(v) for v in plan.options.values())])
+        if size > MAX_DIALPLAN:
+            src = f"{', '.join(sources)}: " if sources else ""
+            return ProtocolError(
+                f"{src}{plan.source}: the dial plan of {where} is {size:,} characters, over the "
+                f"{MAX_DIALPLAN:,} fleet evaluates (Poly SIP 2.1 allows 768); fleet did not "
+                "evaluate this device"
+            )
+    return None
+
+
 def _parse(res: DeviceResult, host: Host, collected: Collected) -> DeviceError | None:
     prof = profiles.get(host.profile)
+    if too_long := _oversized(collected):
+        return too_long
     collected.params = redact_params(collected.params, prof)
     try:
         assert prof.to_state is not None
@@ -104,6 +157,8 @@ def _parse(res: DeviceResult, host: Host, collected: Collected) -> DeviceError |
     except (ValueError, KeyError) as e:
         # Python's own text ("invalid literal for int() ...: 'hunter2'") may quote a value
         return ProtocolError(f"configuration could not be read: {bug_text('parse', prof.name, e)}")
+    if too_long := _plan_too_long(state, collected.sources):
+        return too_long
     state.raw = collected.params
     state.notices = [*collected.notices, *state.notices]
     for n in state.notices:
@@ -122,16 +177,26 @@ async def sweep(
     path_sbcs: list[Host] | None = None,
     on_pulled: Callable[[list[str]], None] | None = None,
     on_done: Callable[[Fetched], None] | None = None,
+    stage: Callable[[DeviceResult], None] | None = None,
 ) -> Snapshot:
     """``path_sbcs``: the inventory's SBCs a selection left out. Those the selected phones'
     emergency calls go through are read too (``on_pulled`` hears which): a path not walked
     must not read as proven. The rest stay out, and a path through one is unproven.
     ``on_done`` hears each of ``hosts`` as it is read (the CLI's progress bar); ``progress``
-    is accepted for old callers and ignored: the engine draws nothing itself."""
+    is accepted for old callers and ignored: the engine draws nothing itself.
+
+    ``stage`` (the store's :meth:`~fleet.store.Store.stage`): each of ``hosts`` is parsed and
+    checked as it arrives and handed to it, then its raw configuration is dropped: what the
+    sweep keeps per device is the normalised state and the findings, which the fleet-level
+    checks and the report read. Without it every result is made once all are read."""
     del progress
     started, t0 = now(), time.monotonic()
-    fetched = await crawl(hosts, wanted_keys(golden), opts, on_done=on_done)
-    results = [_result(f, golden) for f in fetched]
+    if stage is None:
+        fetched = await crawl(hosts, wanted_keys(golden), opts, on_done=on_done)
+        results = [_result(f, golden) for f in fetched]
+    else:
+        keep = _staged(golden, stage)
+        results = await crawl_into(hosts, wanted_keys(golden), opts, keep, on_done)
     spare = list(path_sbcs or [])
     pulled: list[DeviceResult] = []
     if spare:
@@ -150,7 +215,21 @@ async def sweep(
         results=results,
         tag=tag,
         duration_s=round(time.monotonic() - t0, 3),
+        numbers=list(golden.emergency.numbers),
     )
+
+
+def _staged(
+    golden: Golden, stage: Callable[[DeviceResult], None]
+) -> Callable[[Fetched], DeviceResult]:
+    def keep(f: Fetched) -> DeviceResult:
+        r = _result(f, golden)
+        stage(r)
+        if r.state is not None:
+            r.state.raw = {}  # stored by ``stage``; golden rules on raw keys have run
+        return r
+
+    return keep
 
 
 def _result(f: Fetched, golden: Golden) -> DeviceResult:

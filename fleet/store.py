@@ -7,14 +7,16 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fleet import lock
+from fleet.drift import ScopeKey, scope_key
 from fleet.errors import InputError, StoreBusy, StoreError
 from fleet.model import DeviceResult, DeviceState, Finding, Snapshot
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -55,7 +57,22 @@ CREATE INDEX IF NOT EXISTS reports_channel ON reports(channel, id);
     4: """
 ALTER TABLE devices ADD COLUMN files TEXT;
 """,
+    # v5: the emergency numbers a snapshot's checks required (what `fleet timeline` reads)
+    5: """
+ALTER TABLE snapshots ADD COLUMN numbers TEXT;
+""",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Rows of :meth:`Store.evidence`: snapshots (id, kind, finished_at, numbers), devices
+    (snapshot, device, site, role, status, firmware), findings (snapshot, device, rule,
+    subject) of the emergency and coverage rules."""
+
+    snapshots: list[tuple[int, str, str, list[str]]]
+    devices: list[tuple[Any, ...]]
+    findings: list[tuple[Any, ...]]
 
 
 class Store:
@@ -90,6 +107,8 @@ class Store:
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
+            self._staged: set[str] = set()  # device ids in temp.staged (see stage)
+            self._pending: list[tuple[Any, ...]] = []  # their rows not yet written there
         except sqlite3.OperationalError as e:
             raise _store_error(self.path, e) from e
         except sqlite3.DatabaseError as e:
@@ -128,14 +147,60 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # Rows of devices read by a sweep still under way, one transaction of this many at a time.
+    STAGE_BATCH = 256
+
+    def stage(self, result: DeviceResult) -> None:
+        """Write one device's row (state and raw configuration) as the sweep reads it, so
+        the sweep need not hold it: into a TEMP table of this connection, outside every
+        snapshot. :meth:`save` moves the rows of the snapshot's devices into it, in the
+        snapshot's one transaction. A run that dies first (kill -9, a full disk, Ctrl-C)
+        leaves nothing: SQLite drops a connection's temp tables with it, and no reader of
+        the store ever sees them."""
+        try:
+            if not self._staged and not self._pending:
+                self.db.execute(STAGED_TABLE)
+            if result.id in self._staged:  # read again (a retry): the last reading counts
+                self._flush_staged()
+                self.db.execute("DELETE FROM temp.staged WHERE device_id=?", (result.id,))
+            self._staged.add(result.id)
+            self._pending.append(_device_row(0, result)[1:])
+            if len(self._pending) >= self.STAGE_BATCH:
+                self._flush_staged()
+        except sqlite3.OperationalError as e:
+            raise _store_error(self.path, e) from e
+
+    def _flush_staged(self) -> None:
+        if self._pending:
+            self.db.executemany(f"INSERT INTO temp.staged VALUES ({_ROW_MARKS})", self._pending)
+            self._pending.clear()
+
+    def _insert_devices(self, sid: int, results: list[DeviceResult]) -> None:
+        """The snapshot's device rows: those staged moved from temp.staged, the rest from
+        ``results``."""
+        if self._staged:
+            self._flush_staged()
+            ids = [r.id for r in results if r.id in self._staged]
+            self.db.execute(
+                f"INSERT INTO devices({DEVICE_COLUMNS}) SELECT ?, {STAGED_COLUMNS}"
+                " FROM temp.staged WHERE device_id IN (SELECT value FROM json_each(?))",
+                (sid, json.dumps(ids)),
+            )
+            self.db.execute("DELETE FROM temp.staged")
+        self.db.executemany(
+            f"INSERT INTO devices({DEVICE_COLUMNS}) VALUES (?,{_ROW_MARKS})",
+            [_device_row(sid, r) for r in results if r.id not in self._staged],
+        )
+
     def save(self, snap: Snapshot) -> int:
-        """Write the whole snapshot in one transaction; returns its id."""
+        """Write the whole snapshot in one transaction; returns its id. Devices staged
+        (:meth:`stage`) are moved into it, the others written from ``snap``."""
         try:
             with self._tx():
                 cur = self.db.execute(
                     "INSERT INTO snapshots(kind, tag, golden, started_at, finished_at,"
-                    " duration_s, summary, inventory, golden_file, selection)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    " duration_s, summary, inventory, golden_file, selection, numbers)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         snap.kind,
                         snap.tag,
@@ -147,13 +212,11 @@ class Store:
                         snap.inventory,
                         snap.golden_file,
                         json.dumps(snap.selection),
+                        json.dumps(snap.numbers),
                     ),
                 )
                 sid = int(cur.lastrowid or 0)
-                self.db.executemany(
-                    "INSERT INTO devices VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [_device_row(sid, r) for r in snap.results],
-                )
+                self._insert_devices(sid, snap.results)
                 self.db.executemany(
                     "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?)",
                     [
@@ -174,6 +237,7 @@ class Store:
                 )
         except sqlite3.OperationalError as e:
             raise _store_error(self.path, e) from e
+        self._staged.clear()
         snap.id = sid
         return sid
 
@@ -215,7 +279,7 @@ class Store:
     def load(self, snapshot_id: int) -> Snapshot:
         meta = self.db.execute(
             "SELECT kind, tag, golden, started_at, finished_at, duration_s, inventory,"
-            " golden_file, selection FROM snapshots WHERE id=?",
+            " golden_file, selection, numbers FROM snapshots WHERE id=?",
             (snapshot_id,),
         ).fetchone()
         if meta is None:
@@ -266,6 +330,7 @@ class Store:
             inventory=meta[6],
             golden_file=meta[7],
             selection=json.loads(meta[8] or "[]"),
+            numbers=json.loads(meta[9] or "[]"),
         )
 
     def previous(self, kind: str | None = None, before: int | None = None) -> int | None:
@@ -280,6 +345,19 @@ class Store:
             args.append(before)
         row = self.db.execute(sql, args).fetchone()
         return int(row[0]) if row and row[0] is not None else None
+
+    def scopes(self) -> dict[int, ScopeKey]:
+        """Every snapshot's scope (kind, inventory, selection: recorded with it since schema
+        2), by id, so diff, drift and the trend compare like with like."""
+        rows = self.db.execute("SELECT id, kind, inventory, selection FROM snapshots")
+        return {int(r[0]): scope_key(r[1], r[2], json.loads(r[3] or "[]")) for r in rows}
+
+    def previous_in_scope(self, scope: ScopeKey, before: int | None = None) -> int | None:
+        """The newest snapshot of ``scope`` (older than ``before``), or None."""
+        older = [
+            i for i, sc in self.scopes().items() if sc == scope and (before is None or i < before)
+        ]
+        return max(older) if older else None
 
     def last_report(self, channel: str) -> tuple[int, str] | None:
         """(snapshot id, findings fingerprint) of the last report sent on ``channel``."""
@@ -310,6 +388,47 @@ class Store:
         )
         return {r[0]: r[1] for r in rows}
 
+    def last_proven_until(self, snapshot_id: int | None) -> dict[str, str]:
+        """:meth:`last_proven` as it stood at snapshot ``snapshot_id`` (None: now): a report
+        of an older snapshot must not call a path proven by a sweep made after it."""
+        if snapshot_id is None:
+            return self.last_proven()
+        rows = self.db.execute(
+            "SELECT d.device_id, max(s.finished_at) FROM devices d"
+            " JOIN snapshots s ON s.id = d.snapshot_id"
+            " WHERE d.status = 'audited' AND s.id <= ? AND NOT EXISTS (SELECT 1 FROM findings f"
+            "   WHERE f.snapshot_id = d.snapshot_id AND f.device_id = d.device_id"
+            "   AND (f.rule LIKE 'emergency.%'"
+            "        OR (f.rule LIKE 'coverage.%' AND f.rule != 'coverage.stale')))"
+            " GROUP BY d.device_id",
+            (snapshot_id,),
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def evidence(self, since: str | None = None) -> Evidence:
+        """What every snapshot finished at or after ``since`` said of each device's
+        emergency calling, lightly (no states): the rows `fleet timeline` reads."""
+        snaps = [
+            (int(r[0]), r[1], r[2], json.loads(r[3] or "[]"))
+            for r in self.db.execute(
+                "SELECT id, kind, finished_at, numbers FROM snapshots"
+                " WHERE ? IS NULL OR finished_at >= ? ORDER BY finished_at, id",
+                (since, since),
+            )
+        ]
+        first = snaps[0][0] if snaps else None
+        devices = self.db.execute(
+            "SELECT snapshot_id, device_id, site, role, status, firmware FROM devices"
+            " WHERE snapshot_id >= ? ORDER BY snapshot_id, device_id",
+            (first or 0,),
+        ).fetchall()
+        findings = self.db.execute(
+            "SELECT snapshot_id, device_id, rule, subject FROM findings"
+            " WHERE snapshot_id >= ? AND (rule LIKE 'emergency.%' OR rule LIKE 'coverage.%')",
+            (first or 0,),
+        ).fetchall()
+        return Evidence(snaps, devices, findings)
+
     def prune(self, keep: int, tagged: bool = False) -> int:
         """Drop all but the newest ``keep`` snapshots; tagged ones (a rollout's baseline)
         stay unless ``tagged``."""
@@ -319,6 +438,19 @@ class Store:
             for sid in drop:
                 self.db.execute("DELETE FROM snapshots WHERE id=?", (sid,))
         return len(drop)
+
+
+STAGED_COLUMNS = (
+    "device_id, site, role, profile, address, status, error, model, firmware, mac, state, raw,"
+    " elapsed_s, files"
+)
+DEVICE_COLUMNS = "snapshot_id, " + STAGED_COLUMNS
+_ROW_MARKS = ",".join("?" * 14)  # a device row's values but the snapshot id
+STAGED_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS staged(device_id TEXT NOT NULL, site TEXT, role TEXT,"
+    " profile TEXT, address TEXT, status TEXT NOT NULL, error TEXT, model TEXT, firmware TEXT,"
+    " mac TEXT, state TEXT, raw TEXT, elapsed_s REAL, files TEXT)"
+)
 
 
 def _device_row(sid: int, r: DeviceResult) -> tuple[Any, ...]:

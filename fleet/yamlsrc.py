@@ -170,9 +170,29 @@ def _build(
     try:
         return loader.construct_object(node, deep=True)
     except yaml.YAMLError as e:
-        raise error(str(e), file=file, line=node.start_mark.line + 1, field=_dotted(path)) from e
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise error(problem, file=file, line=node.start_mark.line + 1, field=_dotted(path)) from e
+    except (ValueError, TypeError, AttributeError, OverflowError):
+        # PyYAML's constructors fail this way on a tagged value they cannot read
+        # (``!!timestamp not-a-date``, ``!!int ten``)
+        tag = node.tag.removeprefix("tag:yaml.org,2002:")
+        raise error(
+            f"cannot read this value as !!{tag}",
+            file=file,
+            line=node.start_mark.line + 1,
+            field=_dotted(path),
+        ) from None
     finally:
         loader.dispose()
+
+
+ANCHOR_PREFIX = "x-"
+
+
+def without_anchor_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without its top-level ``x-`` keys: the place to write YAML anchors that
+    merge keys (``<<: *base``) take, as Compose files do; fleet reads nothing there."""
+    return {k: v for k, v in data.items() if not str(k).startswith(ANCHOR_PREFIX)}
 
 
 def _dotted(path: Path_) -> str:
@@ -189,10 +209,14 @@ def pydantic_error(
     prefix: Path_ = (),
     allowed: dict[str, list[str]] | None = None,
 ) -> InputError:
-    """The most specific pydantic validation error as an InputError with file, line, field."""
+    """The most specific pydantic validation error as an InputError with file, line, field;
+    the document's other problems in its ``more``."""
+    errs = [
+        (_in_document(located.data, (*prefix, *e["loc"]), e["type"] == "missing"), e)
+        for e in exc.errors()
+    ]
     best = None
-    for err in exc.errors():
-        loc = _in_document(located.data, (*prefix, *err["loc"]))
+    for loc, err in errs:
         # longest path first; on a tie a misspelt key explains a "missing" one
         if (
             best is None
@@ -205,18 +229,79 @@ def pydantic_error(
         ):
             best = (loc, err)
     assert best is not None
-    loc, err = best
-    msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        msg = "unknown key"
-        if allowed and len(loc) > 1 and str(loc[-2]) in allowed:
-            msg += f" (allowed: {', '.join(allowed[str(loc[-2])])})"
-    elif err["type"] == "missing":
-        msg = "required field is missing"
+    first = _one_error(located, *best, error, allowed)
+    seen = {best[0]}
+    for loc, err in errs:
+        # a union's failing alternative (its path a prefix of another error's) is no
+        # problem of its own: ``hosts`` is a mapping, not the CSV file name it might be
+        if loc in seen or any(len(o) > len(loc) and o[: len(loc)] == loc for o, _ in errs):
+            continue
+        seen.add(loc)
+        first.more.append(_one_error(located, loc, err, error, allowed))
+    first.more.sort(key=lambda e: e.line or 0)
+    return first
+
+
+def _one_error(
+    located: Located,
+    loc: Path_,
+    err: Any,
+    error: type[InputError],
+    allowed: dict[str, list[str]] | None,
+) -> InputError:
+    msg = plain_message(err)
+    if err["type"] == "extra_forbidden" and (keys := _allowed_at(loc, allowed or {})):
+        msg += f" (allowed: {', '.join(keys)})"
     return error(msg, file=located.file, line=located.line_of(loc), field=_dotted(loc))
 
 
-def _in_document(data: Any, loc: tuple[Any, ...]) -> Path_:
+def _allowed_at(loc: Path_, allowed: dict[str, list[str]]) -> list[str] | None:
+    """The keys allowed beside ``loc``'s last: by its parent's name, or ``NAME.*`` for the
+    entries of a mapping named NAME (``hosts.*``: what a host may have)."""
+    if len(loc) > 2 and f"{loc[-3]}.*" in allowed:
+        return allowed[f"{loc[-3]}.*"]
+    if len(loc) > 1 and str(loc[-2]) in allowed:
+        return allowed[str(loc[-2])]
+    return allowed.get("") if len(loc) == 1 else None  # "": the document's own keys
+
+
+# pydantic's own wording names fleet's classes ("a valid dictionary or instance of HostIn");
+# a user reads what the file should hold instead.
+_PLAIN = {
+    "extra_forbidden": "unknown key",
+    "missing": "required field is missing",
+    "model_type": "expected a mapping (key: value lines)",
+    "model_attributes_type": "expected a mapping (key: value lines)",
+    "dict_type": "expected a mapping (key: value lines)",
+    "list_type": "expected a list ([a, b] or '- ' lines)",
+    "string_type": "expected text",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "finite_number": "expected a finite number",
+}
+
+
+def plain_message(err: Any) -> str:
+    """One pydantic error in the file's own terms, never pydantic's class names."""
+    kind = err.get("type", "")
+    if kind in _PLAIN:
+        return _PLAIN[kind]
+    if kind == "literal_error":
+        expected = (err.get("ctx") or {}).get("expected", "")
+        return f"expected {expected}" if expected else "not an allowed value"
+    if kind in ("value_error", "assertion_error"):
+        return str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if kind.startswith(("greater_than", "less_than")):
+        return str(err["msg"]).lower()
+    return str(err["msg"]).replace("Input should be", "expected")
+
+
+def _in_document(data: Any, loc: tuple[Any, ...], missing: bool = True) -> Path_:
     """``loc`` without the parts pydantic adds (union branches, validator names)."""
     out: list[str | int] = []
     node = data
@@ -227,7 +312,7 @@ def _in_document(data: Any, loc: tuple[Any, ...]) -> Path_:
         ):
             node = node[part]
             out.append(part)
-        elif last and isinstance(node, dict) and isinstance(part, str):
+        elif missing and last and isinstance(node, dict) and isinstance(part, str):
             out.append(part)  # a missing field: named, though not in the file
     return tuple(out)
 

@@ -257,3 +257,61 @@ def test_audits_on_two_days_diff_like_sweeps(tmp_path):
     assert (poly.id, "dialplan.routing.emergency.2.value") in keys
     assert all(c["device"] == poly.id for c in diff["changes"])
     assert diff["groups"][0]["emergency"]
+
+
+# --- hostile files end as that one device's error, quickly (issue 11, mutated vendor files) --
+
+GS_SAMPLE = Path(__file__).parent.parent / "device_profiles/grandstream/samples/cfg000b82a1b2c3.xml"
+UK_GOLDEN = Path(__file__).parent.parent / "inventory/golden-uk.yaml"
+
+
+def _audit_one(path: Path) -> dict:
+    from fleet.audit import audit
+    from fleet.check import golden as golden_mod
+    from fleet.report import json_report
+
+    [device] = json.loads(json_report.render(audit([path], golden_mod.load(UK_GOLDEN))))["devices"]
+    return device
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        # a dial plan the engine would spend minutes and gigabytes on (20,000 nested "(")
+        (lambda t: t.replace("<P290>{", "<P290>" + "(" * 20_000 + "{", 1), "P290: the dial plan"),
+        # a value far longer than any configuration holds
+        (lambda t: t.replace("<P237>", "<P237>" + "9" * 100_000, 1), "P237: a value of 100,"),
+        # an encoding Python does not know, named by the XML declaration (LookupError)
+        (lambda t: '<?xml version="1.0" encoding="x-no-such"?>\n' + t.split("\n", 1)[1], ":1: "),
+        # a multi-byte encoding the XML parser refuses (ValueError)
+        (lambda t: '<?xml version="1.0" encoding="utf-32"?>\n' + t.split("\n", 1)[1], ":1: "),
+    ],
+    ids=["dial-plan-bomb", "huge-value", "unknown-encoding", "multibyte-encoding"],
+)
+def test_a_hostile_file_is_its_devices_error_naming_the_file(tmp_path: Path, change, said) -> None:
+    f = tmp_path / GS_SAMPLE.name
+    f.write_text(change(GS_SAMPLE.read_text()))
+    device = _audit_one(f)
+    assert device["status"] == "error"
+    assert f.name in device["error"] and said in device["error"], device["error"]
+    assert "a bug in fleet" not in device["error"]
+    assert [x["rule"] for x in device["findings"]] == ["coverage.error"]
+
+
+def test_a_file_name_over_name_max_is_an_input_error(tmp_path: Path) -> None:
+    proc = run_fleet("audit", str(tmp_path / ("n" * 300 + ".cfg")), "--golden", str(UK_GOLDEN),
+                     "--store", str(tmp_path / "s.db"))  # fmt: skip
+    assert proc.returncode == 2 and "File name too long" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_boot_file_including_a_name_over_name_max_is_read(tmp_path: Path) -> None:
+    site = Path(__file__).parent.parent / "device_profiles/yealink/samples/site"
+    boot = tmp_path / "y000000000000.boot"
+    common = next(site.glob("y0000000000*.cfg"))
+    (tmp_path / common.name).write_text(common.read_text())
+    boot.write_text(f"#!version:1.0.0.1\ninclude:config <{common.name}>\n"
+                    f"include:config <{'n' * 300}.cfg>\noverwrite_mode = 1\n")  # fmt: skip
+    device = _audit_one(boot)
+    assert device["status"] == "audited", device.get("error")
+    assert any("not beside it" in f["message"] for f in device["findings"])

@@ -115,13 +115,22 @@ def test_validate_and_profiles(tmp_path):
     proc = run_fleet("validate", "inventory/example.yaml", "inventory/golden-uk.yaml", env=env)
     assert proc.returncode == 0, proc.stderr
     assert "3 hosts" in proc.stdout and "acme-uk-desk-phones" in proc.stdout
+    # validate checks the reference's form, not the secret: it runs where the secrets are not
+    unset = {k: v for k, v in os.environ.items() if k != "FLEET_PHONE_PASSWORD"}
+    ok = run_fleet("validate", "inventory/example.yaml", env=unset)
+    assert ok.returncode == 0, ok.stderr
     bad = run_fleet(
-        "validate",
+        "sweep",
         "inventory/example.yaml",
-        env={k: v for k, v in os.environ.items() if k != "FLEET_PHONE_PASSWORD"},
+        "--golden",
+        "inventory/golden-uk.yaml",
+        "--store",
+        str(tmp_path / "s.db"),
+        env=unset,
     )
     assert bad.returncode == 2
     assert "inventory/example.yaml:3: defaults.credentials.password" in bad.stderr
+    assert not (tmp_path / "s.db").exists()
     listed = run_fleet("profiles", "--policies")
     for name in ("polycom", "yealink", "cisco_mpp", "uk", "Kari's Law", "47 CFR 9.16"):
         assert name in listed.stdout
@@ -187,3 +196,141 @@ def test_dialplan_eval_bad_input():
     assert proc.returncode == 2
     proc = run_fleet("dialplan", "eval", "--syntax", "yealink", "999", "999", "--option", "x")
     assert proc.returncode == 2 and "NAME=VALUE" in proc.stderr
+
+
+def test_validate_checks_every_file_and_reports_every_problem(tmp_path):
+    bad_inv = tmp_path / "inv.yaml"
+    bad_inv.write_text("hosts:\n  h1: {address: 10.0.0.5, profile: polycom, timeout: -1}\n")
+    bad_gold = tmp_path / "golden.yaml"
+    bad_gold.write_text("fleet_golden: 1\nname: t\npolicy: [narnia]\n")
+    proc = run_fleet("validate", str(bad_inv), "inventory/golden-uk.yaml", str(bad_gold))
+    assert proc.returncode == 2
+    assert f"{bad_inv}:2: hosts.h1.timeout" in proc.stderr
+    assert f"{bad_gold}:3: policy: unknown policy pack 'narnia'" in proc.stderr
+    assert "acme-uk-desk-phones" in proc.stdout  # the good one in the middle is still read
+    assert "2 of 3 files have problems" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_swapped_inventory_and_golden_are_named_for_what_they_are(tmp_path):
+    proc = run_fleet(
+        "sweep",
+        "inventory/golden-uk.yaml",
+        "--golden",
+        "inventory/example.yaml",
+        "--store",
+        str(tmp_path / "s.db"),
+    )
+    assert proc.returncode == 2
+    assert "inventory/golden-uk.yaml:2: fleet_golden: this looks like a golden" in proc.stderr
+    assert "pass it as --golden" in proc.stderr and "unknown key" not in proc.stderr
+    (tmp_path / "pw").write_text("x\n")
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("hosts:\n  h1: {address: 10.0.0.5, profile: polycom}\n")
+    proc = run_fleet("sweep", str(inv), "--golden", str(inv), "--store", str(tmp_path / "s.db"))
+    assert proc.returncode == 2 and "looks like an inventory" in proc.stderr
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_sbc_route_on_a_file_that_is_neither_says_so():
+    proc = run_fleet("sbc", "route", "README.md", "999")
+    assert proc.returncode == 2
+    assert (
+        "README.md: not an SBC configuration" in proc.stderr and "nor an inventory" in proc.stderr
+    )
+    assert "malformed YAML" not in proc.stderr
+    golden = run_fleet("sbc", "route", "inventory/golden-uk.yaml", "999")
+    assert golden.returncode == 2 and "not an SBC configuration" in golden.stderr
+    assert "--golden" not in golden.stderr  # no advice that fits another command
+
+
+def test_dialplan_eval_refuses_options_the_engine_does_not_take():
+    unknown = run_fleet("dialplan", "eval", "--syntax", "mgcp", "999", "999", "--option", "T=9")
+    assert unknown.returncode == 2
+    assert "reads no option 'T'" in unknown.stderr and "dialplan.digitmap.timeOut" in unknown.stderr
+    bad = run_fleet(
+        "dialplan", "eval", "--syntax", "cisco", "(999)", "999",
+        "--option", "Interdigit_Short_Timer=soon",
+    )  # fmt: skip
+    assert bad.returncode == 2 and "Interdigit_Short_Timer" in bad.stderr
+    good = run_fleet(
+        "dialplan", "eval", "--syntax", "cisco", "(999|9xxx)", "999",
+        "--option", "Interdigit_Short_Timer=5", "--format", "json",
+    )  # fmt: skip
+    assert good.returncode == 0, good.stderr
+    assert json.loads(good.stdout)["delay_s"] == 5
+
+
+def _commands():
+    import typer
+
+    from fleet.cli import app
+
+    def walk(cmd, path):
+        if hasattr(cmd, "commands"):
+            for name, sub in cmd.commands.items():
+                yield from walk(sub, [*path, name])
+        else:
+            yield path, cmd
+
+    return list(walk(typer.main.get_command(app), []))
+
+
+def test_help_has_no_bool_metavar_and_every_option_has_help():
+    from typer.testing import CliRunner
+
+    from fleet.cli import app
+
+    commands = _commands()
+    assert len(commands) >= 15
+    for path, cmd in commands:
+        assert cmd.help, path
+        for p in cmd.params:
+            assert getattr(p, "help", None), (path, p.name)
+        shown = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert shown.exit_code == 0 and "--help" in shown.stdout, path
+        assert "<bool>" not in shown.stdout and "<list[" not in shown.stdout, path
+        shown = run_fleet(*path, "--help", env={"COLUMNS": "200"}) if path == ["sweep"] else None
+        if shown is not None:
+            assert "<bool>" not in shown.stdout and "--starttls" in shown.stdout
+            assert "<list[" not in shown.stdout
+            assert "{INVENTORY}" in shown.stdout and "comma means and" in shown.stdout
+
+
+def test_json_and_format_json_are_both_accepted_wherever_either_is(tmp_path):
+    both = 0
+    for path, cmd in _commands():
+        names = {o for p in cmd.params for o in p.opts}
+        if "--json" in names or "--format" in names:
+            assert {"--json", "--format"} <= names, path
+            both += 1
+    assert both >= 8
+    db = str(tmp_path / "demo.db")
+    assert run_fleet("demo", "--store", db, "--phones", "6").returncode in (0, 1)
+    a = run_fleet("report", "--store", db, "--json")
+    b = run_fleet("report", "--store", db, "--format", "json")
+    assert json.loads(a.stdout)["devices"] == json.loads(b.stdout)["devices"]
+    clash = run_fleet("report", "--store", db, "--json", "--format", "csv")
+    assert clash.returncode == 2 and "two formats" in clash.stderr, clash.stderr
+    assert "Traceback" not in clash.stderr and "bug" not in clash.stderr
+    clash = run_fleet("diff", "--store", db, "--json", "--format", "csv")
+    assert clash.returncode == 2 and "two formats" in clash.stderr, clash.stderr
+
+
+def test_version():
+    proc = run_fleet("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith("fleet ")
+
+
+def test_sweep_names_every_problem_of_its_inventory_before_anything_runs(tmp_path):
+    inv = tmp_path / "inv.yaml"
+    inv.write_text(
+        "hosts:\n"
+        "  a: {address: 10.0.0.1, profile: polycomm}\n"
+        "  b: {address: 10.0.0.2, profile: polycom, tls: {ca: no-such.pem}}\n"
+    )
+    proc = run_fleet(
+        "sweep", str(inv), "--golden", "inventory/golden-uk.yaml", "--store", str(tmp_path / "s.db")
+    )
+    assert proc.returncode == 2
+    assert f"{inv}:2: hosts.a.profile" in proc.stderr and f"{inv}:3: hosts.b.tls.ca" in proc.stderr
+    assert not (tmp_path / "s.db").exists()

@@ -59,7 +59,7 @@ rules:
             "rules:\n  - {id: r1, key: firmware, equals: x, severity: urgent}\n",
             5,
             "rules[0].severity",
-            "Input should be",
+            "expected 'critical', 'high'",
         ),
         ("emergency:\n  numbers: ['99a']\n", 5, "emergency.numbers", "not a dialable"),
         ("emergency:\n  numbrs: ['999']\n", 5, "emergency.numbrs", "unknown key"),

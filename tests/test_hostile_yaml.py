@@ -63,7 +63,7 @@ def test_an_address_with_a_password_is_refused_without_echoing_it(tmp_path: Path
     f = tmp_path / "inv.yaml"
     f.write_text(
         "hosts:\n  h1: {address: 'https://admin:s3cretpw@10.0.0.5', profile: polycom,"
-        " credentials: {username: a, password: x}}\n"
+        " credentials: {username: a}}\n"
     )
     proc = run_fleet("validate", str(f))
     assert proc.returncode == 2 and "hosts.h1.address" in proc.stderr
@@ -86,7 +86,7 @@ def test_bad_host_options_are_refused_up_front(tmp_path: Path, extra: str, says:
     f = tmp_path / "inv.yaml"
     f.write_text(
         "hosts:\n  h1:\n    address: 10.0.0.5\n    profile: polycom\n"
-        f"    credentials: {{username: a, password: x}}\n    {extra}\n"
+        f"    credentials: {{username: a}}\n    {extra}\n"
     )
     with pytest.raises(InputError) as e:
         inventory.load(f)
@@ -97,7 +97,7 @@ def test_a_bad_csv_timeout_names_its_row(tmp_path: Path) -> None:
     from fleet import inventory
 
     f = tmp_path / "hosts.csv"
-    f.write_text("id,address,profile,username,password,timeout\nph1,10.0.0.1,polycom,a,x,-1\n")
+    f.write_text("id,address,profile,username,timeout\nph1,10.0.0.1,polycom,a,-1\n")
     with pytest.raises(InputError) as e:
         inventory.load(f)
     assert "timeout" in str(e.value) and "ph1" in str(e.value)
@@ -109,3 +109,37 @@ def test_a_golden_without_fleet_golden_is_named_as_a_golden(tmp_path: Path) -> N
     proc = run_fleet("validate", str(f))
     assert proc.returncode == 2 and "fleet_golden" in proc.stderr
     assert "unknown key" not in proc.stderr
+
+
+def test_an_inventory_written_with_anchors_and_merge_keys_loads(tmp_path: Path) -> None:
+    from fleet import inventory
+
+    f = tmp_path / "inv.yaml"
+    f.write_text(
+        "x-phone: &phone {profile: polycom, site: lon, tags: [floor1]}\n"
+        "groups:\n  vip: {<<: *phone, tags: [vip]}\n"
+        "hosts:\n"
+        "  a: {<<: *phone, address: 10.0.0.1}\n"
+        "  b: {<<: *phone, address: 10.0.0.2, site: man}\n"
+        "  c: {address: 10.0.0.3, groups: [vip]}\n"
+    )
+    a, b, c = inventory.load(f).hosts
+    assert (a.profile, a.site, a.tags) == ("polycom", "lon", ["floor1"])
+    assert b.site == "man"  # the host's own key wins over the merged one
+    assert (c.profile, c.tags) == ("polycom", ["vip"])
+
+
+def test_plaintext_passwords_opted_in_are_named_on_stderr_by_validate(tmp_path: Path) -> None:
+    f = tmp_path / "inv.yaml"
+    f.write_text(
+        "allow_plaintext_passwords: true\n"
+        "hosts:\n  h1: {address: 10.0.0.5, profile: polycom, credentials: {password: s3cr3t-pw}}\n"
+    )
+    proc = run_fleet("validate", str(f))
+    assert proc.returncode == 0, proc.stderr
+    assert f"warning: {f}:3: hosts.h1.credentials.password: a plaintext password" in proc.stderr
+    assert "s3cr3t-pw" not in proc.stderr + proc.stdout
+    f.write_text(f.read_text().replace("allow_plaintext_passwords: true\n", ""))
+    refused = run_fleet("validate", str(f))
+    assert refused.returncode == 2 and "a plaintext password" in refused.stderr
+    assert "s3cr3t-pw" not in refused.stderr

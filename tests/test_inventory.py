@@ -66,12 +66,20 @@ def test_csv_hosts(tmp_path: Path):
     p = write(
         tmp_path,
         "id,address,profile,site,groups,username,password\n"
-        "ph1,10.0.0.1,polycom,lon,,Polycom,literal\n"
-        "ph2,10.0.0.2:8080,yealink,man,,admin,literal\n",
+        "ph1,10.0.0.1,polycom,lon,,Polycom,${file:pw.txt}\n"
+        "\n"
+        "ph2,10.0.0.2:8080,yealink,man,,admin,${file:pw.txt}\n",
         "hosts.csv",
     )
+    (tmp_path / "pw.txt").write_text("from-file\n")
     inv = inventory.load(p)
     assert [(h.id, h.site, h.port) for h in inv.hosts] == [("ph1", "lon", 80), ("ph2", "man", 8080)]
+    assert inv.hosts[1].password is not None and inv.hosts[1].password.value == "from-file"
+    # an error in a row names the row's own line (the blank line counted)
+    p.write_text(p.read_text().replace("yealink", "yealinc"))
+    with pytest.raises(InventoryError) as ei:
+        inventory.load(p)
+    assert (ei.value.line, ei.value.field) == (4, "ph2.profile"), str(ei.value)
 
 
 @pytest.mark.parametrize(
@@ -100,10 +108,31 @@ def test_csv_hosts(tmp_path: Path):
         ),
         (
             "hosts:\n  a:\n    address: 1.2.3.4\n    profile: polycom\n    credentials:\n"
-            "      password: ${file:/nonexistent/pw}\n",
+            "      password: ${file:nonexistent-pw}\n",
             6,
             "hosts.a.credentials.password",
             "cannot read secret file",
+        ),
+        (
+            "hosts:\n  a:\n    address: 1.2.3.4\n    profile: polycom\n    credentials:\n"
+            "      password: ${file:/etc/shadow}\n",
+            6,
+            "hosts.a.credentials.password",
+            "outside the folders secrets are read from",
+        ),
+        (
+            "hosts:\n  a:\n    address: 1.2.3.4\n    profile: polycom\n    credentials:\n"
+            "      password: ${file:../../../../../../etc/passwd}\n",
+            6,
+            "hosts.a.credentials.password",
+            "outside the folders secrets are read from",
+        ),
+        (
+            "hosts:\n  a:\n    address: 1.2.3.4\n    profile: polycom\n    credentials:\n"
+            "      password: hunter2\n",
+            6,
+            "hosts.a.credentials.password",
+            "a plaintext password",
         ),
         (
             "groups:\n  g: {role: fone}\nhosts:\n  a: {address: 1.2.3.4, profile: polycom}\n",
@@ -179,7 +208,7 @@ def test_csv_mac_and_model(tmp_path: Path):
     bad = write(tmp_path, "id,address,profile,mac\nph1,10.0.0.1,avaya,c8:1f:ea\n", "bad.csv")
     with pytest.raises(InventoryError) as ei:
         inventory.load(bad)
-    assert (ei.value.line, ei.value.field) == (2, "mac") and "12 hex digits" in str(ei.value)
+    assert (ei.value.line, ei.value.field) == (2, "ph1.mac") and "12 hex digits" in str(ei.value)
 
 
 @pytest.mark.parametrize(
@@ -230,3 +259,91 @@ def test_the_lab_inventory_carries_each_phones_mac_and_model(tmp_path: Path):
     assert [(hosts[p.id].mac, hosts[p.id].model) for p in lab.phones] == [
         (p.mac, p.model) for p in lab.phones
     ]
+
+
+def test_secret_files_are_read_only_from_allowed_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    (vault / "pw").write_text("from-vault\n")
+    inv_dir = tmp_path / "inv"
+    inv_dir.mkdir()
+    (inv_dir / "link").symlink_to(vault / "pw")  # a symlink out is judged by its target
+    text = "hosts:\n  a:\n    address: 1.2.3.4\n    profile: polycom\n"
+    p = write(inv_dir, text + "    credentials: {password: '${file:link}'}\n")
+    monkeypatch.delenv(inventory.SECRET_DIRS_ENV, raising=False)
+    with pytest.raises(InventoryError, match="outside the folders"):
+        inventory.load(p)
+    monkeypatch.setenv(inventory.SECRET_DIRS_ENV, str(vault))
+    [h] = inventory.load(p).hosts
+    assert h.password is not None and h.password.value == "from-vault"
+
+
+def test_plaintext_passwords_need_the_opt_in_and_are_named(tmp_path: Path) -> None:
+    text = (
+        "allow_plaintext_passwords: true\n"
+        "hosts:\n  a:\n    address: 1.2.3.4\n    profile: polycom\n"
+        "    credentials: {password: hunter2}\n"
+    )
+    inv = inventory.load(write(tmp_path, text))
+    assert inv.hosts[0].password is not None and inv.hosts[0].password.value == "hunter2"
+    [warning] = inv.warnings
+    assert "inv.yaml:6: hosts.a.credentials.password" in warning
+    assert "plaintext" in warning and "hunter2" not in warning
+
+
+def test_validate_checks_references_without_reading_them(tmp_path: Path) -> None:
+    text = "hosts:\n  a:\n    address: 1.2.3.4\n    profile: polycom\n"
+    p = write(tmp_path, text + "    credentials: {password: '${env:FLEET_SURELY_UNSET_VAR}'}\n")
+    [h] = inventory.load(p, resolve_secrets=False).hosts
+    assert h.password is not None and h.password.ref == "${env:FLEET_SURELY_UNSET_VAR}"
+    p.write_text(text + "    credentials: {password: '${file:/etc/shadow}'}\n")
+    with pytest.raises(InventoryError, match="outside the folders"):
+        inventory.load(p, resolve_secrets=False)
+
+
+def test_a_golden_given_as_the_inventory_says_so(tmp_path: Path) -> None:
+    p = write(tmp_path, "fleet_golden: 1\nname: acme\npolicy: [uk]\n")
+    with pytest.raises(InventoryError) as ei:
+        inventory.load(p)
+    assert "looks like a golden" in str(ei.value) and "--golden" in str(ei.value)
+    assert "unknown key" not in str(ei.value) and ei.value.line == 1
+
+
+def test_pydantic_wording_never_reaches_the_user(tmp_path: Path) -> None:
+    p = write(tmp_path, "hosts:\n  a: '1.2.3.4'\n")
+    with pytest.raises(InventoryError) as ei:
+        inventory.load(p)
+    assert "expected a mapping" in str(ei.value) and "HostIn" not in str(ei.value)
+    assert (ei.value.line, ei.value.field) == (2, "hosts.a")
+
+
+def test_every_problem_of_a_file_is_listed_not_just_the_first(tmp_path: Path) -> None:
+    shape = write(
+        tmp_path,
+        "hosts:\n"
+        "  a: {address: 10.0.0.1, profile: polycom, timeout: -1}\n"
+        "  b: {adress: 10.0.0.2, profile: polycom}\n",
+    )
+    with pytest.raises(InventoryError) as ei:
+        inventory.load(shape)
+    said = [(e.line, e.field) for e in [ei.value, *ei.value.more]]
+    assert said == [(3, "hosts.b.adress"), (2, "hosts.a.timeout"), (3, "hosts.b.address")]
+    hosts = write(
+        tmp_path,
+        "hosts:\n"
+        "  a: {address: 10.0.0.1, profile: polycomm}\n"
+        "  b: {address: 10.0.0.2, profile: polycom, credentials: {password: hunter2}}\n"
+        "  c: {address: 10.0.0.3, profile: polycom, tls: {ca: no-such.pem}}\n",
+        "hosts.yaml",
+    )
+    with pytest.raises(InventoryError) as ei:
+        inventory.load(hosts)
+    said = [(e.line, e.field) for e in [ei.value, *ei.value.more]]
+    assert said == [
+        (2, "hosts.a.profile"),
+        (3, "hosts.b.credentials.password"),
+        (4, "hosts.c.tls.ca"),
+    ]
+    assert all("hunter2" not in str(e) for e in [ei.value, *ei.value.more])

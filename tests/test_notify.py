@@ -9,6 +9,7 @@ import email.policy
 import io
 import json
 import socket
+import zipfile
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -106,11 +107,12 @@ def test_report_by_email_with_both_parts_and_attachments(lab, store, smtp, tmp_p
     assert subject in " ".join(body.split()) and "<html" in html.lower()
     for device in failing:
         assert device in body and device in html
-    attachments = {a.get_filename(): a for a in msg.iter_attachments()}
-    j = next(a for n, a in attachments.items() if n.endswith(".json"))
-    assert json.loads(j.get_content())["summary"] == report["summary"]
-    c = next(a for n, a in attachments.items() if n.endswith(".csv"))
-    rows = list(csv.DictReader(io.StringIO(c.get_content())))
+    # the full report rides along as one zip: HTML, JSON, CSV (tests/test_email_render.py)
+    (attachment,) = list(msg.iter_attachments())
+    with zipfile.ZipFile(io.BytesIO(attachment.get_content())) as z:
+        files = {n.rsplit(".", 1)[1]: z.read(n).decode() for n in z.namelist()}
+    assert json.loads(files["json"])["summary"] == report["summary"]
+    rows = list(csv.DictReader(io.StringIO(files["csv"])))
     assert {r["device"] for r in rows} == {d["id"] for d in report["devices"]}
     raw = inbox.raw[-1]
     for secret in [SMTP_PASSWORD, fleet.admin_password, *(p.sip_password for p in fleet.phones)]:
@@ -155,6 +157,16 @@ def test_metrics_parse_back(store, tmp_path):
     assert sum(devices.values()) == report["summary"]["devices"]
     audited = sum(s.value for s in families["fleet_devices_audited"].samples)
     assert audited == report["summary"]["audited"]
+    why: dict = {}
+    for s in families["fleet_devices_not_audited"].samples:
+        why[s.labels["status"]] = why.get(s.labels["status"], 0) + s.value
+    summary = report["summary"]
+    assert why == {
+        "unreachable": summary["unreachable"],
+        "auth-failed": summary["auth_failed"],
+        "error": summary["errors"],
+    }
+    assert sum(why.values()) >= 1  # the lab seeds devices that cannot be audited
     failures = {
         (s.labels["site"], s.labels["rule"]): s.value
         for s in families["fleet_emergency_failures"].samples

@@ -161,3 +161,44 @@ def test_an_old_store_upgrades_itself(tmp_path):
         snap = st.load(st.resolve("v1"))
         assert snap.tag == "v1" and snap.inventory is None and snap.selection == []
     assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_ssh_sweep_stopped_mid_session_leaves_no_session_open(tmp_path, sig):
+    # SSH part: a box still paging out its configuration when the sweep is stopped
+    from tests.faults.ssh_servers import ssh_fault_lab
+
+    db = tmp_path / "s.db"
+    with ssh_fault_lab(tmp_path / "lab", "endless-paging") as lab:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "fleet",
+                "sweep",
+                str(lab.inventory),
+                "--golden",
+                str(lab.golden),
+                "--store",
+                str(db),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not lab.server.counters.sessions:
+            time.sleep(0.05)
+        assert lab.server.counters.sessions == 1
+        time.sleep(0.3)  # well into the pages
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+        gone = time.monotonic() + 3
+        while lab.server.conns and time.monotonic() < gone:
+            time.sleep(0.05)
+        assert not lab.server.conns  # fleet closed its session on the way out
+    assert proc.returncode == 128 + sig, err
+    assert "Traceback" not in err and "never retrieved" not in err, err
+    assert "nothing of this run was stored" in err
+    assert not db.exists() or _snapshots(db) == []

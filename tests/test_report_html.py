@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from markupsafe import escape
 
+from fleet import app
 from fleet.lab.rollout import apply_update
 from fleet.model import Finding, Snapshot
 from fleet.report import charts, context
@@ -34,6 +35,8 @@ class Swept:
     doc: str
     path: Path
     snap: Snapshot
+    lost: list[str]  # phones that lost 112 in the last sweep: proven in the two before it
+    db: Path
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +45,11 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> Swept:
     session lab must not be): a firmware update in between, one phone losing 112."""
     folder = tmp_path_factory.mktemp("html-lab")
     db = folder / "s.db"
+    lost: list[str] = []
     with running_lab(folder, 18, net_from=140) as lab:
         for n in range(3):
             if n:
-                apply_update(lab.fleet, 2, 1 if n == 2 else 0)
+                lost += apply_update(lab.fleet, 2, 1 if n == 2 else 0).lost_112
             p = run_fleet(
                 "sweep", str(lab.inventory), "--golden", str(lab.golden), "--store", str(db)
             )
@@ -53,13 +57,13 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> Swept:
     with Store(db) as st:
         sid = st.resolve(None)
         snap = st.load(sid)
-        prev = st.previous(before=sid)
-        assert prev is not None
-        ctx = context.build(snap, st.load(prev), st.snapshots())
+        assert st.previous(before=sid) is not None
+        ctx = app.context_for(st, snap)  # as `fleet report --format html` builds it
     doc = report_html.render(ctx)
     path = folder / "report.html"
     path.write_text(doc, encoding="utf-8")
-    return Swept(ctx, doc, path, snap)
+    assert len(lost) == 1
+    return Swept(ctx, doc, path, snap, lost, db)
 
 
 def _esc(text: str) -> str:
@@ -83,6 +87,13 @@ def test_self_contained(swept: Swept) -> None:
     assert "<style>" in doc and "@media print" in doc
 
 
+def test_every_link_in_the_page_leads_somewhere(swept: Swept) -> None:
+    ids = set(re.findall(r'\bid="([^"]+)"', swept.doc))
+    links = re.findall(r'href="#([^"]+)"', swept.doc)
+    assert len(links) > len(swept.snap.results)
+    assert not [x for x in links if x not in ids]
+
+
 def test_numbers_match_the_snapshot(swept: Swept) -> None:
     results = swept.snap.results
 
@@ -94,11 +105,15 @@ def test_numbers_match_the_snapshot(swept: Swept) -> None:
         "audited": sum(r.status == "audited" for r in results),
         "proven": sum(r.role == "phone" and r.status == "audited" and not bad(r) for r in results),
         "failing": sum(bad(r) for r in results),
-        "unreachable": sum(r.status != "audited" for r in results),
+        "not-audited": sum(r.status != "audited" for r in results),
+        # the card breaks "not audited" down: each reason calls for different work
+        "unreachable": sum(r.status == "unreachable" for r in results),
+        "auth-failed": sum(r.status == "auth-failed" for r in results),
+        "error": sum(r.status == "error" for r in results),
     }
-    # The lab's seeded faults: a phone down, one refusing the password, one answering HTTP
-    # 500 and an SBC down are not audited; several phones cannot reach 999/112.
-    assert expected["unreachable"] == 4
+    # The lab's seeded faults: a phone and an SBC down, one phone refusing the password, one
+    # answering HTTP 500 are not audited; several phones cannot reach 999/112.
+    assert (expected["unreachable"], expected["auth-failed"], expected["error"]) == (2, 1, 1)
     assert expected["failing"] >= 8
     for name, n in expected.items():
         assert _count(swept.doc, name) == n, name
@@ -134,6 +149,56 @@ def test_emergency_findings_first_with_their_evidence(swept: Swept) -> None:
     # A phone routed to a faulty SBC: the phone → SBC → trunk chain is all there.
     path = [f for _, f in swept.ctx.emergency if f.rule == "emergency.path" and len(f.evidence) > 2]
     assert path, "no emergency.path finding with a phone → SBC → trunk chain"
+
+
+def _articles(section: str) -> dict[str, str]:
+    """device id -> its block of findings, from each device's <article>."""
+    found = re.findall(
+        r'<article class="device-findings" id="[^"]*" data-device="([^"]*)">(.*?)</article>',
+        section,
+        re.S,
+    )
+    ids = [htmlmod.unescape(d) for d, _ in found]
+    assert len(ids) == len(set(ids)), "a device's findings are split over several blocks"
+    return {htmlmod.unescape(d): body for d, body in found}
+
+
+def test_emergency_findings_by_root_cause_then_by_device(swept: Swept) -> None:
+    doc = swept.doc
+    section = doc[doc.index('id="emergency"') : doc.index('id="drift"')]
+    # root causes first: one line each, naming the devices it affects
+    causes_at, devices_at = (
+        section.index('id="emergency-causes"'),
+        section.index('id="h-by-device"'),
+    )
+    assert causes_at < devices_at
+    causes_html = section[causes_at:devices_at]
+    lines = re.findall(r'<li class="cause" data-cause="([^"]*)".*?</li>', causes_html, re.S)
+    emergency_causes = [c for c in swept.ctx.causes if c.rule.startswith("emergency.")]
+    failing = {r.id for r, _ in swept.ctx.emergency}
+    assert len(lines) == len(emergency_causes) >= 1
+    for c in emergency_causes:
+        line = causes_html[causes_html.index(f'data-cause="{_esc(c.key)}"') :]
+        line = line[: line.index("</li>")]
+        assert _esc(c.summary) in line
+        for d in c.devices[:12]:
+            # a failing device leads to its findings below; an SBC that only explains
+            # others, to its row (every link's target: test_every_link_in_the_page_...)
+            target = report_html.finding_anchor(d) if d in failing else ""
+            assert f'href="#{target}' in line and f">{_esc(d)}</a>" in line, (c.key, d)
+    # then one block per failing device holding every emergency finding it has
+    blocks = _articles(section[devices_at:])
+    by_id = {r.id: r for r, _ in swept.ctx.emergency}
+    assert set(blocks) == failing
+    for dev, r in by_id.items():
+        want = [f for f in r.findings if f.rule.startswith("emergency.")]
+        got = re.findall(r'<div class="finding[^"]*" data-rule="([^"]*)"', blocks[dev])
+        assert got == [f.rule for f in want], dev
+        if r.address:
+            assert _esc(r.address) in blocks[dev], "the engineer cannot find the phone"
+    # the worst device comes first
+    order = list(blocks)
+    assert order[0] == swept.ctx.emergency[0][0].id
 
 
 def test_drift_and_trend(swept: Swept) -> None:
@@ -183,13 +248,72 @@ def test_verdict_tones_and_stale_sites(swept: Swept) -> None:
     doc = report_html.render(context.build(unaudited))
     assert 'verdict verdict-warn"' in doc and "not audited" in doc
 
-    # The lead computes last_proven; the report says how long the site has gone unverified.
-    doc = report_html.render(context.build(swept.snap, last_proven={"lon": "2000-01-01T00:00:00Z"}))
-    lon = doc[doc.index('data-site="lon"') :]
-    assert re.search(r"Unverified for <strong>\d+ days( \d+ h)?</strong>", lon)
+    nothing = copy.deepcopy(swept.snap)
+    nothing.results = [r for r in nothing.results if r.status != "audited"]
+    doc = report_html.render(context.build(nothing))
+    assert "every audited device" not in doc and "No device was audited" in doc
+
     assert report_html.unverified_for("2026-01-01T00:00:00Z", "2026-01-03T05:00:00Z") == (
         "2 days 5 h"
     )
+
+
+def _site(doc: str, site: str) -> str:
+    start = doc.index(f'data-site="{site}"')
+    return doc[start : doc.index("<table", start)]
+
+
+def test_last_proven_per_path_and_site_from_the_store(swept: Swept) -> None:
+    """The bug: "all emergency paths at edi were last proven never" while most of edi was
+    proven in the same report. Each site says how many paths are proven now; each path not
+    proven says when the store last saw it proven, or that it never was."""
+    doc, snap = swept.doc, swept.snap
+    assert "were last proven" not in doc and "all emergency paths at" not in doc
+    with Store(swept.db) as st:
+        history = st.snapshots()
+    second = history[-2]["finished_at"]  # the sweep before the update took 112 away
+    (lost,) = swept.lost
+    mixed = 0  # sites where some paths are proven and some not: the case the bug got wrong
+    for site in {r.site for r in snap.results}:
+        here = [r for r in snap.results if r.site == site]
+        proven = [r for r in here if r.role == "phone" and context.proven_now(r)]
+        phones = [r for r in here if r.role == "phone"]
+        block = _site(doc, site)
+        assert f"<strong>{len(proven)} of {len(phones)}</strong> phone emergency paths" in block
+        mixed += 0 < len(proven) < len(phones)
+        named = re.findall(r'<li data-proof="([^"]*)"><strong>[^<]*</strong>: (.*?)</li>', block)
+        shown = {
+            htmlmod.unescape(d): label
+            for label, ds in named
+            for d in re.findall(r">([^<]+)</a>", ds)
+        }
+        assert set(shown) == {r.id for r in here if not context.proven_now(r)}, site
+        for dev, label in shown.items():
+            if dev == lost:  # proven by the first two sweeps, broken by the third
+                assert label.startswith(f"last proven {report_html.when(second)}"), label
+            else:  # the lab's seeded faults were there from the first sweep
+                assert label == "never proven", (dev, label)
+    assert mixed >= 1
+
+
+def test_last_proven_of_an_older_snapshot_ignores_later_sweeps(swept: Swept) -> None:
+    with Store(swept.db) as st:
+        ids = [h["id"] for h in st.snapshots()]
+        now, first = st.last_proven(), st.last_proven_until(ids[0])
+        (lost,) = swept.lost
+        assert now[lost] == st.snapshots()[1]["finished_at"]
+        assert first[lost] == st.snapshots()[0]["finished_at"]
+        assert all(first[d] <= now[d] for d in first) and set(first) == set(now)
+
+
+def test_not_audited_card_breaks_down_why(swept: Swept) -> None:
+    doc = swept.doc
+    card = doc[doc.index("<dt>Not audited</dt>") :]
+    card = card[: card.index("</div>")]
+    assert "Unreachable</dt>" not in doc
+    for status, label in report_html.NOT_AUDITED:
+        n = sum(r.status == status for r in swept.snap.results)
+        assert f'id="count-{status}" data-value="{n}">{n} {label}</span>' in card
 
 
 def test_charts_are_plain_svg() -> None:
@@ -280,10 +404,17 @@ def test_in_headless_chromium(swept: Swept, tmp_path: Path) -> None:
     dom = _browse(
         swept.path.as_uri(), tmp_path / "p0", f"--window-size={DESKTOP_W},900", "--dump-dom"
     ).stdout
-    for name in ("devices", "audited", "proven", "failing", "unreachable"):
+    for name, want in (
+        ("devices", swept.ctx.devices),
+        ("audited", swept.ctx.audited),
+        ("proven", swept.ctx.proven),
+        ("failing", swept.ctx.failing),
+        ("not-audited", swept.ctx.unreachable),
+        ("unreachable", swept.ctx.not_audited_by.get("unreachable", 0)),
+        ("auth-failed", swept.ctx.not_audited_by.get("auth-failed", 0)),
+    ):
         m = re.search(rf'id="count-{name}" data-value="(\d+)">([\d,]+)', dom)
         assert m, f"count {name} not in the rendered DOM"
-        want = getattr(swept.ctx, name)
         assert int(m.group(1)) == want and int(m.group(2).replace(",", "")) == want, name
     assert _esc(swept.ctx.verdict) in dom
     assert dom.count('class="site"') == len(swept.ctx.sites)

@@ -4,6 +4,8 @@ by model, and its JUnit parses; `fleet diff` shows what the update changed."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import signal
 import subprocess
@@ -15,6 +17,8 @@ import pytest
 
 from fleet.lab.fleet import free_net
 from tests.conftest import ROOT, run_fleet
+
+verify_csv: list[subprocess.CompletedProcess[str]] = []  # the fixture's CSV verify
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +84,10 @@ def rollout(tmp_path_factory):
             "--output",
             str(vjunit_path),
         )
+        vcsv = run_fleet(
+            "rollout", "verify", "--baseline", "pre-rollout", "--store", str(db), "--format", "csv"
+        )
+        verify_csv.append(vcsv)
         diff = run_fleet("diff", "pre-rollout", "verify-pre-rollout", "--store", str(db))
         diff_json = run_fleet(
             "diff", "pre-rollout", "verify-pre-rollout", "--store", str(db), "--format", "json"
@@ -140,3 +148,18 @@ def test_diff_shows_the_update_folded_with_emergency_changes_first(rollout):
     assert {"vanished", "appeared"} <= renamed  # a key renamed by the update (Yealink)
     lost = [g for g in data["groups"] if g["emergency"] and "112" in str(g["old"])]
     assert lost and sum(g["count"] for g in lost) >= 10
+
+
+def test_verify_csv_has_one_row_per_device_and_counts_apart_what_was_there_before(rollout):
+    done, verify, *_ = rollout
+    [vcsv] = verify_csv
+    assert vcsv.returncode == 1
+    rows = list(csv.DictReader(io.StringIO(vcsv.stdout)))
+    assert len(rows) == 203
+    assert {r["device"] for r in rows if r["result"] == "regression"} == set(done["lost_112"])
+    assert all("112" in r["new_findings"] for r in rows if r["result"] == "regression")
+    v = json.loads(verify.stdout)
+    assert v["fail_on"] == "high" and v["summary"]["new_devices"] == 10
+    # the no-faults lab has no finding before the update: nothing pre-existing, nothing down
+    assert v["summary"]["pre_existing_findings"] == 0
+    assert v["summary"]["unreachable_as_at_baseline"] == 0

@@ -127,6 +127,7 @@ def test_table_output_and_select(lab, tmp_path):
         str(tmp_path / "f.db"),
         "--select",
         "site=man,profile=cisco_mpp",
+        "--all",  # the ok ones too: without it they are one count
     )
     man_cisco = [p for p in fleet.phones if p.site == "man" and p.profile == "cisco_mpp"]
     assert man_cisco
@@ -134,7 +135,9 @@ def test_table_output_and_select(lab, tmp_path):
         assert p.id in proc.stdout
     others = [p for p in fleet.phones if p not in man_cisco]
     assert not any(p.id in proc.stdout for p in others)
-    assert f"{len(man_cisco)} devices" in proc.stdout
+    # the count line: the selected phones and the SBCs on their paths, read too
+    n = len(man_cisco) + sum(1 for s in fleet.sbcs if s.id in proc.stdout)
+    assert f"\n{n} device{'s' if n != 1 else ''}: {n} audited" in proc.stdout
 
 
 def test_devices_that_misbehave_are_reported_and_the_sweep_goes_on(tmp_path):

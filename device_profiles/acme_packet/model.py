@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fleet.model import Collected, DeviceState, SbcRoute, SbcState
+from fleet.model import Collected, DeviceState, SbcLocation, SbcRoute, SbcState
 
 _KEY = re.compile(
     r"^(?P<el>[\w-]+)\[(?P<i>\d+)\]"
@@ -240,7 +240,13 @@ def to_state(collected: Collected) -> DeviceState:
         # A capture without local-policy (one element's `show running-config`): what routing
         # fleet would compute from it is not the box's, so it computes none (the
         # coverage.uncertain notice says why) instead of reporting "no route".
-        return DeviceState(vendor="Oracle", profile="acme_packet", raw=dict(collected.params))
+        return DeviceState(
+            vendor="Oracle",
+            profile="acme_packet",
+            model=collected.identity.get("model"),
+            firmware=collected.identity.get("firmware"),
+            raw=dict(collected.params),
+        )
     routes, emergency = _routes(data)
     addresses = [
         f"{p['address']}:{p['port']}"
@@ -252,8 +258,8 @@ def to_state(collected: Collected) -> DeviceState:
     return DeviceState(
         vendor="Oracle",
         profile="acme_packet",
-        model=None,
-        firmware=None,
+        model=collected.identity.get("model"),
+        firmware=collected.identity.get("firmware"),
         raw=dict(collected.params),
         sbc=SbcState(
             routes=routes,
@@ -261,8 +267,28 @@ def to_state(collected: Collected) -> DeviceState:
             addresses=addresses,
             emergency_numbers=emergency,
             data=data,
+            location=_location(collected.params),
         ),
     )
+
+
+_SPL_OPTIONS = re.compile(r"^spl-config\[\d+\]\.spl-options$")
+
+
+def _location(params: dict[str, str]) -> SbcLocation:
+    """The ELIN gateway (README "Caller location"): the ``ELIN_Gateway`` option of the global
+    ``spl-config`` (system > spl-config > spl-options) makes the box take the ELINs a Lync
+    mediation server lists with an emergency call and send one as the calling number; it adds
+    no location of its own. Options are written ``+Name`` or ``+Name=value`` when added."""
+    for key, value in params.items():
+        if not _SPL_OPTIONS.match(key):
+            continue
+        names = [w.lstrip("+").split("=", 1)[0] for w in _words(value)]
+        if any(n.lower() == "elin_gateway" for n in names):
+            return SbcLocation(
+                mode="elin-gateway", source=f"{key.split('.')[0]} spl-options {value}"
+            )
+    return SbcLocation(mode="none", source="no spl-config spl-options ELIN_Gateway")
 
 
 def _enabled(lp: dict[str, Any], pa: dict[str, Any]) -> bool:

@@ -217,6 +217,7 @@ def parse_text(name: str, text: str) -> Collected:
     identity = {}
     if host := params.get("system-config[1].hostname"):
         identity["hostname"] = host
+    _check_numbers(name, text, params)
     collected = Collected(params=params, identity=identity, sources=[name])
     collected.notices += _regex_notices(name, text, params)
     if not any(k.startswith("local-policy[") for k in params):
@@ -270,6 +271,24 @@ def _line_of(text: str, key: str) -> int | None:
     return None
 
 
+# Parameters the routing reads as numbers; the ACLI accepts only whole numbers there (ACLI
+# Reference, local-policy > policy-attributes > cost: 0-999999999), so anything else is a file
+# fleet cannot route: an error naming the line, never Python's int() text quoting the value.
+_NUMERIC = re.compile(r"\.policy-attribute\[\d+\]\.cost$")
+
+
+def _check_numbers(name: str, text: str, params: dict[str, str]) -> None:
+    for key, value in params.items():
+        if _NUMERIC.search(key) and value.strip() and not value.strip().isdecimal():
+            raise ConfigFileError(
+                "not a whole number (ACLI: 0-999999999); fleet cannot order this "
+                "local-policy's next hops",
+                file=name,
+                line=_line_of(text, key),
+                field=key,
+            )
+
+
 def _regex_notices(name: str, text: str, params: dict[str, str]) -> list[Finding]:
     """An HMR pattern-rule that is not a regular expression fleet can compile: the rule is
     skipped by fleet, so the number it would rewrite is not known (never raises)."""
@@ -312,5 +331,14 @@ def parse_files(name: str, text: str, read_sibling: Callable[[str], str | None])
 
 
 def parse_cli(outputs: dict[str, str]) -> Collected:
+    """``show running-config`` and ``show version`` (model and firmware)."""
+    from device_profiles.acme_packet.version import parse_show_version
+
     text = outputs.get("show running-config") or next(iter(outputs.values()), "")
-    return parse_text("show running-config", text)
+    collected = parse_text("show running-config", text)
+    if "show version" in outputs:
+        identity, notices = parse_show_version(outputs["show version"])
+        collected.identity.update(identity)
+        collected.notices += notices
+    collected.sources = list(outputs)
+    return collected

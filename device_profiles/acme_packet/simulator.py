@@ -25,6 +25,15 @@ FAULTS = {
     "wrong-realm-999": "the 999 local-policy's source-realm is CARRIER, a realm the phones do "
     "not arrive in: 999 from the phones falls to the * catch-all policy",
 }
+# Faults that break caller location, not routing (FAULTS are routing faults: the profile
+# tests check each one misroutes a number); render reads spec.fault for both.
+LOCATION_FAULTS = {
+    "no-elin-gateway": "the ELIN_Gateway option is gone from spl-config: the box no longer "
+    "turns the ELINs an emergency call carries into its calling number",
+}
+# system > spl-config > spl-options (README "Caller location"): the ELIN gateway option the lab
+# box carries, printed as an added option is printed in Oracle's spl-config examples
+SPL_CONFIG = "spl-config\n" + "        spl-options".ljust(48) + "+ELIN_Gateway"
 FAULT_EXPECT = {
     "no-emergency": [("emergency.sbc_route", "999"), ("emergency.sbc_route", "112")],
     "catchall-112": [("emergency.sbc_route", "112")],
@@ -172,12 +181,25 @@ def render(spec: LabSbc) -> str:
             b = _TO_ADDRESS.sub(partial(_with_address, f"9{number}"), template)
             b = b.replace('"UK emergency 999"', f'"Emergency 9{number}"')
             emergency.append(_PRIORITY.sub(r"\1none", b))
+    if spec.fault != "no-elin-gateway":
+        rest.append(SPL_CONFIG)
     text = "\n".join(emergency + rest) + "\n" + tail
     return (
         text.replace("10.20.0.0/16", _phones_prefix(spec.phone_networks))
         .replace("10.20.0.2", spec.address)
         .replace("lon-sbc-1", spec.hostname)
     )
+
+
+# The lab box's platform and release; a test (or the rollout) sets spec.extra["firmware"].
+MODEL = "Acme Packet 3900"
+FIRMWARE = "SCZ8.4.0 Patch 3 (Build 188)"
+
+
+def show_version(spec: LabSbc) -> str:
+    """`show version` in the layout version.py reads (first line UNCONFIRMED, see there)."""
+    firmware = spec.extra.get("firmware", FIRMWARE)
+    return f"{MODEL} {firmware}\nBuild Date=01/15/21\n"
 
 
 def _words_match(typed: list[str], command: tuple[str, ...]) -> bool:
@@ -233,6 +255,8 @@ class Cli:
         if _words_match(words, ("cli", "terminal-height", "*")) and words[2].isdigit():
             self.paging = words[2] != "0"
             return ""
+        if _words_match(words, ("show", "version")):
+            return show_version(self.dev.spec)
         if _words_match(words, ("show", "running-config")):
             if not self.superuser:  # UNCONFIRMED: configuration display needs Superuser mode
                 return "% command not found\n"

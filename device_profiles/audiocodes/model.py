@@ -13,7 +13,7 @@ from typing import Any
 
 from device_profiles.audiocodes import parse, routing
 from fleet.errors import ProtocolError
-from fleet.model import Collected, DeviceState, Finding, SbcRoute, SbcState
+from fleet.model import Collected, DeviceState, Finding, SbcLocation, SbcRoute, SbcState
 
 DEST_IP_GROUP = "0"
 SIP_APP_SBC = "2"
@@ -187,6 +187,32 @@ def _unsupported(c: Collected) -> ProtocolError:
     )
 
 
+def _location(params: dict[str, str], tabs: Tables) -> SbcLocation | None:
+    """E9-1-1 ELIN handling (README "Caller location"): an IP Group with 'SBC PSAP Mode'
+    enabled (``IPGroup_SBCPSAPMode`` = 1) or ``E911Gateway`` set makes the device an ELIN
+    gateway: it takes the ELINs from the PIDF-LO the call carries (the location server's
+    NAM field) and sends one as the calling number. It adds no location of its own. The CLI
+    names of these settings are not confirmed: a CLI configuration gives None (unread)."""
+    if any(k.startswith(("voip/", "network/", "system/")) for k in params):
+        return None
+    psap = [
+        str(r.get("Name", ""))
+        for r in tabs.get("IPGroup", [])
+        if str(r.get("SBCPSAPMode", "0")) == "1"
+    ]
+    gateway = parse.scalar(params, "E911Gateway") or "0"
+    timeout = parse.scalar(params, "E911CallbackTimeout")
+    where = [f"IPGroup {n} SBCPSAPMode = 1" for n in psap]
+    if gateway != "0":
+        where.append(f"E911Gateway = {gateway}")
+    callback = [f"E911CallbackTimeout = {timeout} (minutes an ELIN callback is routed back)"]
+    return SbcLocation(
+        mode="elin-gateway" if where else "none",
+        source="; ".join(where) or "SBCPSAPMode = 0 on every IP Group, E911Gateway = 0",
+        callback=callback if timeout else [],
+    )
+
+
 def to_state(c: Collected) -> DeviceState:
     tabs = parse.tables(c.params)
     if not _sbc_enabled(c.params, tabs):
@@ -232,6 +258,7 @@ def to_state(c: Collected) -> DeviceState:
             addresses=_addresses(tabs),
             emergency_numbers=_emergency_numbers(emergency, conditions),
             data=data,
+            location=_location(c.params, tabs),
         ),
     )
 

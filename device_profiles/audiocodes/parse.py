@@ -34,7 +34,7 @@ _INI_FORMAT = re.compile(r"^FORMAT\s+(\S+)\s*=\s*(.*?);?\s*$", re.I)
 _INI_ROW = re.compile(r"^(\S+)\s+(\d+)\s*=\s*(.*?);?\s*$")
 _INI_NAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
 _INI_SCALAR = re.compile(r"^([A-Za-z_][\w.\-]*)\s*=\s*(.*?)\s*$")
-_INI_IDENTITY = {
+INI_IDENTITY = {
     "model": re.compile(r"^;\s*Board:\s*(.+?)\s*$", re.M),
     "firmware": re.compile(r"^;\s*Software Version:\s*(.+?)\s*$", re.M),
 }
@@ -273,6 +273,11 @@ def split_row(text: str) -> list[str]:
     return out
 
 
+# A malformed line may be "SNMPReadOnlyCommunityString_0 'community'" without its "=": an
+# error quoting it would carry the secret into the store, the report and the email.
+_NOT_QUOTED = "the line is not quoted: it may hold a password or community string"
+
+
 def _bad_row_name(name: str, n: int, row: str, table: str) -> Finding:
     # "If there is a syntax error in the parameter name, the value is ignored" (User's
     # Manual, "General ini File Formatting Rules"); a row written as "!NATTranslation 0 = ..."
@@ -326,7 +331,10 @@ class _Ini:
             self.params.update(_table_row(self.name, n, table, m, self.columns))
         else:
             raise ConfigFileError(
-                f"unexpected line in [ {table} ]: {line[:60]!r}", file=self.name, line=n
+                f"unexpected line in [ {table} ]: not a FORMAT line nor a 'Table N = values;' "
+                f"row ({_NOT_QUOTED})",
+                file=self.name,
+                line=n,
             )
 
     def line(self, n: int, line: str) -> None:
@@ -339,7 +347,12 @@ class _Ini:
         elif m := _INI_SCALAR.match(line):
             self.params[m.group(1)] = _scalar(m.group(2))
         else:
-            raise ConfigFileError(f"not an ini line: {line[:60]!r}", file=self.name, line=n)
+            raise ConfigFileError(
+                f"not an ini line: not 'Name = value', a [ section ] nor a table row "
+                f"({_NOT_QUOTED})",
+                file=self.name,
+                line=n,
+            )
 
 
 def parse_ini(
@@ -364,7 +377,7 @@ def parse_ini(
             continue
         in_comment = False
         ini.line(n, line)
-    identity = {k: m.group(1) for k, rx in _INI_IDENTITY.items() if (m := rx.search(text))}
+    identity = {k: m.group(1) for k, rx in INI_IDENTITY.items() if (m := rx.search(text))}
     return ini.params, identity
 
 
@@ -483,6 +496,24 @@ def detect(text: str) -> bool:
     return is_cli(head) and bool(
         re.search(r"^ (sbc routing ip2ip-routing|ip-group|sip-interface) \d+\s*$", head, re.M)
     )
+
+
+SHOW_RUN = "show running-config"
+SHOW_VERSION = "show system version"
+
+
+def parse_cli(outputs: dict[str, str]) -> Collected:
+    """``show running-config`` and ``show system version`` (model and firmware)."""
+    from device_profiles.audiocodes.version import parse_show_system_version
+
+    text = outputs.get(SHOW_RUN) or next(iter(outputs.values()), "")
+    collected = parse_files(SHOW_RUN, text, lambda _n: None)
+    if SHOW_VERSION in outputs:
+        identity, notices = parse_show_system_version(outputs[SHOW_VERSION])
+        collected.identity.update(identity)
+        collected.notices += notices
+    collected.sources = list(outputs)
+    return collected
 
 
 def parse_files(name: str, text: str, read_sibling: Callable[[str], str | None]) -> Collected:

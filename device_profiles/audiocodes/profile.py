@@ -18,6 +18,7 @@ PROFILE = Profile(
     default_username="Admin",
     detect=parse.detect,
     parse_files=parse.parse_files,
+    parse_cli=parse.parse_cli,
     to_state=model.to_state,
     route=routing.route,
     # ini: WebUsers Password/PwNonce, IPGroup PasswordAsClient/PasswordAsServer, Account

@@ -217,6 +217,29 @@ def render(spec: LabSbc) -> str:
     return _emit(blocks)
 
 
+# The lab box's board and version; a test (or the rollout) sets spec.extra["firmware"].
+BOARD = "Mediant VE SBC"
+FIRMWARE = "7.40A.250.001"
+
+
+def show_system_version(spec: LabSbc) -> str:
+    """`show system version`: the ini header lines Netshot's driver reads (;Board:,
+    ;Software Version:, ;Serial Number:), as samples/show-system-version.txt lays them out."""
+    firmware = spec.extra.get("firmware", FIRMWARE)
+    lines = [
+        f";Board: {BOARD}",
+        ";HW Board Type: 73  FK Board Type: 73",
+        ";Serial Number: 0000000000000000",
+        ";Slot Number: 1",
+        f";Software Version: {firmware}",
+        ";DSP Software Version: SOFTDSP => 0.00",
+        f";Board IP Address: {spec.address}",
+        ";Num of physical LAN ports: 2",
+        ";Profile: NONE",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 class Cli:
     """The Mediant CLI: Basic mode '>', `enable` with its password to '#', `config system`
     > `cli-settings` > `window-height N|automatic` for paging, `show running-config`."""
@@ -309,6 +332,8 @@ class Cli:
     def _show(self, cmd: str) -> str:
         if cmd in ("show running-config", "show run") and self.enabled:
             return self.dev.config
+        if cmd == "show system version":  # Basic mode is enough (Netshot's driver runs it there)
+            return show_system_version(self.dev.spec)
         return "Invalid command\n"
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from device_profiles.avaya import dialplan, script
 from fleet.collect.http import HttpHost
 from fleet.errors import ConfigFileError, DeviceError, ProtocolError
-from fleet.model import Collected, DeviceState, EmergencyEntry, Finding, Line
+from fleet.model import Collected, DeviceState, EmergencyEntry, Finding, Line, Location
 from fleet.profiles import Profile
 
 UPGRADE = "J100Supgrade.txt"
@@ -271,6 +271,22 @@ def _registrar(p: dict[str, str], notices: list[Finding]) -> tuple[str | None, s
     return (f"{host}:{port}" if port else host), None
 
 
+# README "Location and callback": no J100 parameter found that gives emergency calls a
+# location (LLDP-MED ELIN, HELD, a civic address), so none is configured (UNCONFIRMED there).
+LOCATION = Location(
+    "none",
+    "no Avaya J100 setting found that gives emergency calls a location (LLDP-MED ELIN, HELD, "
+    "civic address)",
+)
+
+
+def _user_key(p: dict[str, str]) -> str | None:
+    for key in ("SIP_USER_ACCOUNT", "FORCE_SIP_EXTENSION", "FORCE_SIP_USERNAME", "SIP_USER_ID"):
+        if p.get(key, "").strip():
+            return key
+    return None
+
+
 def _user(p: dict[str, str]) -> str | None:
     account = p.get("SIP_USER_ACCOUNT", "").strip()
     if account:
@@ -354,7 +370,10 @@ def to_state(c: Collected) -> DeviceState:
     lines = []
     if registrar or user:
         # The SIP controller takes every request the phone sends: it is the outbound proxy too.
-        lines.append(Line(1, registrar, registrar, transport, user, plan, entries))
+        ln = Line(1, registrar, registrar, transport, user, plan, entries)
+        # the line's own extension is the only callback identity a 46xxsettings file sets
+        ln.callback, ln.callback_source = (user, _user_key(p)) if user else (None, None)
+        lines.append(ln)
     mac = c.identity.get("mac")
     return DeviceState(
         vendor="Avaya",
@@ -365,6 +384,7 @@ def to_state(c: Collected) -> DeviceState:
         lines=lines,
         provisioning_server=provisioning_server(p),
         location_source=None,
+        location=Location(LOCATION.source, LOCATION.detail),
         raw=dict(p),
         dialplan=None if lines else plan,
         emergency=[] if lines else [EmergencyEntry(n, None, k) for n, k in numbers(p)],

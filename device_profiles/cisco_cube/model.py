@@ -13,7 +13,15 @@ from typing import Any
 
 from device_profiles.cisco_cube import routing
 from device_profiles.cisco_cube.routing import DialPeer, is_outbound, target_of
-from fleet.model import Collected, DeviceState, Finding, SbcRoute, SbcState
+from fleet.model import (
+    Collected,
+    DeviceState,
+    Finding,
+    SbcElin,
+    SbcLocation,
+    SbcRoute,
+    SbcState,
+)
 
 SIP_PORT = 5060  # CUBE listens on the SIP default unless told otherwise
 
@@ -256,6 +264,53 @@ def _data(params: dict[str, str], peers: list[DialPeer], voice: _Voice) -> dict[
     }
 
 
+def _location(params: dict[str, str], peers: list[DialPeer], voice: _Voice) -> SbcLocation:
+    """Cisco Enhanced 911 ([S3], [S4]): an outbound dial-peer with ``emergency response zone``
+    or ``location`` replaces the calling number with the ELIN of the location whose subnet
+    holds the caller (a zone lists its locations); ``emergency response callback`` marks the
+    dial-peer a PSAP's callback to an ELIN comes in on."""
+    elins: dict[str, SbcElin] = {}
+    for p in peers:
+        if not is_outbound(p) or p.shutdown or not p.emergency:
+            continue
+        ids = (
+            [p.emergency_location]
+            if p.emergency_location
+            else voice.zones.get(p.emergency_zone, [])
+        )
+        for ident in ids:
+            erl = voice.locations.get(ident)
+            if not erl or not erl["elins"]:
+                continue
+            label = f"voice emergency response location {ident}"
+            e = elins.setdefault(
+                ident,
+                SbcElin(
+                    elin=erl["elins"][0],
+                    subnets=list(erl["subnets"]),
+                    name=f"{label} ({erl['name']})" if erl["name"] else label,
+                ),
+            )
+            if p.name not in e.routes:
+                e.routes.append(p.name)
+    callback = [
+        f"{p.name}: emergency response callback"
+        + (
+            f" (incoming called-number {p.incoming_called_number})"
+            if p.incoming_called_number
+            else ""
+        )
+        for p in peers
+        if params.get(f"dial-peer voice {p.tag} {p.type}: emergency response callback")
+    ]
+    return SbcLocation(
+        mode="elin" if elins else "none",
+        source="voice emergency response location|zone",
+        elins=list(elins.values()),
+        callback=callback,
+    )
+
+
 def to_state(c: Collected) -> DeviceState:
     params = c.params
     peers = _dial_peers(params)
@@ -280,6 +335,7 @@ def to_state(c: Collected) -> DeviceState:
             data=data,
             # Every name a golden template may give a trunk: description, dial-peer, target.
             trunk_aliases={name: [*t.dial_peers, *t.targets] for name, t in trunks.items()},
+            location=_location(params, peers, voice),
         ),
     )
 

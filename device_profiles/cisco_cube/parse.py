@@ -42,6 +42,7 @@ DIAL_PEER_COMMANDS = {
     "CODEC": "codec",
     "EMERGENCY_RESPONSE_ZONE": "emergency response zone",
     "EMERGENCY_RESPONSE_LOCATION": "emergency response location",
+    "EMERGENCY_RESPONSE_CALLBACK": "emergency response callback",
     "PORT": "port",
     "FORWARD_DIGITS": "forward-digits",
     "PREFIX": "prefix",

@@ -35,6 +35,12 @@ FAULTS = {
     "on the normal carrier trunk",
     "no-emergency": "no emergency dial-peers at all: 999 and 112 leave on the carrier catch-all",
 }
+# Faults that break caller location, not routing (FAULTS are routing faults: the profile
+# tests check each one misroutes a number); render reads spec.fault for both.
+LOCATION_FAULTS = {
+    "no-erl-subnet": "the emergency response location lost its subnets: no phone is in an ERL, "
+    "so emergency calls leave with no ELIN",
+}
 FAULT_EXPECT = {
     "rewrite-999": [("emergency.sbc_route", "999")],
     "catchall-112": [("emergency.sbc_route", "112")],
@@ -157,6 +163,8 @@ def _rewrite(block: list[str], spec: LabSbc) -> list[str]:
         return _translation_rules(list(spec.emergency_numbers), spec.fault)
     if head == "voice emergency response location 1":
         lines = [" elin 1 02079460000", f" name {spec.site.upper()}-PHONES"]
+        if spec.fault == "no-erl-subnet":
+            return [head, *lines]
         return [head, *lines] + [f" subnet {i + 1} {_mask(n)}" for i, n in enumerate(nets[:2])]
     return block
 

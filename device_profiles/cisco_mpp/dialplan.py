@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from fleet.dialplan.automaton import DIGITS, Atom, Automaton, Charset, span
-from fleet.dialplan.dialect import Dialect, Log, names, number
+from fleet.dialplan.automaton import DIGITS, Automaton
+from fleet.dialplan.dialect import Dialect, Log, names, number, read_entries
 from fleet.dialplan.outcome import Outcome
+from fleet.dialplan.reader import Charset, Reader, send
 from fleet.errors import DialPlanError
 
 SHORT = "Interdigit_Short_Timer"
@@ -19,127 +20,111 @@ DEFAULT_LONG_S = 10.0  # Interdigit_Long_Timer default
 BARE_TIMER_S = 5.0  # "if no number is entered after S/L/P, the default timer of 5 seconds"
 KEYS = frozenset("0123456789*#")
 SETS = Charset(
-    allowed=KEYS, x="xX", bad_char="{c!r} is not a key in [{body}]", empty="empty '[ ]' set"
+    allowed=KEYS,
+    x="xX",
+    spaces=True,
+    bad_char="{c!r} is not a key in [{body}]",
+    empty="empty '[ ]' set",
 )
 PAUSE = frozenset[str]()  # no key passes a pause; only waiting does
 _MASTER = re.compile(r"\s*([LSls])\s*:\s*(\d*(?:\.\d+)?)\s*,")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_END_SUB = "\x00"  # where a <dialed:sent>'s dialled side ends, once spliced into the text
 
 
-@dataclass(slots=True, eq=False)
-class Entry:
-    text: str
-    index: int
-    atoms: list[Atom] = field(default_factory=list)
-    pauses: dict[int, float] = field(default_factory=dict)  # atom position -> Pn seconds
-    subs: list[list] = field(default_factory=list)  # [a, b, text]: atoms a..b-1 replaced by text
-    longs: list[tuple[int, float]] = field(default_factory=list)  # (position, Ln)
-    tones: list[int] = field(default_factory=list)  # positions of ',' (outside dial tone)
-    notes: list[str] = field(default_factory=list)
-    short: float | None = None  # last Sn in the sequence
-    barred: bool = False
+class Entry(Reader):
+    """One sequence read left to right; a ``<dialled:sent>`` is a segment sent as its digits,
+    its dialled side read with the sequence's own elements."""
 
+    keys, x, sets, again = KEYS, "xX", SETS, False
+    unclosed, nothing = "'[' is never closed", "'.' has no element to repeat"
 
-@dataclass(slots=True)
-class _Reader:
-    """One sequence read left to right; the dialled side of ``<a:b>`` is spliced in place."""
+    def __init__(self, text: str, index: int) -> None:
+        super().__init__(text)
+        self.index = index
+        self.pauses: dict[int, float] = {}  # atom position -> Pn seconds
+        self.longs: list[tuple[int, float]] = []  # (position, Ln)
+        self.tones: list[int] = []  # positions of ',' (outside dial tone)
+        self.notes: list[str] = []
+        self.short: float | None = None  # last Sn in the sequence
+        self.barred = False
+        self.route: str | None = None  # the gateway of the last <..:..@gw>
+        self.sub = self.timer_mid = False
 
-    e: Entry
-    s: str
-    i: int = 0
-    can_repeat: bool = False
-    timer_mid: bool = False
-    in_sub: int = -1
-
-    def read(self) -> Entry:
-        if _END_SUB in self.s:
-            raise DialPlanError("control character in the sequence")
-        while self.i < len(self.s):
-            c = self.s[self.i]
-            if c.isspace():
-                self.i += 1
-                continue
-            if self.e.barred:
-                raise DialPlanError("'!' must end the sequence")
-            if self.timer_mid and (c in KEYS or c in "xX[<"):
-                self.e.notes.append(
-                    f"entry {self.e.text!r}: a timer inside it is followed by more keys "
-                    "(a missing '|'?)"
-                )
-                self.timer_mid = False
-            self.element(c)
-        if not self.e.atoms and not self.e.subs:
-            self.e.notes.append(f"entry {self.e.index + 1} is empty")
-        return self.e
-
-    def element(self, c: str) -> None:
-        e, after = self.e, self.i + 1
-        if c in KEYS or c in "xX" or c == "[":
-            if c == "[" and (end := self.s.find("]", self.i)) < 0:
-                raise DialPlanError("'[' is never closed")
-            keys = DIGITS if c in "xX" else frozenset(c)
-            if c == "[":
-                keys, after = SETS.parse("".join(self.s[self.i + 1 : end].split())), end + 1
-            e.atoms.append(Atom(keys))
-            self.can_repeat, self.i = True, after
-            return
-        if c == ".":
-            if not self.can_repeat:
-                raise DialPlanError("'.' has no element to repeat")
-            e.atoms[-1] = Atom(e.atoms[-1].chars, repeat=True)
-        elif c == "<":
-            return self.open_sub()
-        elif c == _END_SUB:
-            e.subs[self.in_sub][1], self.in_sub = len(e.atoms), -1
-        elif c == ",":
-            e.tones.append(len(e.atoms))
-        elif c == "!":
-            e.barred, self.i = True, after
-            return
-        elif c in "SsLlPp" and self.in_sub < 0:
-            after = self.timer(c.upper())
-        else:
-            raise DialPlanError(
-                "'>' without '<'"
-                if c == ">"
-                else f"stray {c!r}"
-                if c in "()"
-                else f"{c!r} is not dial-plan syntax"
+    def element(self, c: str, i: int) -> int:
+        if c.isspace():
+            return i
+        if self.barred:
+            raise DialPlanError("'!' must end the sequence")
+        if self.timer_mid and (c in KEYS or c in "xX[<"):
+            self.notes.append(
+                f"entry {self.text!r}: a timer inside it is followed by more keys (a missing '|'?)"
             )
-        self.can_repeat, self.i = False, after
+            self.timer_mid = False
+        return super().element(c, i)
 
-    def open_sub(self) -> None:
-        s, i = self.s, self.i
-        if self.in_sub >= 0:
+    def other(self, c: str, i: int) -> int:
+        if c == "<":
+            return self.rewritten(i)
+        if c == "!":
+            self.barred = True
+            return i
+        if c == ",":
+            self.tones.append(len(self.atoms))
+        elif c in "SsLlPp" and not self.sub:
+            i = self.timer(c, i)
+        elif c in ">()":
+            raise DialPlanError("'>' without '<'" if c == ">" else f"stray {c!r}")
+        else:
+            super().other(c, i)
+        self.can_repeat = False
+        return i
+
+    def rewritten(self, i: int) -> int:
+        s = self.text
+        if self.sub:
             raise DialPlanError("'<' inside '< >'")
         if (close := s.find(">", i)) < 0:
             raise DialPlanError("'<' is never closed with '>'")
         if (colon := s.find(":", i, close)) < 0:
-            raise DialPlanError(f"'{s[i : close + 1]}' has no ':' between dialled and sent digits")
-        n = len(self.e.atoms)
-        self.e.subs.append([n, n, "".join(s[colon + 1 : close].split())])
-        self.in_sub = len(self.e.subs) - 1
-        # The dialled side uses the same element syntax as the sequence itself.
-        self.s = s[:i] + s[i + 1 : colon] + _END_SUB + s[close + 1 :]
-        self.can_repeat = False
+            raise DialPlanError(
+                f"'{s[i - 1 : close + 1]}' has no ':' between dialled and sent digits"
+            )
+        digits, at, where = "".join(s[colon + 1 : close].split()).partition("@")
+        if at:
+            self.route = where.split(";")[0] or None
+        self.rewrite(digits)
+        self.sub, self.can_repeat = True, False
+        self.read(i, colon)
+        if self.barred:
+            raise DialPlanError("'!' must end the sequence")
+        self.rewrite(None)
+        self.sub, self.can_repeat = False, False
+        return close + 1
 
-    def timer(self, kind: str) -> int:
-        if self.s[self.i + 1 : self.i + 2] == ":":
-            raise DialPlanError(f"master override '{self.s[self.i]}:' inside the parentheses")
-        m = _NUMBER.match(self.s, self.i + 1)
+    def timer(self, c: str, i: int) -> int:
+        if self.text[i : i + 1] == ":":
+            raise DialPlanError(f"master override '{c}:' inside the parentheses")
+        m = _NUMBER.match(self.text, i)
         value = float(m.group()) if m else BARE_TIMER_S
-        e = self.e
-        if kind == "S":
-            e.short = value
+        if (kind := c.upper()) == "S":
+            self.short = value
         elif kind == "L":
-            e.longs.append((len(e.atoms), value))
+            self.longs.append((len(self.atoms), value))
         else:
-            e.pauses[len(e.atoms)] = value
-            e.atoms.append(Atom(PAUSE, silent=True))
+            self.pauses[len(self.atoms)] = value
+            self.add(PAUSE, silent=True)
         # A timer after keys and before more keys is legal but is how a lost '|' reads.
-        self.timer_mid = kind != "P" and bool(e.atoms)
-        return m.end() if m else self.i + 1
+        self.timer_mid = kind != "P" and bool(self.atoms)
+        return m.end() if m else i
+
+
+def _entry(text: str, index: int, problems: list[str]) -> Entry:
+    e = Entry(text, index)
+    e.read()
+    if not e.atoms and len(e.replace) == 1:
+        e.notes.append(f"entry {index + 1} is empty")
+    problems.extend(e.notes)
+    return e
 
 
 @dataclass(slots=True, eq=False)
@@ -188,14 +173,9 @@ def compile_plan(text: str, opts: dict[str, str]) -> Plan:
     long = number(opts, LONG, DEFAULT_LONG_S, problems, bad, parse=_leading)
     body, masters = _body(text, problems)
     entries: list[Entry] = []
-    for raw in body.split("|") if body.strip() else []:
-        try:
-            entry = _Reader(Entry(raw.strip(), len(entries)), raw.strip()).read()
-        except DialPlanError as e:
-            problems.append(f"entry {raw.strip()!r} is ignored: {e}")
-            continue
-        problems.extend(entry.notes)
-        entries.append(entry)
+    texts = [raw.strip() for raw in body.split("|")] if body.strip() else []
+    dropped = "entry {text!r} is ignored: {why}"
+    read_entries(texts, lambda t, _: _entry(t, len(entries), problems), problems, dropped, entries)
     nfa = Automaton([e.atoms for e in entries])
     return Plan(
         tuple(entries), masters.get("S", short), masters.get("L", long), tuple(problems), nfa
@@ -224,18 +204,8 @@ def _match(plan: Plan, entry: Entry, dialled: str) -> _Match | None:
             wide += 1
         else:
             narrow += 1
-    # Rewrites: a dialled part is replaced by its text; an empty one is inserted in place.
-    sent, cursor, route = [], 0, None
-    for lo, hi, repl in entry.subs:
-        start, end = span(path, lo, hi)
-        digits, at, where = repl.partition("@")
-        if at:
-            route = where.split(";")[0] or None
-        sent += [dialled[cursor:start], digits]
-        cursor = max(cursor, end)
-    sent.append(dialled[cursor:])
     score = (literal, narrow, wide, -repeated, -entry.index)
-    return _Match(entry, score, "".join(sent), route)
+    return _Match(entry, score, send(path, dialled, entry.segment, entry.replace), entry.route)
 
 
 def _best(plan: Plan, entries: list[Entry], dialled: str) -> _Match | None:
@@ -276,10 +246,6 @@ def _sets(plan: Plan, state: int) -> tuple[list[Entry], list[Entry]]:
     return got
 
 
-def _names(entries: list[Entry]) -> str:
-    return names([e.text for e in entries])
-
-
 def _decide(
     plan: Plan, digits: str, dialled: str, complete: list[Entry], log: Log, delay: float, why: str
 ) -> Outcome:
@@ -287,7 +253,7 @@ def _decide(
     assert m is not None  # the NFA said complete, so a path exists
     e = m.entry
     if len(complete) > 1:
-        log(lambda: f"{len(complete)} complete ({_names(complete)}): {e.text!r} most specific")
+        log(lambda: f"{len(complete)} complete ({names(complete)}): {e.text!r} most specific")
     if e.barred:
         log(lambda: f"{why}: {e.text!r} bars {dialled!r} ('!'): rejected")
         return log.done("block", matched=e.text)
@@ -311,12 +277,12 @@ def _after_key(plan: Plan, state: int, digits: str, dialled: str, log: Log) -> O
     if not complete and not alive:
         return _reject(log, f"{head}: no entry can match: rejected (reorder)")
     if complete and not alive:
-        log(lambda: f"{head}: complete {_names(complete)}; no entry could take more")
+        log(lambda: f"{head}: complete {names(complete)}; no entry could take more")
         return _decide(plan, digits, dialled, complete, log, 0.0, "at once")
     t = _short_timer(plan, _best(plan, complete, dialled)) if complete else _long_timer(plan, state)
     if log.loud:
         timer = f"{'short' if complete else 'long'} timer {t:g} s"
-        log(f"{head}: complete {_names(complete)}; could go on {_names(alive)}: {timer}")
+        log(f"{head}: complete {names(complete)}; could go on {names(alive)}: {timer}")
     if t == 0 and complete:
         return _decide(plan, digits, dialled, complete, log, 0.0, "S0: at once")
     return _reject(log, "long timer 0 s expired: rejected (reorder)") if t == 0 else None
@@ -356,7 +322,7 @@ def run(plan: Plan, digits: str, log: Log) -> Outcome:
     complete, alive = _sets(plan, state)
     # A hot line: an entry complete with nothing dialled may fire before any key.
     if complete and (not alive or _short_timer(plan, _best(plan, complete, "")) == 0):
-        log(lambda: f"off hook: complete {_names(complete)} with no key pressed")
+        log(lambda: f"off hook: complete {names(complete)} with no key pressed")
         return _decide(plan, digits, "", complete, log, 0.0, "hot line")
     for k, key in enumerate(digits):
         nxt = nfa.step(state, key)

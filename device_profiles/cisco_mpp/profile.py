@@ -8,6 +8,7 @@ the Info/Product_Information status elements; provisioning files carry the same 
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Sequence
 from xml.etree.ElementTree import Element, ParseError
@@ -15,6 +16,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from device_profiles import xmldecl
 from fleet.collect.http import HttpHost
 from fleet.errors import (
     ConfigFileError,
@@ -23,7 +25,7 @@ from fleet.errors import (
     ResponseTooLarge,
     Unreachable,
 )
-from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Finding, Line
+from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Finding, Line, Location
 from fleet.profiles import Profile
 
 SPACFG = "/admin/spacfg.xml"
@@ -48,11 +50,10 @@ PROFILE_RULES = ("Profile_Rule", "Profile_Rule_B", "Profile_Rule_C", "Profile_Ru
 EMERGENCY_KEY = re.compile(r"^Emergency_Number_\d+_$")
 # Elements whose text is a dial-plan script: `<dialed:sent>` rewrites and `<:@gw0>` routes put
 # `<` and `>` into the text, which a hand-written file often leaves unescaped.
-DIALPLAN_ELEMENT = re.compile(
+DIALPLAN_OPEN = re.compile(
     r"<(?P<tag>[A-Za-z_]*Dial_Plan[A-Za-z0-9_]*|Caller_ID_Map_\d+_)(?P<attrs>\s[^<>]*?)?(?<!/)>"
-    r"(?P<body>.*?)</(?P=tag)\s*>",
-    re.S,
 )
+CLOSE_TAG = re.compile(r"</([A-Za-z0-9_]+)\s*>")
 # <X/> (empty-element form) in a provisioning file leaves the phone's value unchanged.
 SELF_CLOSED = re.compile(r"<([A-Za-z_][\w.-]*)(?:\s[^<>]*?)?/>")
 # MPP 3PCC model names and load names (CP-8851-3PCC, sip88xx.12-0-4MPP0001-14).
@@ -89,19 +90,34 @@ def _parse_xml(text: str) -> Element:
 
 def _escape_dialplans(text: str) -> tuple[str, list[tuple[str, int]]]:
     """``text`` with raw ``<``/``>`` inside dial-plan elements escaped, and which elements
-    (tag, line) held a raw ``<``. No newline is added, so line numbers stay those of the file."""
+    (tag, line) held a raw ``<``. No newline is added, so line numbers stay those of the file.
+
+    Each element runs from its opening tag to the first closing tag of the same name. The
+    closing tags are indexed once, so a file of many unclosed elements stays linear (a lazy
+    ``.*?</tag>`` regular expression rescans the rest of the file for each of them)."""
+    closes: dict[str, list[tuple[int, int]]] = {}
+    for c in CLOSE_TAG.finditer(text):
+        closes.setdefault(c.group(1), []).append((c.start(), c.end()))
     fixed: list[tuple[str, int]] = []
-
-    def sub(m: re.Match[str]) -> str:
-        body = m.group("body")
-        if "<" not in body or "<!--" in body or "<![CDATA[" in body:
-            return m.group(0)
-        fixed.append((m.group("tag"), text.count("\n", 0, m.start()) + 1))
-        head = m.group(0)[: m.start("body") - m.start()]
-        tail = m.group(0)[m.end("body") - m.start() :]
-        return head + body.replace("<", "&lt;").replace(">", "&gt;") + tail
-
-    return DIALPLAN_ELEMENT.sub(sub, text), fixed
+    out: list[str] = []
+    pos = 0
+    for m in DIALPLAN_OPEN.finditer(text):
+        if m.start() < pos:
+            continue
+        spans = closes.get(m.group("tag"), [])
+        i = bisect.bisect_left(spans, (m.end(), 0))
+        if i == len(spans):
+            continue
+        body = text[m.end() : spans[i][0]]
+        if "<" in body and "<!--" not in body and "<![CDATA[" not in body:
+            fixed.append((m.group("tag"), text.count("\n", 0, m.start()) + 1))
+            out += [text[pos : m.end()], body.replace("<", "&lt;").replace(">", "&gt;")]
+            pos = spans[i][0]
+        else:
+            out.append(text[pos : spans[i][1]])
+            pos = spans[i][1]
+    out.append(text[pos:])
+    return "".join(out), fixed
 
 
 def _read_file(name: str, text: str) -> tuple[Element, list[Finding]]:
@@ -110,6 +126,8 @@ def _read_file(name: str, text: str) -> tuple[Element, list[Finding]]:
     notices: list[Finding] = []
     try:
         root = _parse_xml(text)
+    except (LookupError, ValueError) as e:
+        raise xmldecl.refused(name, text) from e
     except ParseError as e:
         repaired, fixed = _escape_dialplans(text)
         if not fixed:
@@ -137,7 +155,7 @@ def _read_file(name: str, text: str) -> tuple[Element, list[Finding]]:
                     evidence=[f"{name}:{line}"],
                 )
             )
-    except (DefusedXmlException, ValueError) as e:
+    except DefusedXmlException as e:
         raise ConfigFileError(f"refused XML ({type(e).__name__})", file=name) from e
     return root, notices
 
@@ -160,7 +178,7 @@ def parse_spacfg(body: bytes, url: str) -> dict[str, str]:
     """The params of a /admin/spacfg.xml answer; anything else is a ProtocolError."""
     try:
         root = fromstring(body)
-    except (ParseError, DefusedXmlException, ValueError) as e:
+    except (ParseError, DefusedXmlException, ValueError, LookupError) as e:
         # Never echo the body: it is the phone's whole configuration, passwords included.
         raise ProtocolError(f"{url}: answer is not the phone's XML flat profile ({e})") from e
     flat = _flat_profile(root)
@@ -317,6 +335,9 @@ def _line(params: dict[str, str], n: int) -> Line | None:
         dialplan=_dialplan(params, n),
         emergency=_emergency(params, n, registrar, proxy) if enabled else [],
         enabled=enabled,
+        # the line's User ID: no MPP callback or ELIN setting was found
+        callback=user,
+        callback_source=f"User_ID_{n}_" if user else None,
     )
 
 
@@ -348,6 +369,26 @@ def _location_source(params: dict[str, str], lines: list[Line]) -> str | None:
         if source or held:
             return source or "HELD"
     return None
+
+
+def _location(params: dict[str, str], lines: list[Line]) -> Location:
+    """README "Location and callback": the Ext tab's E911 Geolocation section (HELD request
+    URLs) of the first enabled line; no LLDP-MED ELIN or civic-address setting was found."""
+    for ln in (x for x in lines if x.enabled):
+        n = ln.index
+        keys = [f"E911_Enable_{n}_", f"Primary_Request_URL_{n}_", f"Company_UUID_{n}_"]
+        said = [f"{k} = {params[k]}" for k in keys if k in params]
+        enable = params.get(keys[0])
+        if enable is not None and not _yes(enable):
+            return Location("none", f"E911 geolocation is off on line {n}", said)
+        url = params.get(keys[1]) or params.get(f"Secondary_Request_URL_{n}_")
+        if url:
+            # element names derived from the web field names (README, UNCONFIRMED)
+            return Location("held", url, said)
+        return Location(
+            "none", f"line {n} has no E911 Primary Request URL", said or [f"{keys[1]} (unset)"]
+        )
+    return Location("none", "no enabled line", [])
 
 
 def _is_mpp(ident: dict[str, str]) -> bool:
@@ -405,6 +446,7 @@ def to_state(c: Collected) -> DeviceState:
         lines=lines,
         provisioning_server=provisioning_server(p.get("Profile_Rule") or p.get("Profile_Rule_B")),
         location_source=_location_source(p, lines),
+        location=_location(p, lines),
         raw=dict(p),
         dialplan=_device_plan(p, lines),
         notices=notices,

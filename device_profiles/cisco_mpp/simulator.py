@@ -108,6 +108,9 @@ def uk_dial_plan(numbers: list[str]) -> str:
 # Each is the lab's UK plan with one realistic mistake; how the phone reads them is in README.md
 # ("Dial plan") and device_profiles/cisco_mpp/dialplan_vectors.yaml.
 FAULTS: dict[str, dict[str, str]] = {
+    # Location (README "Location and callback"): E911 geolocation off, and on with no URL.
+    "mpp-e911-off": {"E911_Enable_1_": "No"},
+    "mpp-held-url-missing": {"Primary_Request_URL_1_": ""},
     # 9000-9999 extensions added as [2-9]xxx and the S0 dropped: 999 is complete while 9xxx
     # could still match, so the phone waits the short timer (3 s) before sending 999.
     "dialplan-9xxx-extensions": {
@@ -159,6 +162,9 @@ def render(spec: LabPhone) -> Collected:
             "Password_1_": spec.sip_password,
             "Dial_Plan_1_": uk_dial_plan(spec.emergency_numbers),
             "Emergency_Number_1_": ",".join(spec.emergency_numbers),
+            # Location: E911 Geolocation with a HELD request URL (Ext 1 tab)
+            "E911_Enable_1_": "Yes",
+            "Primary_Request_URL_1_": "https://lis.lab.invalid/held",
             # MPP has no emergency route of its own: spec.emergency_route cannot be expressed.
         }
     )

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from fleet.dialplan.automaton import DIGITS, Atom, Automaton, Charset
-from fleet.dialplan.dialect import Dialect, Log, names, number
+from fleet.dialplan.automaton import Automaton
+from fleet.dialplan.dialect import Dialect, Log, names, number, read_entries
 from fleet.dialplan.outcome import Outcome
+from fleet.dialplan.reader import Charset, Reader, send
 from fleet.errors import DialPlanError
 
 DEFAULT_TIMEOUT = 4.0  # P85 "No Key Entry Timeout", default 4 s (config template, HT70x guide)
@@ -23,28 +24,63 @@ SETS = Charset(escapes=True, bad_range="bad range [{lo}-{hi}]", empty="empty [ ]
 _ESCAPED = re.compile(r"\\(.)", re.DOTALL)
 
 
-@dataclass(slots=True, eq=False)
-class Entry:
-    text: str
-    atoms: list[Atom] = field(default_factory=list)  # "c+" is c then c repeated: one or more
-    emit: list[bool] = field(default_factory=list)  # per atom: False for a <a=b>'s keyed side
-    insert: list[str] = field(default_factory=list)  # per atom: sent before the key it takes
-    tail: str = ""  # inserted text waiting for the next key; at the end, appended
-    block: bool = False
-    wait_t: bool = False
-    repeatable: bool = False
+class Entry(Reader):
+    """One entry: "c+" (or "c.") is c then c repeated, one or more; ``<a=b>`` is a segment,
+    its keys ``a`` sent as ``b``; a character the guides do not list is read literally."""
+
+    keys, sets = KEYS, SETS
+    nothing, more, lazy, again = "{c!r} repeats nothing", True, True, False
+
+    def __init__(self, text: str, problems: list[str]) -> None:
+        super().__init__(text)
+        self.problems = problems
+        self.block = text.startswith("^")
+        body = text[1:] if self.block else text
+        self.wait_t = body.endswith("T") and not body.endswith("\\T")
 
     def sent(self, path: tuple[int, ...], keys: str) -> str:
-        out = [
-            self.insert[a] + (k if self.emit[a] else "") for k, a in zip(keys, path, strict=True)
-        ]
-        return "".join(out) + self.tail
+        return send(path, keys, self.segment, self.replace)
 
-    def add(self, chars: frozenset[str], emit: bool = True, insert: str = "") -> None:
-        self.atoms.append(Atom(chars))
-        self.emit.append(emit)
-        self.insert.append(self.tail + insert)
-        self.tail, self.repeatable = "", True
+    def closing(self, i: int, close: str) -> int:
+        start = i
+        while i < self.end:
+            if self.text[i] == close:
+                return i
+            i += 2 if self.text[i] == "\\" else 1
+        raise DialPlanError(f"{self.text[start - 1]!r} without {close!r}")
+
+    def other(self, c: str, i: int) -> int:
+        if c == "\\":
+            if i >= self.end:
+                raise DialPlanError("a trailing \\ escapes nothing")
+            self.add(frozenset(self.text[i]))
+            return i + 1
+        if c == "<":
+            return self.rewritten(i)
+        if c == "+":
+            self.repeat(c)
+        elif c in "^T]>":
+            raise DialPlanError(f"unexpected {c!r}")
+        elif c != ",":  # "," is second dial tone: heard, neither matched nor sent
+            if c != "X":
+                self.problems.append(
+                    f"entry {self.text!r}: unescaped {c!r} (write \\{c}); read literally"
+                )
+            self.add(ANY_CHAR if c == "X" else frozenset(c))
+        return i
+
+    def rewritten(self, i: int) -> int:
+        end = self.closing(i, ">")
+        left, eq, right = self.text[i:end].partition("=")
+        if not eq:
+            raise DialPlanError(f"rewrite <{left}> has no '='")
+        if any(c in "x[]X" for c in left.replace("\\x", "")):
+            raise DialPlanError(f"rewrite <{left}={right}> replaces a pattern, not digits")
+        self.rewrite(_unescape(right))
+        for c in _unescape(left):
+            self.add(frozenset(c))
+        self.rewrite(None)
+        return end + 1
 
 
 def _split(body: str) -> list[str]:
@@ -66,75 +102,15 @@ def _split(body: str) -> list[str]:
     return parts
 
 
-def _closing(text: str, start: int, close: str) -> int:
-    i = start
-    while i < len(text):
-        if text[i] == close:
-            return i
-        i += 2 if text[i] == "\\" else 1
-    raise DialPlanError(f"{text[start - 1]!r} without {close!r}")
-
-
 def _unescape(text: str) -> str:
     return _ESCAPED.sub(r"\1", text)
-
-
-def _read(e: Entry, body: str, problems: list[str]) -> int:
-    """Reads the element at the start of ``body`` into ``e``; how many characters it took."""
-    ch = body[0]
-    if ch == "\\":
-        if len(body) < 2:
-            raise DialPlanError("a trailing \\ escapes nothing")
-        e.add(frozenset(body[1]))
-        return 2
-    if ch == "[":
-        end = _closing(body, 1, "]")
-        e.add(SETS.parse(body[1:end]))
-        return end + 1
-    if ch == "<":
-        return _rewrite(e, body)
-    if ch in "+.":
-        if not e.repeatable:
-            raise DialPlanError(f"{ch!r} repeats nothing")
-        e.atoms.append(Atom(e.atoms[-1].chars, repeat=True, lazy=True))
-        e.emit.append(e.emit[-1])
-        e.insert.append("")
-        e.repeatable = False
-    elif ch in "^T]>":
-        raise DialPlanError(f"unexpected {ch!r}")
-    elif ch != ",":  # "," is second dial tone: heard, neither matched nor sent
-        if ch not in KEYS and ch not in "xX":
-            problems.append(f"entry {e.text!r}: unescaped {ch!r} (write \\{ch}); read literally")
-        e.add(DIGITS if ch == "x" else ANY_CHAR if ch == "X" else frozenset(ch))
-    return 1
-
-
-def _rewrite(e: Entry, body: str) -> int:
-    end = _closing(body, 1, ">")
-    left, eq, right = body[1:end].partition("=")
-    if not eq:
-        raise DialPlanError(f"rewrite <{left}> has no '='")
-    if any(c in "x[]X" for c in left.replace("\\x", "")):
-        raise DialPlanError(f"rewrite <{left}={right}> replaces a pattern, not digits")
-    if keyed := _unescape(left):
-        e.add(frozenset(keyed[0]), emit=False, insert=_unescape(right))
-        for c in keyed[1:]:
-            e.add(frozenset(c), emit=False)
-    else:
-        e.tail += _unescape(right)
-    return end + 1
 
 
 def parse_entry(raw: str, problems: list[str]) -> Entry | None:
     if not (text := "".join(raw.split())):
         return None
-    e = Entry(text, block=text.startswith("^"))
-    body = text[1:] if e.block else text
-    e.wait_t = body.endswith("T") and not body.endswith("\\T")
-    body = body[:-1] if e.wait_t else body
-    i = 0
-    while i < len(body):
-        i += _read(e, body[i:], problems)
+    e = Entry(text, problems)
+    e.read(int(e.block), len(text) - e.wait_t)
     if not e.atoms:
         raise DialPlanError("matches no digits")
     return e
@@ -167,18 +143,14 @@ def _body(text: str, problems: list[str]) -> str:
 
 def compile_plan(text: str, opts: dict[str, str]) -> Plan:
     problems: list[str] = []
-    entries: list[Entry] = []
-    parts = _split(_body(text, problems))
-    for raw in parts:
-        try:
-            entry = parse_entry(raw, problems)
-        except DialPlanError as e:
-            problems.append(f"entry {raw.strip()!r} ignored: {e}")
-            continue
-        if entry is not None:
-            entries.append(entry)
-        elif len(parts) > 1:
+    parts = [raw.strip() for raw in _split(_body(text, problems))]
+
+    def entry(raw: str, _: int) -> Entry | None:
+        if (got := parse_entry(raw, problems)) is None and len(parts) > 1:
             problems.append("empty entry between '|'")
+        return got
+
+    entries = read_entries(parts, entry, problems, "entry {text!r} ignored: {why}")
     if not entries:
         problems.append("the plan has no usable entry: no number passes it")
     bad = "{key} = {raw!r} is not a number of seconds; default {default:g}"
@@ -190,10 +162,6 @@ def compile_plan(text: str, opts: dict[str, str]) -> Plan:
     return Plan(
         tuple(entries), tuple(problems), timeout, opts.get("P66", "").strip(), dial_key, nfa
     )
-
-
-def _names(plan: Plan, which: tuple[int, ...]) -> str:
-    return names([plan.entries[k].text for k in which])
 
 
 def _sent(plan: Plan, k: int, keyed: str) -> str:
@@ -220,7 +188,7 @@ def _decide(plan: Plan, keyed: str, state: int, delay: float | None, why: str, l
 
 
 def run(plan: Plan, digits: str, log: Log) -> Outcome:
-    nfa, state = plan.nfa, plan.nfa.start
+    nfa, state, es = plan.nfa, plan.nfa.start, plan.entries
     for k, ch in enumerate(digits):
         if plan.dial_key and ch == plan.dial_key and k:
             return _decide(plan, digits[:k], state, None, f"{ch} is the dial key (P72)", log)
@@ -228,7 +196,7 @@ def run(plan: Plan, digits: str, log: Log) -> Outcome:
         state = nfa.step(state, ch)
         done, growing, _ = nfa.info(state)
         if log.loud:
-            log(f"{keyed}: complete {_names(plan, done)}; could grow {_names(plan, growing)}")
+            log(f"{keyed}: complete {names(es, done)}; could grow {names(es, growing)}")
         if not done and not growing:
             log(lambda keyed: f"{keyed}: no entry can match any more: not dialled", keyed)
             return log.done("no-match")

@@ -18,9 +18,10 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from device_profiles import xmldecl
 from fleet.collect.http import HttpHost, HttpReply
 from fleet.errors import AuthFailed, ConfigFileError, DeviceError, ProtocolError
-from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Finding, Line
+from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Finding, Line, Location
 from fleet.profiles import Profile
 
 VALUES = "/cgi-bin/api.values.get"
@@ -257,8 +258,10 @@ def _parse_xml(name: str, text: str) -> tuple[dict[str, str], str | None, list[F
     except ParseError as e:
         line = e.position[0] if getattr(e, "position", None) else None
         raise ConfigFileError(f"not well-formed XML ({e})", file=name, line=line) from e
-    except (DefusedXmlException, ValueError) as e:
+    except DefusedXmlException as e:
         raise ConfigFileError(f"refused XML ({type(e).__name__})", file=name) from e
+    except (LookupError, ValueError) as e:
+        raise xmldecl.refused(name, text) from e
     config = root.find("config") if root.tag == "gs_provision" else None
     if config is None:
         raise ConfigFileError("no <gs_provision><config> element", file=name)
@@ -560,6 +563,9 @@ def _line(
         dialplan=plan,
         emergency=emergency if enabled else [],
         enabled=enabled,
+        # the account's SIP User ID: no Grandstream callback or ELIN setting was found
+        callback=user,
+        callback_source=acct.user if user else None,
     )
 
 
@@ -571,6 +577,22 @@ def provisioning_server(path: str | None, protocol: str | None) -> str | None:
         return path.rstrip("/")
     scheme = PROTOCOLS.get(protocol or "")
     return f"{scheme}://{path.rstrip('/')}" if scheme else path.rstrip("/")
+
+
+def _location(p: dict[str, str], on: bool, held: str | None) -> Location:
+    """README "Location and callback": the E911 service's HELD Location Server, the only
+    location source the templates carry (no ELIN or civic-address setting)."""
+    value = _value(p, E911_ENABLE)
+    enable = f"{E911_ENABLE} = {value}" if value is not None else f"{E911_ENABLE} (unset)"
+    if not on:
+        return Location("none", f"E911 is off ({E911_ENABLE} is not 1)", [enable])
+    if not held:
+        return Location(
+            "none",
+            f"E911 is on but {E911_SERVER} (Location Server) is empty",
+            [enable, f"{E911_SERVER} = "],
+        )
+    return Location("held", held, [enable, f"{E911_SERVER} = {held}"])
 
 
 def to_state(c: Collected) -> DeviceState:
@@ -590,6 +612,7 @@ def to_state(c: Collected) -> DeviceState:
         provisioning_server=provisioning_server(_value(p, "P237"), _value(p, "P212")),
         # E911 with a HELD Location Server (P8568); the templates have no ELIN setting.
         location_source=f"HELD {held}" if held else None,
+        location=_location(p, e911 is not None, held),
         raw=dict(c.params),
         notices=notices,
         # Without E911 or keypad locking no number is special: every number is an ordinary

@@ -64,6 +64,10 @@ UK_PLAN = uk_dial_plan(["999", "112"])
 # Classic failures a Grandstream line carries (raw P-values the lab forces), and the findings a
 # UK sweep must then produce.
 FAULTS: dict[str, dict[str, str]] = {
+    # Location (README "Location and callback"): E911 on with no Location Server, and E911
+    # switched off (P8565 = 0: no HELD request at all).
+    "gs-held-server-missing": {"P8568": ""},
+    "gs-e911-off": {"P8565": "0"},
     # The factory plan: x+ can always grow, so every number waits for the 4 s timeout, and the
     # 9 prefix is sent along.
     "gs-vendor-default-plan": {"P290": "{ x+ | \\+x+ | *x+ | *xx*x+ }"},
@@ -140,6 +144,11 @@ def render(spec: LabPhone) -> Collected:
             # its own: spec.emergency_route cannot be expressed.
             "P1382": "1",
             "P8385": ",".join(spec.emergency_numbers),
+            # Location: the E911 service with a HELD Location Server (Settings/E911 Service:
+            # P8565 "Enable 911", P8597 its numbers, P8568 "Location Server")
+            "P8565": "1",
+            "P8597": ",".join(spec.emergency_numbers),
+            "P8568": "lis.lab.invalid/held",
         }
     )
     p.update({k: v for k, v in spec.extra.items() if not k.startswith("_")})

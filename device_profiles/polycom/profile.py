@@ -14,9 +14,10 @@ from typing import Any
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
+from device_profiles import xmldecl
 from fleet.collect.http import HttpHost, HttpReply
 from fleet.errors import ConfigFileError, DeviceError, ProtocolError
-from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Finding, Line
+from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Finding, Line, Location
 from fleet.profiles import Profile
 
 SYNTAX = "mgcp"
@@ -299,6 +300,8 @@ def _xml(name: str, text: str) -> Any:
         raise ConfigFileError(f"not well-formed XML ({e})", file=name, line=line) from e
     except DefusedXmlException as e:
         raise ConfigFileError(f"refused XML construct ({type(e).__name__})", file=name) from e
+    except (LookupError, ValueError) as e:
+        raise xmldecl.refused(name, body) from e
 
 
 def _duplicate_message(body: str, line: int, col: int | None) -> str:
@@ -394,6 +397,7 @@ def to_state(c: Collected) -> DeviceState:
         lines=lines,
         provisioning_server=_prov_server(p),
         location_source=_location(p),
+        location=_location_of(p),
         raw=dict(p),
         dialplan=_device_plan(p),
         # a file with no line (a site or factory sip.cfg): its dialplan.routing.emergency.*
@@ -423,14 +427,21 @@ def _line(p: dict[str, str], n: int) -> Line:
         proxy, proxy_src = _hostport(p, "voIpProt.SIP.outboundProxy")
     fallback = (proxy, proxy_src) if proxy else (registrar, reg_src)
     transport = _get(p, f"reg.{n}.server.1.transport") or _get(p, "voIpProt.server.1.transport")
+    user_src = f"reg.{n}.address" if user else f"reg.{n}.auth.userId"
+    user = user or _get(p, f"reg.{n}.auth.userId")
+    identity = _get(p, OUTBOUND_ID)
+    # the configured identity where set (what the phone sends without an ELIN), else the line
+    callback, callback_src = (identity, OUTBOUND_ID) if identity else (user, user_src)
     return Line(
         index=n,
         registrar=registrar,
         outbound_proxy=proxy,
         transport=TRANSPORTS.get(transport.lower(), transport.lower()) or None,
-        user=user or _get(p, f"reg.{n}.auth.userId") or None,
+        user=user or None,
         dialplan=_dialplan(p, n),
         emergency=_emergency(p, n, fallback),
+        callback=callback or None,
+        callback_source=callback_src if callback else None,
     )
 
 
@@ -520,6 +531,49 @@ def _location(p: dict[str, str]) -> str | None:
     if source:
         return source
     return "custom" if _get(p, "dialplan.routing.emergency.outboundIdentity") else None
+
+
+PREFERRED = "dialplan.routing.emergency.preferredSource"
+OUTBOUND_ID = "dialplan.routing.emergency.outboundIdentity"
+LLDP = "device.net.lldpEnabled"
+
+
+def _lldp_off(p: dict[str, str]) -> list[str] | None:
+    """The parameters that switch LLDP off, when they do. In a file a device.* value applies
+    only with device.set="1" and its own .set="1" (as device.prov.serverName); the REST API
+    answers the value in force with no .set. So a 0 counts unless a .set says it is not
+    applied: a file that leaves the flags out is reported, not passed (fail closed)."""
+    if _get(p, LLDP) != "0" or "0" in (_get(p, "device.set"), _get(p, f"{LLDP}.set")):
+        return None
+    return [f"{k} = {_get(p, k)}" for k in (LLDP, "device.set", f"{LLDP}.set") if k in p]
+
+
+def _location_of(p: dict[str, str]) -> Location:
+    """README "Location and callback": the ELIN from LLDP-MED, or the configured identity."""
+    source = _get(p, PREFERRED)
+    identity = _get(p, OUTBOUND_ID)
+    said = [f"{PREFERRED} = {source}"] if PREFERRED in p else [f"{PREFERRED} (unset)"]
+    if source.upper() == "ELIN":
+        off = _lldp_off(p)
+        if off is not None:
+            return Location("none", f"the ELIN comes over LLDP-MED but {LLDP} = 0", said + off)
+        lldp = [f"{LLDP} = {_get(p, LLDP)}"] if _get(p, LLDP) else [f"{LLDP} (unset)"]
+        return Location("lldp-med", "ELIN from LLDP-MED", said + lldp)
+    if identity:
+        return Location(
+            "static", f"outbound identity {identity}", [*said, f"{OUTBOUND_ID} = {identity}"]
+        )
+    if source:
+        return Location(
+            "none",
+            f"{PREFERRED} = {source!r}",
+            said,
+            uncertain=f"{PREFERRED} = {source!r} with no {OUTBOUND_ID}: what this value "
+            "selects is not documented in the sources read",
+        )
+    return Location(
+        "none", f"neither {PREFERRED} nor {OUTBOUND_ID} is set", [*said, f"{OUTBOUND_ID} (unset)"]
+    )
 
 
 PROFILE = Profile(

@@ -61,6 +61,15 @@ FAULTS: dict[str, dict[str, str]] = {
         "dialplan.digitmap.timeOut": "3|3|3|3|3|3|3",
     },
 }
+# Location (README "Location and callback"): LLDP switched off (the ELIN never arrives), and
+# the preferred source removed with no outbound identity either.
+FAULTS |= {
+    "poly-lldp-off": {"device.net.lldpEnabled": "0"},
+    "poly-no-location-source": {
+        "dialplan.routing.emergency.preferredSource": "",
+        "dialplan.routing.emergency.outboundIdentity": "",
+    },
+}
 FAULT_EXPECT: dict[str, list[tuple[str, str]]] = {
     "poly-vendor-default-plan": [
         ("emergency.dial", "999"),
@@ -130,6 +139,10 @@ def render(spec: LabPhone) -> Collected:
             "device.prov.serverName": spec.provisioning_server,
             "device.prov.serverName.set": "1",
             "device.set": "1",
+            # Location: the ELIN the site switch sends over LLDP-MED
+            "dialplan.routing.emergency.preferredSource": "ELIN",
+            "device.net.lldpEnabled": "1",
+            "device.net.lldpEnabled.set": "1",
         }
     )
     for x, number in zip(EMERGENCY, spec.emergency_numbers, strict=False):

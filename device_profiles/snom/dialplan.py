@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from fleet.dialplan.automaton import ANY, DIGITS, MAX_MEMO, Atom, Automaton, span
 from fleet.dialplan.dialect import Dialect, Log
 from fleet.dialplan.outcome import Outcome
+from fleet.dialplan.reader import Charset
+from fleet.errors import DialPlanError
 
 # POSIX bracket classes snom's regcomp accepts but Python's re does not.
 POSIX_CLASSES = {
@@ -27,6 +29,7 @@ POSIX_CLASSES = {
 KNOWN_FLAGS = frozenset("di")
 HOT_LINE_MAX_S = 2
 IGNORED = "ignored by the phone"
+SETS = Charset(x="", any_range=True)  # as re reads a class without escapes or negation
 NEVER = (Atom(frozenset()),)  # the automaton's stand-in for a pattern left to re
 _Groups = tuple[str | None, ...]  # group 0 (what the pattern matched), 1, 2...
 _LITERAL = {c: Atom(frozenset(c)) for c in string.printable if c not in "()*+?{}|^$.[\\"}
@@ -105,18 +108,10 @@ def _key(el: str) -> frozenset[str] | None:
     inner = el[1:-1]
     if len(el) < 3 or el[-1] != "]" or inner[0] == "^" or "\\" in inner or "[" in inner:
         return None
-    chars: set[str] = set()
-    j = 0
-    while j < len(inner):
-        if j + 2 < len(inner) and inner[j + 1] == "-":
-            if inner[j] > inner[j + 2]:
-                return None
-            chars.update(map(chr, range(ord(inner[j]), ord(inner[j + 2]) + 1)))
-            j += 3
-        else:
-            chars.add(inner[j])
-            j += 1
-    return frozenset(chars)
+    try:
+        return SETS.parse(inner)
+    except DialPlanError:
+        return None  # a backwards range: re reads (and reports) it
 
 
 @dataclass(frozen=True, slots=True, eq=False)

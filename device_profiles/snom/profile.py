@@ -16,9 +16,10 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from device_profiles import xmldecl
 from fleet.collect.http import HttpHost
 from fleet.errors import ConfigFileError, DeviceError, ProtocolError
-from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Finding, Line
+from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Finding, Line, Location
 from fleet.profiles import Profile
 
 SETTINGS = "/settings.xml"
@@ -60,8 +61,10 @@ def _xml_root(text: str | bytes, name: str) -> Element:
     except ParseError as e:
         line = e.position[0] if getattr(e, "position", None) else None
         raise ConfigFileError(f"not well-formed XML ({e})", file=name, line=line) from e
-    except (DefusedXmlException, ValueError) as e:
+    except DefusedXmlException as e:
         raise ConfigFileError(f"refused XML ({type(e).__name__})", file=name) from e
+    except (LookupError, ValueError) as e:
+        raise xmldecl.refused(name, text) from e
 
 
 def _phone_settings(root: Element) -> Element | None:
@@ -257,7 +260,7 @@ async def fetch(host: HttpHost, wanted: Sequence[str]) -> Collected:
         )
     try:
         root = fromstring(reply.body)
-    except (ParseError, DefusedXmlException, ValueError) as e:
+    except (ParseError, DefusedXmlException, ValueError, LookupError) as e:
         # Never quote the body: it holds the SIP and admin passwords.
         raise ProtocolError(f"{reply.url}: answer is not the phone's settings XML ({e})") from e
     settings = _phone_settings(root)
@@ -327,6 +330,15 @@ def _dialplan(params: dict[str, str], n: int, registrar: str | None) -> DialPlan
     return DialPlan(syntax="snom", text=text.strip(), source=key, options=options)
 
 
+# README "Location and callback": no Snom setting found that gives emergency calls a
+# location, so none is configured (UNCONFIRMED there).
+LOCATION = Location(
+    "none",
+    "no Snom setting found that gives emergency calls a location (LLDP-MED ELIN, HELD, "
+    "civic address)",
+)
+
+
 def _line(params: dict[str, str], n: int) -> Line | None:
     registrar = strip_uri(params.get(f"user_host{n}"))
     user = params.get(f"user_name{n}", "").strip() or None
@@ -353,6 +365,9 @@ def _line(params: dict[str, str], n: int) -> Line | None:
         dialplan=_dialplan(params, n, registrar),
         emergency=emergency if enabled else [],
         enabled=enabled,
+        # the identity's own user is the only callback identity a Snom setting names
+        callback=user,
+        callback_source=f"user_name{n}" if user else None,
     )
 
 
@@ -402,6 +417,7 @@ def to_state(c: Collected) -> DeviceState:
         lines=lines,
         provisioning_server=provisioning_server(p.get("setting_server")),
         location_source=None,
+        location=Location(LOCATION.source, LOCATION.detail),
         raw=dict(p),
         dialplan=xml,
         notices=notices,

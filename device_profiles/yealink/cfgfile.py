@@ -78,11 +78,12 @@ def parse_lines(name: str, text: str) -> tuple[dict[str, str], list[Finding]]:
         )
     params: dict[str, str] = {}
     skipped: list[int] = []
+    boot = is_boot(name)
     for n, raw in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        if is_boot(name) and (_INCLUDE.match(line) or _MODEL_SECTION.match(line)):
+        if boot and (_INCLUDE.match(line) or _MODEL_SECTION.match(line)):
             continue  # boot-file structure, read by boot_includes
         key, sep, value = line.partition("=")
         key, value = key.strip(), value.strip()
@@ -169,10 +170,17 @@ def _parse_boot(name: str, text: str, read_sibling: Callable[[str], str | None])
     sources = [name]
     identity: dict[str, str] = {}
     sections = set()
+    # A file included again is applied again (its values win over those read since), but
+    # read once: a boot file repeating one include thousands of times must stay cheap.
+    read: dict[str, dict[str, str] | None] = {}
     for ref, section in boot_includes(text):
         fname = included_name(ref)
         if section:
             sections.add(section)
+        if fname in read:
+            params.update(read[fname] or {})
+            continue
+        read[fname] = None
         ftext = read_sibling(fname)
         if ftext is None or not detect(ftext):
             notices.append(
@@ -188,6 +196,7 @@ def _parse_boot(name: str, text: str, read_sibling: Callable[[str], str | None])
             )
             continue
         fparams, fnotices = parse_lines(fname, ftext)
+        read[fname] = fparams
         params.update(fparams)  # later files override earlier ones (admin guide)
         notices += fnotices
         sources.append(fname)

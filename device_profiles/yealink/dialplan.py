@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
-from fleet.dialplan.automaton import ANY, DIGITS, Atom, Automaton, Charset, span
-from fleet.dialplan.dialect import Dialect, Log, choice, names, number
+from fleet.dialplan.automaton import ANY, Atom, Automaton, span
+from fleet.dialplan.dialect import Dialect, Log, choice, names, number, read_entries, timer_list
 from fleet.dialplan.mgcp import Entry as MapEntry
 from fleet.dialplan.mgcp import rewrite
 from fleet.dialplan.outcome import Outcome
+from fleet.dialplan.reader import Charset, Reader
 from fleet.errors import DialPlanError
 
 # The admin guide's default dialplan.digitmap.string (a US plan: no 999, no 112).
@@ -35,10 +37,6 @@ MAP_SETS = Charset(dash=True, bad_range=_RANGE)
 _DOLLAR = re.compile(r"\$(\d)")
 _REPLACEMENT = re.compile(r"[0-9*#+]*")
 MAP_KEYS = frozenset("0123456789*#+ABCDx")
-
-
-def _names(texts: list[str]) -> str:
-    return names([repr(t) for t in texts])
 
 
 # --- classic rules --------------------------------------------------------------------------
@@ -193,7 +191,7 @@ def _dial_now(plan: ClassicPlan, digits: str, log: Log) -> tuple[str, Pattern] |
             when = when if plan.dialnow_delay else "at once"
             log(f"{digits[:k]}: dial-now rule {plan.rules[done[0]].text!r} matches: placed {when}")
         elif log.loud:
-            could = f"matches yet; could still: {_names([plan.rules[i].text for i in open_])}"
+            could = f"matches yet; could still: {names(plan.rules, open_, quote=True)}"
             log(f"{digits[:k]}: no dial-now rule {could if open_ else 'can match'}")
         if done and (plan.dialnow_delay == 0 or k == len(digits)):
             return digits[:k], plan.rules[done[0]]
@@ -248,87 +246,77 @@ class MapLine:
     route: str | None
 
 
-@dataclass(slots=True)
-class _MapReader:
-    """One digit-map entry, Yealink's extensions read around RFC 3435's elements."""
+class _MapReader(Reader):
+    """One digit-map entry: RFC 3435's elements, Yealink's extensions read in ``other``."""
 
-    short: float
-    atoms: list[Atom] = field(default_factory=list)
-    segment: list[int] = field(default_factory=list)
-    replace: list[str | None] = field(default_factory=lambda: [None])
-    timer: float | None = None
-    route: str | None = None
+    keys, sets = MAP_KEYS, MAP_SETS
+    unclosed, nothing = "unbalanced [", "'.' follows nothing"
 
-    def pattern(self, body: str, seg: int) -> None:
-        j = 0
-        while j < len(body):
-            c = body[j]
-            if c == "[":
-                if (end := body.find("]", j + 1)) < 0:
-                    raise DialPlanError("unbalanced [")
-                self.add(MAP_SETS.parse(body[j + 1 : end]), seg)
-                j = end
-            elif c == ".":
-                if not self.segment or self.segment[-1] != seg:
-                    raise DialPlanError("'.' follows nothing")
-                self.atoms[-1] = Atom(self.atoms[-1].chars, repeat=True)
-            elif c in MAP_KEYS:
-                self.add(DIGITS if c == "x" else frozenset(c), seg)
-            elif c != ",":  # second dial tone: no digit
-                raise DialPlanError(f"unexpected {c!r}")
-            j += 1
+    def __init__(self, text: str, short: float) -> None:
+        super().__init__(text)
+        self.short = short
+        self.timer: float | None = None
+        self.route: str | None = None
+        self.sub = False  # in a rewrite's dialled side: only the shared elements
 
-    def add(self, chars: frozenset[str], seg: int) -> None:
+    def add(self, chars: frozenset[str], **flags: Any) -> None:
         if self.timer is not None:
             raise DialPlanError("the timer must end the entry")
-        self.atoms.append(Atom(chars))
-        self.segment.append(seg)
+        super().add(chars, **flags)
 
-    def rewritten(self, dialled: str, inserted: str) -> None:
-        if not _REPLACEMENT.fullmatch(inserted):
+    def rewrite(self, replacement: str | None) -> None:
+        super().rewrite(replacement)
+        self.can_repeat = False  # a '.' repeats only within its own segment
+
+    def rewritten(self, lo: int, mid: int, hi: int) -> int:
+        """text[lo:mid] dialled is sent as text[mid + 1:hi]; where the next element starts."""
+        if not _REPLACEMENT.fullmatch(inserted := self.text[mid + 1 : hi]):
             raise DialPlanError(f"bad replacement {inserted!r}")
-        self.replace.append(inserted)
-        self.pattern(dialled, len(self.replace) - 1)
-        self.replace.append(None)
+        self.rewrite(inserted)
+        self.sub = True
+        self.read(lo, mid)
+        self.sub = False
+        self.rewrite(None)
+        return hi + 1
 
-    def angle(self, body: str) -> None:
-        if re.fullmatch(r"T\d{1,2}", body):
+    def element(self, c: str, i: int) -> int:
+        if c == "A" and not self.sub:  # a key only in a rewrite's dialled side
+            self.route = "default line"
+            return i
+        return super().element(c, i)
+
+    def other(self, c: str, i: int) -> int:
+        s = self.text
+        if c == ",":  # second dial tone: no digit
+            return i
+        if self.sub:
+            raise DialPlanError(f"unexpected {c!r}")
+        if c == "<":
+            if (end := s.find(">", i)) < 0:
+                raise DialPlanError("unbalanced <")
+            return self.angle(i, end)
+        if c == "R":
+            mid = s.find("R", i)
+            if (end := s.find("R", mid + 1) if mid >= 0 else -1) < 0:
+                raise DialPlanError("R needs the form RdialledRinsertedR")
+            return self.rewritten(i, mid, end)
+        if c == "T" and self.timer is not None:
+            raise DialPlanError("two timers")
+        if c != "T":
+            raise DialPlanError(f"unbalanced {c}" if c in "]>" else f"unexpected {c!r}")
+        self.timer = self.short
+        return i
+
+    def angle(self, i: int, end: int) -> int:
+        if re.fullmatch(r"T\d{1,2}", body := self.text[i:end]):
             self.timer = float(body[1:])
         elif re.fullmatch(r"A\d+", body):
             self.route = f"line {body[1:]}"
         elif ":" in body:
-            self.rewritten(*body.split(":", 1))
+            return self.rewritten(i, self.text.index(":", i), end)
         else:
             raise DialPlanError(f"unknown <{body}>")
-
-    def read(self, s: str, i: int) -> int:
-        """Reads the element at s[i]; returns the index of its last character."""
-        c = s[i]
-        if c in "<[":
-            if (end := s.find("]" if c == "[" else ">", i + 1)) < 0:
-                raise DialPlanError(f"unbalanced {c}")
-            if c == "<":
-                self.angle(s[i + 1 : end])
-            else:
-                self.pattern(s[i : end + 1], len(self.replace) - 1)
-            return end
-        if c == "R":
-            mid = s.find("R", i + 1)
-            if (end := s.find("R", mid + 1) if mid >= 0 else -1) < 0:
-                raise DialPlanError("R needs the form RdialledRinsertedR")
-            self.rewritten(s[i + 1 : mid], s[mid + 1 : end])
-            return end
-        if c == "T" and self.timer is not None:
-            raise DialPlanError("two timers")
-        if c == "T":
-            self.timer = self.short
-        elif c == "A":
-            self.route = "default line"
-        elif c in "]>":
-            raise DialPlanError(f"unbalanced {c}")
-        else:
-            self.pattern(c, len(self.replace) - 1)
-        return i
+        return end + 1
 
 
 def map_line(text: str, short: float) -> MapLine:
@@ -337,9 +325,8 @@ def map_line(text: str, short: float) -> MapLine:
         s = s[:-1]
     if "!" in s:
         raise DialPlanError("'!' may only end an entry")
-    reader, i = _MapReader(short), 0
-    while i < len(s):
-        i = reader.read(s, i) + 1
+    reader = _MapReader(s, short)
+    reader.read()
     if not reader.atoms:
         raise DialPlanError("matches nothing")
     entry = MapEntry(tuple(reader.atoms), tuple(reader.segment), tuple(reader.replace), False)
@@ -372,29 +359,23 @@ def compile_digitmap(text: str, options: dict[str, str]) -> MapPlan:
         text = DEFAULT_DIGITMAP
         note = f"no digit map string: the documented default {DEFAULT_DIGITMAP!r} applies"
     key, raw = _digitmap_option(options, "interdigit_short_timer")
-    shorts: list[float] = []
-    for part in raw.split("|") if raw else []:
-        try:
-            shorts.append(float(part))
-        except ValueError:
-            problems.append(f"{key}: {part!r} is not a number: {SHORT_TIMER:g} s used")
-            shorts.append(SHORT_TIMER)
+    bad = f"{key}: {{raw!r}} is not a number: {{default:g}} s used"
+    shorts = timer_list(raw, SHORT_TIMER, problems, bad)
     key, raw = _digitmap_option(options, "interdigit_long_timer")
     long_timer = _number({key: raw}, key, LONG_TIMER, problems)
     key, no_match = _digitmap_option(options, "no_match_action")
     bad = "{key} = {raw!r} is not 0, 1 or 2: {default} used"
     no_match = choice({key: no_match}, key, NO_MATCH_ACTION, "012", problems, bad)
-    lines = []
-    for pos, raw_entry in enumerate(text.split("|")):
-        if not (entry := raw_entry.strip()):
+
+    def line(entry: str, pos: int) -> MapLine | None:
+        if not entry:
             problems.append(f"empty digit map entry at position {pos + 1}")
-            continue
+            return None
         # Distribution form: the Nth value times the Nth string, the last value the rest.
-        short = shorts[min(pos, len(shorts) - 1)] if shorts else SHORT_TIMER
-        try:
-            lines.append(map_line(entry, short))
-        except DialPlanError as e:
-            problems.append(f"digit map entry {entry!r} ignored: {e}")
+        return map_line(entry, shorts[min(pos, len(shorts) - 1)] if shorts else SHORT_TIMER)
+
+    texts = [raw.strip() for raw in text.split("|")]
+    lines = read_entries(texts, line, problems, "digit map entry {text!r} ignored: {why}")
     nfa = Automaton([ln.entry.atoms for ln in lines])
     return MapPlan(tuple(lines), long_timer, no_match, tuple(problems), note, nfa)
 
@@ -411,7 +392,13 @@ def run_digitmap(plan: MapPlan, digits: str, log: Log) -> Outcome:
             why = f"{digits[:k]}: {plan.lines[now].text!r} matches with no timer: shortest match"
             return _place_map(plan, digits[:k], now, 0.0, log, why)
         if live:
-            log(lambda k, live: f"{digits[:k]}: partial match of {_map_names(plan, live)}", k, live)
+            log(
+                lambda k, live: (
+                    f"{digits[:k]}: partial match of {names(plan.lines, live, quote=True)}"
+                ),
+                k,
+                live,
+            )
             continue
         says = f"impossible match: no_match_action = {plan.no_match} {NO_MATCH_SAYS[plan.no_match]}"
         log(f"{digits[:k]}: {says}")
@@ -426,11 +413,9 @@ def run_digitmap(plan: MapPlan, digits: str, log: Log) -> Outcome:
     if best is not None and (not partial or plan.long_timer == 0 or best[0] <= plan.long_timer):
         why = f"{plan.lines[best[1]].text!r} completes when its timer ({best[0]:g} s) runs out"
         return _place_map(plan, digits, best[1], best[0], log, why)
-    return _after_long(plan, digits, log, f"partial match of {_map_names(plan, partial)}")
-
-
-def _map_names(plan: MapPlan, which: tuple[int, ...]) -> str:
-    return _names([plan.lines[k].text for k in which])
+    return _after_long(
+        plan, digits, log, f"partial match of {names(plan.lines, partial, quote=True)}"
+    )
 
 
 def _after_long(plan: MapPlan, digits: str, log: Log, why: str) -> Outcome:

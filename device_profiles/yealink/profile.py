@@ -6,11 +6,12 @@ Parameter names and defaults: Yealink SIP-T2/T4/T5 Series Administrator Guide (V
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 
 from device_profiles.yealink import cfgfile, web
-from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Line
+from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Line, Location
 from fleet.profiles import Profile
 
 # Documented defaults of the parameters to_state reads (admin guide): an absent
@@ -133,6 +134,7 @@ def _line(params: dict[str, str], n: int, numbers: list[tuple[str, str]]) -> Lin
     emergency = (
         [EmergencyEntry(num, route, src, route_key) for num, src in numbers] if enabled else []
     )
+    callback, callback_source = _callback(params, n)
     return Line(
         index=n,
         registrar=registrar,
@@ -142,7 +144,73 @@ def _line(params: dict[str, str], n: int, numbers: list[tuple[str, str]]) -> Lin
         dialplan=_dialplan(params, n),
         emergency=emergency,
         enabled=enabled,
+        callback=callback,
+        callback_source=callback_source,
     )
+
+
+LLDP = "static.network.lldp.enable"
+ID_SOURCE = "dialplan.emergency.asserted_id_source"
+CUSTOM_ID = "dialplan.emergency.custom_asserted_id"
+HELD_URL = "dialplan.emergency.held.server_url"
+
+
+def _location(params: dict[str, str]) -> Location:
+    """Where emergency calls take their location from (README "Location and callback"):
+    the ELIN the switch sends over LLDP-MED, a HELD server, or a custom identity."""
+    val = _getter(params)
+
+    def said(key: str) -> str:
+        return f"{key} = {val(key)}" if key in params else f"{key} (default) = {val(key)}"
+
+    if val("dialplan.emergency.enable") == "0":
+        return Location("none", "the emergency plan is off", [said("dialplan.emergency.enable")])
+    source = val(ID_SOURCE).upper()
+    if source == "HELD":
+        url = val(HELD_URL)
+        if not url:
+            return Location(
+                "none",
+                f"{ID_SOURCE} is HELD but {HELD_URL} is empty",
+                [said(ID_SOURCE), f"{HELD_URL} = "],
+            )
+        return Location("held", url, [said(ID_SOURCE), said(HELD_URL)])
+    if source not in ("ELIN", "CUSTOM"):
+        return Location(
+            "none",
+            f"{ID_SOURCE} = {source!r} is not a documented value",
+            [said(ID_SOURCE)],
+            uncertain=f"{ID_SOURCE} = {source!r} is not one of the documented ELIN, CUSTOM, HELD",
+        )
+    # Admin guide: ELIN takes the PAI from the LLDP-MED ELIN, the custom identity when the
+    # phone gets none; CUSTOM takes the custom identity, the LLDP-MED ELIN when it is blank.
+    custom = val(CUSTOM_ID)
+    lldp_on = val(LLDP) != "0"
+    # unset: the factory setting applies, taken as on (README, UNCONFIRMED); evidence says so
+    lldp = said(LLDP) if LLDP in params else f"{LLDP} (unset)"
+    static = Location("static", f"custom identity {custom}", [said(ID_SOURCE), said(CUSTOM_ID)])
+    if source == "CUSTOM" and custom:
+        return static
+    if lldp_on:
+        return Location("lldp-med", "ELIN from LLDP-MED", [said(ID_SOURCE), lldp])
+    if custom:
+        return dataclasses.replace(static, evidence=[*static.evidence, lldp])
+    return Location(
+        "none",
+        f"the ELIN comes over LLDP-MED but {LLDP} = 0, and {CUSTOM_ID} is empty",
+        [said(ID_SOURCE), lldp, f"{CUSTOM_ID} = "],
+    )
+
+
+def _callback(params: dict[str, str], n: int) -> tuple[str | None, str | None]:
+    """The identity line ``n`` presents on an emergency call as configured: the custom
+    asserted identity when set (the PAI under CUSTOM, the fallback under ELIN), else the
+    account's own user. An ELIN the switch supplies is not in the configuration."""
+    val = _getter(params)
+    if val(ID_SOURCE).upper() in ("CUSTOM", "ELIN") and val(CUSTOM_ID):
+        return val(CUSTOM_ID), CUSTOM_ID
+    user = val(f"account.{n}.user_name")
+    return (user, f"account.{n}.user_name") if user else (None, None)
 
 
 def _provisioning(url: str) -> str | None:
@@ -170,6 +238,7 @@ def to_state(c: Collected) -> DeviceState:
         lines=lines,
         provisioning_server=_provisioning(val("static.auto_provision.server.url")),
         location_source=location if val("dialplan.emergency.enable") != "0" else None,
+        location=_location(params),
         raw=dict(params),
         dialplan=device_plan,
     )

@@ -51,6 +51,13 @@ _KNOWN = re.compile(
 # (see _uk_dialplan: dial-now 1-5 = 999, 112, 9999, 9112, 90xxxxxxxxxx; replace 1-3 =
 # 9(999), 9(112), 9(0xxxxxxxxxx) -> $1; dialnow_delay 0). README.md, "Dial plan".
 FAULTS: dict[str, dict[str, str]] = {
+    # Location (README "Location and callback"): LLDP switched off, so the ELIN the switch
+    # offers never reaches the phone; HELD chosen with no location server configured.
+    "yealink-lldp-off": {"static.network.lldp.enable": "0"},
+    "yealink-held-url-missing": {
+        "dialplan.emergency.asserted_id_source": "HELD",
+        "dialplan.emergency.held.server_url": "",
+    },
     # Switched to digit-map mode with the guide's default (US) map: the dial-now and replace
     # rules are silently dead; 999 only partially matches [2-9]xxxT (long timer, 10 s), 9999
     # completes [2-9]xxxT after 3 s unstripped, 11 is an impossible match sent at once
@@ -188,6 +195,11 @@ def render(spec: LabPhone) -> Collected:
             "dialplan.emergency.server.1.port": route_port,
             "dialplan.emergency.server.1.transport_type": "0",
             "phone_setting.emergency.number": ",".join(spec.emergency_numbers),
+            # Location: the ELIN the site switch sends over LLDP-MED (the factory source)
+            "dialplan.emergency.asserted_id_source": "ELIN",
+            "static.network.lldp.enable": "1",
+            # no custom fallback identity: the line's own number is its callback identity
+            "dialplan.emergency.custom_asserted_id": "",
         }
     )
     # Every slot written, so a shorter list clears the factory 911 in slot 1 too.

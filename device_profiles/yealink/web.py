@@ -67,6 +67,7 @@ GLOBAL_KEYS = (
     "dialplan.emergency.asserted_id_source",
     "dialplan.emergency.custom_asserted_id",
     "dialplan.emergency.held.server_url",
+    "static.network.lldp.enable",
     *(
         f"dialplan.emergency.server.{i}.{f}"
         for i in (1, 2, 3)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fleet.check import emergency, path, rules
+from fleet.check import emergency, firmware, path, rules, waivers
 from fleet.check.golden import Golden
 from fleet.model import DeviceResult, Finding
 
@@ -40,6 +40,8 @@ def check_device(
             found += rules.check_dial_rule(rule, state)
         elif (f := rules.check_rule(rule, state)) is not None:
             found.append(f)
+    found += firmware.check(state, golden.firmware_deny)
+    found = waivers.apply(found, golden.waivers, {**facts, "id": [result.id]})
     found.sort(key=Finding.sort_key)
     result.findings = found
 

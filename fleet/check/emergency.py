@@ -5,6 +5,7 @@ prefixed form) the way the phone evaluates it."""
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from fleet import dialplan
 from fleet.check.golden import EmergencyPolicy
@@ -60,19 +61,129 @@ def check_phone(
         for digits, why in dial_forms(number, lines_for_dial, policy):
             findings += dial_findings(lines_for_dial, digits, number, policy, why)
     findings += _malformed(lines_for_dial)
-    if lines and policy.location_required and not state.location_source:
-        findings.append(
+    if lines:
+        findings += location_findings(state, policy, lines)
+    return findings
+
+
+def location_findings(
+    state: DeviceState, policy: EmergencyPolicy, lines: list[Line]
+) -> list[Finding]:
+    """The golden's ``location`` and ``callback`` on a phone with enabled ``lines``."""
+    out: list[Finding] = []
+    if policy.location_required or policy.location_source not in (None, "any"):
+        out += _location(state, policy)
+    if policy.callback_matches is not None:
+        out += _callbacks(lines, policy.callback_matches)
+    return out
+
+
+def _location_wanted(policy: EmergencyPolicy) -> str:
+    if policy.location_source in (None, "any"):
+        return "a location source (lldp-med, held or static)"
+    return f"location source {policy.location_source}"
+
+
+def _location(state: DeviceState, policy: EmergencyPolicy) -> list[Finding]:
+    loc = state.location
+    wanted = _location_wanted(policy)
+    if loc is None:
+        # a profile that reads only the short form: present or not is all fleet knows
+        if state.location_source:
+            if policy.location_source in (None, "any"):
+                return []
+            return [
+                _uncertain(
+                    f"the profile reads the location source only as "
+                    f"{state.location_source!r}, not which kind it is",
+                    wanted,
+                    [],
+                )
+            ]
+        if not policy.location_required:
+            return []
+        return [
+            _no_location(
+                wanted,
+                [],
+                "no caller location or identity source is "
+                "configured (ELIN, HELD or a custom identity)",
+            )
+        ]
+    if loc.uncertain:
+        return [_uncertain(loc.uncertain, wanted, loc.evidence)]
+    if loc.source == "none":
+        if not policy.location_required:
+            return []
+        return [
+            _no_location(
+                wanted, loc.evidence, loc.detail or "no caller location source is configured"
+            )
+        ]
+    if policy.location_source in (None, "any") or loc.source == policy.location_source:
+        return []
+    detail = f" ({loc.detail})" if loc.detail else ""
+    return [
+        Finding(
+            "emergency.location",
+            "high",
+            "emergency.location",
+            f"emergency calls take their location from {loc.source}{detail}, not from "
+            f"{policy.location_source} as the golden requires",
+            expected=wanted,
+            actual=loc.source,
+            evidence=loc.evidence,
+        )
+    ]
+
+
+def _no_location(wanted: str, evidence: list[str], why: str) -> Finding:
+    return Finding(
+        "emergency.location",
+        "high",
+        "emergency.location",
+        f"{why}: the call carries no dispatchable location",
+        expected=wanted,
+        actual="none",
+        evidence=evidence,
+    )
+
+
+def _uncertain(why: str, wanted: str, evidence: list[str]) -> Finding:
+    return Finding(
+        "coverage.uncertain",
+        "high",
+        "emergency.location",
+        f"whether emergency calls carry a location is unproven: {why}",
+        expected=wanted,
+        actual="unconfirmed",
+        evidence=evidence,
+    )
+
+
+def _callbacks(lines: list[Line], pattern: str) -> list[Finding]:
+    """Each enabled line's callback identity against the golden's ``callback.matches``."""
+    out = []
+    for ln in lines:
+        cb = ln.callback
+        if cb is not None and re.fullmatch(pattern, cb):
+            continue
+        where = [f"{ln.callback_source} = {cb}"] if cb is not None and ln.callback_source else []
+        out.append(
             Finding(
                 "emergency.location",
                 "high",
-                "emergency.location",
-                "no caller location or identity source is configured (ELIN, HELD or a custom "
-                "identity): the call carries no dispatchable location",
-                expected="a location source",
-                actual="none",
+                f"line {ln.index} callback",
+                f"line {ln.index} presents {cb!r} as its emergency callback identity, which "
+                f"does not match the golden's {pattern!r}: the dispatcher cannot call back"
+                if cb is not None
+                else f"line {ln.index} presents no emergency callback identity",
+                expected=f"matches {pattern}",
+                actual=cb if cb is not None else "none",
+                evidence=where,
             )
         )
-    return findings
+    return out
 
 
 def _no_line(policy: EmergencyPolicy, from_file: bool) -> list[Finding]:

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from fleet import yamlsrc
 from fleet.check import policies
+from fleet.check.firmware import FirmwareIn
+from fleet.check.waivers import Waiver, WaiverIn
 from fleet.errors import GoldenError
 
 OPERATORS = ("equals", "one_of", "matches", "present", "absent")
@@ -20,6 +22,30 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Where a phone may take its caller location from (fleet.model.Location.source); ``any``
+# accepts each of them, never none.
+LOCATION_SOURCES = ("lldp-med", "held", "static")
+
+
+class LocationIn(_Strict):
+    source: Literal["lldp-med", "held", "static", "any"] = "any"
+    required: bool = True
+
+
+class CallbackIn(_Strict):
+    # the whole callback identity each line presents must match (re.fullmatch)
+    matches: str
+
+    @field_validator("matches")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as e:
+            raise ValueError(f"bad regular expression: {e}") from None
+        return v
+
+
 class EmergencyIn(_Strict):
     numbers: list[str] | None = None
     max_dial_delay_s: float | None = None
@@ -27,6 +53,8 @@ class EmergencyIn(_Strict):
     sbc_trunks: list[str] | None = None
     prefixes: list[str] | None = None
     location_required: bool | None = None
+    location: LocationIn | None = None
+    callback: CallbackIn | None = None
 
     @field_validator("numbers", "prefixes")
     @classmethod
@@ -98,6 +126,10 @@ class GoldenIn(_Strict):
     policy: list[str] = []
     emergency: EmergencyIn = EmergencyIn()
     rules: list[RuleIn] = []
+    # firmware known to break emergency calling, per model (fleet.check.firmware)
+    firmware: FirmwareIn = FirmwareIn()
+    # accepted findings, reported as waived until they expire (fleet.check.waivers)
+    waivers: list[WaiverIn] = []
 
     @field_validator("policy")
     @classmethod
@@ -123,6 +155,9 @@ class EmergencyPolicy:
     # dial with no prefix everywhere). The golden's own ``prefixes`` apply always.
     pack_prefixes: list[str] = field(default_factory=list)
     location_required: bool = False
+    # the golden's location source (lldp-med | held | static | any), None = not asked for
+    location_source: str | None = None
+    callback_matches: str | None = None  # regex each line's callback identity must match
     sources: dict[str, list[str]] = field(default_factory=dict)  # number -> citations
 
 
@@ -133,6 +168,8 @@ class Golden:
     packs: list[str]
     emergency: EmergencyPolicy
     rules: list[RuleIn]
+    firmware_deny: dict[str, list[str]] = field(default_factory=dict)
+    waivers: list[Waiver] = field(default_factory=list)
 
 
 def load(path: str | Path) -> Golden:
@@ -140,6 +177,16 @@ def load(path: str | Path) -> Golden:
     if not isinstance(doc.data, dict):
         raise GoldenError(
             "a golden template is a mapping starting with fleet_golden: 1", file=doc.file, line=1
+        )
+    doc.data = yamlsrc.without_anchor_keys(doc.data)
+    _not_an_inventory(doc)
+    if "fleet_golden" not in doc.data:
+        raise GoldenError(
+            "required field is missing: a golden template starts with fleet_golden: 1 "
+            "(the format's version)",
+            file=doc.file,
+            line=doc.line_of(()),
+            field="fleet_golden",
         )
     try:
         model = GoldenIn.model_validate(doc.data)
@@ -155,7 +202,34 @@ def load(path: str | Path) -> Golden:
                 field=f"rules[{i}].id",
             )
         seen[r.id] = i
-    return Golden(doc.file, model.name, model.policy, _merge(model), model.rules)
+    return Golden(
+        doc.file,
+        model.name,
+        model.policy,
+        _merge(model),
+        model.rules,
+        dict(model.firmware.deny),
+        [Waiver.of(w) for w in model.waivers],
+    )
+
+
+_INVENTORY_KEYS = ("hosts", "groups", "defaults")
+
+
+def _not_an_inventory(doc: yamlsrc.Located) -> None:
+    """An inventory given as --golden is named as one: the two files are easily swapped."""
+    assert isinstance(doc.data, dict)
+    if "fleet_golden" in doc.data:
+        return
+    key = next((k for k in _INVENTORY_KEYS if k in doc.data), None)
+    if key is not None:
+        raise GoldenError(
+            "this looks like an inventory, not a golden template: pass it as the INVENTORY "
+            "argument (a golden starts with fleet_golden: 1)",
+            file=doc.file,
+            line=doc.line_of((key,)),
+            field=key,
+        )
 
 
 def _merge(model: GoldenIn) -> EmergencyPolicy:
@@ -185,4 +259,9 @@ def _merge(model: GoldenIn) -> EmergencyPolicy:
         pol.prefixes = em.prefixes
     if em.location_required is not None:
         pol.location_required = em.location_required
+    if em.location is not None:
+        pol.location_required = em.location.required
+        pol.location_source = em.location.source
+    if em.callback is not None:
+        pol.callback_matches = em.callback.matches
     return pol

@@ -10,6 +10,7 @@ is ``emergency.path`` on the phone, with the chain hop by hop as evidence.
 from __future__ import annotations
 
 from fleet import dialplan, profiles
+from fleet.check import sbc_location
 from fleet.check.emergency import entry_for, plan_of, split_hostport
 from fleet.check.golden import EmergencyPolicy
 from fleet.model import DeviceResult, Finding, RouteDecision
@@ -127,6 +128,9 @@ def check_paths(
         try:
             found = _phone_paths(r, policy, owner, outside, addresses.get(r.id))
             settle_prefixed(r, policy, owner, outside, addresses.get(r.id))
+            if getattr(policy, "location_source", None) in (None, "any"):
+                # an ELIN from the SBC is a location, not the kind a golden may insist on
+                _settle_location(r, policy, owner, addresses.get(r.id))
         except Exception as e:  # one device's path, not the run: fail closed on this phone
             found = [
                 Finding(
@@ -342,4 +346,42 @@ def _hop(
         )
         return f"{sbc.id} sends it to {d.trunk}, not an emergency trunk"
     chain.append(f"{d.trunk} is an emergency trunk")
+    if sbc.state is not None and sbc.state.sbc is not None:
+        chain.append(f"{sbc.id} location: {sbc_location.added(sbc.state.sbc, d, source)[1]}")
     return None
+
+
+def _settle_location(
+    r: DeviceResult, policy: EmergencyPolicy, owner: dict[str, DeviceResult], src: str | None
+) -> None:
+    def hops(number: str) -> list[sbc_location.Hop]:
+        return _sbc_hops(r, number, owner, src)
+
+    sbc_location.settle(r, hops, policy.numbers, src)
+
+
+def _sbc_hops(
+    r: DeviceResult, number: str, owner: dict[str, DeviceResult], source: str | None
+) -> list[sbc_location.Hop]:
+    """Each enabled line's emergency call for ``number`` at the SBC that takes it, or why
+    there is none (the path check reports the break itself)."""
+    assert r.state is not None
+    hops: list[sbc_location.Hop] = []
+    for line in r.state.lines:
+        entry = entry_for(r.state, line, number) if line.enabled else None
+        if entry is None:
+            continue
+        sbc = owner.get(split_hostport(entry.route)[0]) if entry.route else None
+        if sbc is None or sbc.state is None or sbc.state.sbc is None:
+            hops.append(f"line {line.index}: no audited SBC on the path")
+            continue
+        prof = profiles.get(sbc.profile)
+        if prof.route is None:
+            hops.append(f"line {line.index}: fleet cannot evaluate {sbc.profile} routing")
+            continue
+        plan = plan_of(line, r.state)
+        res = dialplan.evaluate_plan(plan, number) if plan is not None else None
+        sent = res.sent if res is not None and res.outcome == "dial" and res.sent else number
+        d = prof.route(sbc.state, sent, source)
+        hops.append((sbc.id, sbc.state.sbc, d))
+    return hops

@@ -3,13 +3,19 @@
 Every phone is a new origin, so keep-alive buys nothing and httpx's own pool bookkeeping costs a
 lot at fleet scale: keep-alive is off, the pool is not capped by httpx (our semaphore caps it),
 and one SSLContext is shared by every connection with the same TLS settings.
+
+The client's transport is ``fleet.collect.lean`` (asyncio streams, no httpcore or anyio per
+request). ``FLEET_HTTP_TRANSPORT=httpcore`` selects the previous one, httpcore with no pool
+(``fleet.collect.unpooled``), for one release, should a device answer one and not the other.
 """
 
 from __future__ import annotations
 
 import json as jsonlib
 import os
+import socket
 import ssl
+import time
 from collections.abc import AsyncGenerator, Generator, Sequence
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
@@ -17,12 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from fleet.collect.options import CrawlOptions, TlsOptions
+from fleet.collect.lean import LeanTransport
+from fleet.collect.options import CrawlOptions, TlsOptions, fleet_seconds
 from fleet.collect.unpooled import UnpooledTransport
 from fleet.errors import (
     AuthFailed,
     DeviceError,
     HttpStatusError,
+    InputError,
     ProtocolError,
     ResponseTooLarge,
     Unreachable,
@@ -44,6 +52,23 @@ __all__ = [
 ]
 
 MAX_BODY = 4 * 1024 * 1024  # a phone's whole configuration is well under 1 MiB
+TRANSPORT_ENV = "FLEET_HTTP_TRANSPORT"  # "lean" (the default) or "httpcore" (the previous one)
+
+
+def transport_name() -> str:
+    """The transport ``FLEET_HTTP_TRANSPORT`` names; a name fleet does not know is the user's
+    error (exit 2), not every device's."""
+    name = os.environ.get(TRANSPORT_ENV, "").strip().lower() or "lean"
+    if name not in ("lean", "httpcore"):
+        raise InputError(
+            f"{name!r} is not an HTTP transport (lean or httpcore)", field=TRANSPORT_ENV
+        )
+    return name
+
+
+def transport_for(ctx: ssl.SSLContext) -> httpx.AsyncBaseTransport:
+    """The transport ``FLEET_HTTP_TRANSPORT`` names, over ``ctx`` for https."""
+    return LeanTransport(ctx) if transport_name() == "lean" else UnpooledTransport(ctx)
 
 
 @dataclass(slots=True)
@@ -99,7 +124,14 @@ class ChallengeAuth(httpx.Auth):
 
 
 class _NoCookies(CookieJar):
-    """The shared client keeps no cookies: a session cookie belongs to one HttpHost."""
+    """The shared client keeps no cookies: a session cookie belongs to one HttpHost.
+
+    Passed to the client as the jar itself: httpx copies an ``httpx.Cookies`` given to a
+    client into a plain CookieJar, which kept every phone's session cookie in one jar that
+    each request scanned (most of a 5,000-phone sweep's CPU)."""
+
+    def set_cookie(self, cookie: Any) -> None:
+        return None
 
     def extract_cookies(self, response: Any, request: Any) -> None:
         return None
@@ -127,12 +159,12 @@ class HttpPool:
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE
             c = httpx.AsyncClient(
-                transport=UnpooledTransport(ctx),
+                transport=transport_for(ctx),
                 timeout=httpx.Timeout(
                     self.read_timeout, connect=self.connect_timeout, pool=self.read_timeout
                 ),
                 headers={"Connection": "close", "User-Agent": "fleet/0.1"},
-                cookies=httpx.Cookies(_NoCookies()),
+                cookies=_NoCookies(),
                 trust_env=False,
                 follow_redirects=False,
             )
@@ -174,6 +206,7 @@ class HttpHost:
         self.model = model
         self._client = pool.client(tls)
         self._max_body = pool.max_body
+        self._connect_timeout, self._read_timeout = pool.connect_timeout, pool.read_timeout
         self._auth = ChallengeAuth(username or "", password or "") if username else None
         self.cookies: dict[str, str] = {}
         self.requests = 0
@@ -200,23 +233,32 @@ class HttpHost:
         if self.cookies:
             hdrs["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         self.requests += 1
-        try:
-            req = self._client.build_request(
-                method, url, params=params, json=json, data=data, content=content, headers=hdrs
-            )
-            resp = await self._client.send(req, auth=self._auth if auth else None, stream=True)
+        while True:
+            t0, fleet0 = time.monotonic(), fleet_seconds()
             try:
-                body = await _read_capped(resp.aiter_raw(), self._max_body, url)
-            finally:
-                await resp.aclose()
-        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
-            raise Unreachable(f"{url}: {_why(e)}") from e
-        except httpx.TimeoutException as e:
-            raise Unreachable(f"{url}: timed out ({type(e).__name__})") from e
-        except (httpx.RemoteProtocolError, httpx.LocalProtocolError, httpx.DecodingError) as e:
-            raise ProtocolError(f"{url}: not a valid HTTP answer ({_why(e)})") from e
-        except httpx.TransportError as e:
-            raise DeviceError(f"{url}: {_why(e)}") from e
+                req = self._client.build_request(
+                    method, url, params=params, json=json, data=data, content=content, headers=hdrs
+                )
+                resp = await self._client.send(req, auth=self._auth if auth else None, stream=True)
+                try:
+                    body = await _read_capped(resp.aiter_raw(), self._max_body, url)
+                finally:
+                    await resp.aclose()
+                break
+            except httpx.TimeoutException as e:
+                if self._fleets_delay(e, method, t0, fleet0):
+                    continue  # the timer ran out while fleet was busy, not the device: again
+                raise Unreachable(f"{url}: {_why(e)}") from e
+            except httpx.ConnectError as e:
+                raise Unreachable(f"{url}: {_why(e)}") from e
+            except (
+                httpx.RemoteProtocolError,
+                httpx.LocalProtocolError,
+                httpx.DecodingError,
+            ) as e:
+                raise ProtocolError(f"{url}: not a valid HTTP answer ({_why(e)})") from e
+            except httpx.TransportError as e:
+                raise DeviceError(f"{url}: {_why(e)}") from e
         for c in resp.headers.get_list("set-cookie"):
             name, _, rest = c.partition("=")
             self.cookies[name.strip()] = rest.split(";", 1)[0].strip()
@@ -227,11 +269,24 @@ class HttpHost:
             raise AuthFailed(f"{method} {path}: HTTP {reply.status}: credentials refused")
         raise HttpStatusError(reply)
 
+    def _fleets_delay(self, e: httpx.TimeoutException, method: str, t0: float, f0: float) -> bool:
+        """True when a connect or read timer ran out because fleet was busy (its loop or its
+        queues, ``fleet_seconds``) while the device had less than its timeout of silence.
+
+        A connect that timed out sent nothing, so it is always sent again; a read only for a
+        request that changes nothing on the device. The device's deadline still bounds it."""
+        if not isinstance(e, httpx.ConnectTimeout) and method not in ("GET", "HEAD"):
+            return False
+        limit = self._connect_timeout if isinstance(e, httpx.ConnectTimeout) else self._read_timeout
+        own = (time.monotonic() - t0) - (fleet_seconds() - f0)
+        return own < 0.8 * limit
+
 
 class HttpTransport:
     """Hosts read by their profile's ``fetch`` over one shared pool of clients per sweep."""
 
     def __init__(self, opts: CrawlOptions) -> None:
+        transport_name()  # a misspelt FLEET_HTTP_TRANSPORT stops the sweep before it starts
         self.pool = HttpPool(opts.connect_timeout, opts.read_timeout)
 
     async def read(self, host: Host, profile: Profile, wanted: Sequence[str]) -> Collected:
@@ -264,10 +319,139 @@ async def _read_capped(chunks: AsyncGenerator[bytes, None] | Any, cap: int, url:
 def _why(e: BaseException) -> str:
     # httpx words a refused connection "All connection attempts failed"; the OS error under
     # it says what an operator needs to know.
+    if isinstance(e, httpx.TimeoutException):
+        return _timeout_why(e)
     inner: BaseException | None = e
     while inner is not None:
+        if isinstance(inner, ssl.SSLError):
+            # its errno is OpenSSL's error class (1 = SSL_ERROR_SSL), not an OS errno: read
+            # as one it said "operation not permitted" for a server that does not speak TLS
+            return f"TLS failed: {_tls_why(inner)}"
+        if isinstance(inner, socket.gaierror):
+            # getaddrinfo's codes are negative EAI_* values: strerror said "unknown error -2"
+            return _dns_why(inner)
         if isinstance(inner, OSError) and inner.errno:
             return os.strerror(inner.errno).lower()
         inner = inner.__cause__ or inner.__context__
     text = str(e) or type(e).__name__
     return text.splitlines()[0][:200]
+
+
+# OpenSSL's certificate verification codes (include/openssl/x509_vfy.h, X509_V_ERR_*), as an
+# operator acts on them; the inventory's keys are ``tls.ca`` and ``tls.verify``.
+_UNTRUSTED = "the device's certificate is not signed by a CA fleet trusts (give its CA in tls.ca)"
+_SELF_SIGNED = (
+    "the device's certificate is self-signed (trust it with tls.ca, or set tls.verify: false)"
+)
+_VERIFY_CODES = {
+    2: _UNTRUSTED,  # X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT
+    9: "the device's certificate is not valid yet (check the device's clock)",
+    10: "the device's certificate has expired",
+    18: _SELF_SIGNED,  # X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT
+    19: _SELF_SIGNED.replace("certificate is", "certificate chain is"),
+    20: _UNTRUSTED,  # X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+    21: _UNTRUSTED,  # X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE
+    23: "the device's certificate has been revoked",
+    62: "the device's certificate is for another host",  # X509_V_ERR_HOSTNAME_MISMATCH
+    64: "the device's certificate is for another host",  # X509_V_ERR_IP_ADDRESS_MISMATCH
+}
+# OpenSSL reason codes (the ``reason`` of ssl.SSLError) grouped by what the operator learns.
+# Lower case, no punctuation: the fault lab matches these words.
+_TLS_REASONS: tuple[tuple[frozenset[str], str], ...] = (
+    (
+        frozenset({"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "HTTPS_PROXY_REQUEST"}),
+        "the device answered without encryption",
+    ),
+    (
+        frozenset(
+            {
+                "UNKNOWN_ALERT_TYPE",
+                "RECORD_LAYER_FAILURE",
+                "PACKET_LENGTH_TOO_LONG",
+                "BAD_PACKET_LENGTH",
+                "UNKNOWN_PROTOCOL",
+                "WRONG_SSL_VERSION",
+                "RECORD_LENGTH_MISMATCH",
+                "DECRYPTION_FAILED_OR_BAD_RECORD_MAC",
+            }
+        ),
+        "the device answered with bytes that are not a handshake",
+    ),
+    (
+        frozenset(
+            {
+                "TLSV1_ALERT_PROTOCOL_VERSION",
+                "UNSUPPORTED_PROTOCOL",
+                "NO_PROTOCOLS_AVAILABLE",
+                "VERSION_TOO_LOW",
+                "UNSUPPORTED_SSL_VERSION",
+            }
+        ),
+        "no protocol version in common (the device refused the versions fleet offers or "
+        "offered only ones fleet refuses)",
+    ),
+    (
+        frozenset(
+            {
+                "SSLV3_ALERT_HANDSHAKE_FAILURE",
+                "NO_SHARED_CIPHER",
+                "NO_CIPHERS_AVAILABLE",
+                "TLSV1_ALERT_INSUFFICIENT_SECURITY",
+                "NO_SUITABLE_SIGNATURE_ALGORITHM",
+                "DH_KEY_TOO_SMALL",
+                "EE_KEY_TOO_SMALL",
+                "CA_MD_TOO_WEAK",
+            }
+        ),
+        "the handshake was refused (no cipher or key strength in common)",
+    ),
+    (
+        frozenset({"UNEXPECTED_EOF_WHILE_READING", "EOF_OCCURRED_IN_VIOLATION_OF_PROTOCOL"}),
+        "the device closed the connection during the handshake (it may refuse the TLS "
+        "versions or ciphers fleet offers)",
+    ),
+)
+
+
+def _tls_why(e: ssl.SSLError) -> str:
+    """What a failed TLS handshake means to an operator, from OpenSSL's verify or reason code."""
+    if isinstance(e, ssl.SSLCertVerificationError):
+        known = _VERIFY_CODES.get(e.verify_code)
+        return known or f"the device's certificate was refused ({e.verify_message})".lower()
+    if isinstance(e, ssl.SSLEOFError | ssl.SSLZeroReturnError) and not e.reason:
+        return _TLS_REASONS[-1][1]
+    reason = (e.reason or "").upper()
+    for reasons, text in _TLS_REASONS:
+        if reason in reasons:
+            return text
+    return (reason or type(e).__name__).replace("_", " ").lower()
+
+
+# getaddrinfo's EAI_* codes (POSIX netdb.h; glibc's values, as the socket module exposes them)
+_DNS_CODES = {
+    getattr(socket, "EAI_NONAME", -2): "name not found (no such host in DNS or /etc/hosts)",
+    getattr(socket, "EAI_AGAIN", -3): "name lookup failed: no answer from the DNS server",
+    getattr(socket, "EAI_FAIL", -4): "name lookup failed: the DNS server refused or failed",
+    getattr(socket, "EAI_NODATA", -5): "name not found: the name has no address",
+    getattr(socket, "EAI_ADDRFAMILY", -9): "name not found: the name has no IPv4 or IPv6 address",
+}
+
+
+def _dns_why(e: socket.gaierror) -> str:
+    known = _DNS_CODES.get(e.errno) if e.errno is not None else None
+    return known or f"name lookup failed ({str(e.strerror or e).lower()})"
+
+
+def _timeout_why(e: httpx.TimeoutException) -> str:
+    if isinstance(e, httpx.ConnectTimeout):
+        # unpooled.py marks a connect that timed out after TCP, in the TLS handshake
+        return (
+            str(e)
+            if str(e).startswith("TLS")
+            else "no answer to the connection (connect timed out)"
+        )
+    if isinstance(e, httpx.ReadTimeout):
+        return "the device stopped answering (read timed out)"
+    if isinstance(e, httpx.WriteTimeout):
+        return "the device stopped taking fleet's request (write timed out)"
+    return f"timed out ({type(e).__name__})"

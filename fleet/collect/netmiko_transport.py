@@ -4,15 +4,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from fleet.collect.options import CrawlOptions
+from fleet.collect.options import CrawlOptions, queued
 from fleet.collect.outputs import parse_outputs
-from fleet.collect.ssh import SshTarget, target_of
+from fleet.collect.ssh import SshTarget, host_key_text, target_of, why
 from fleet.errors import AuthFailed, DeviceError, ProtocolError, Unreachable
 from fleet.platform import Platform
+
+# paramiko logs its transport thread's failures with a traceback (a banner that never comes,
+# a reset); fleet reports each as the device's error, so nothing goes to stderr by itself.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+logging.getLogger("paramiko").propagate = False
 
 if TYPE_CHECKING:
     from fleet.inventory import Host
@@ -24,11 +30,6 @@ def _run(
     target: SshTarget, device_type: str, commands: list[str], timeout: float
 ) -> dict[str, str]:
     from netmiko import ConnectHandler
-    from netmiko.exceptions import (
-        NetmikoAuthenticationException,
-        NetmikoTimeoutException,
-        ReadTimeout,
-    )
 
     opts = target.options
     params = {
@@ -55,19 +56,66 @@ def _run(
             if target.enable_password:
                 conn.enable()
             return {cmd: str(conn.send_command(cmd)) for cmd in commands}
-    except NetmikoAuthenticationException as e:
-        raise AuthFailed(f"SSH login refused for user {target.username!r}") from e
-    except NetmikoTimeoutException as e:
-        raise Unreachable(
-            f"SSH to {target.hostname}:{target.port}: {str(e).splitlines()[0]}"
-        ) from e
-    except ReadTimeout as e:
-        raise ProtocolError(f"no prompt from the device: {str(e).splitlines()[0]}") from e
-    except Exception as e:  # paramiko's own errors (host key, protocol) end here
-        raise DeviceError(
-            f"netmiko ({device_type}): {type(e).__name__}: "
-            f"{str(e).splitlines()[0] if str(e) else ''}"
-        ) from e
+    except Exception as e:  # netmiko's and paramiko's own errors: said as what happened
+        raise _explain(e, target, device_type, timeout) from e
+
+
+def _explain(e: Exception, target: SshTarget, device_type: str, timeout: float) -> DeviceError:
+    """netmiko wraps what happened (socket and paramiko errors) in its own exceptions, with
+    advice paragraphs; say what happened, as the asyncssh transport does."""
+    import paramiko
+    from netmiko.exceptions import (
+        NetmikoAuthenticationException,
+        NetmikoTimeoutException,
+        ReadTimeout,
+    )
+
+    where = f"SSH to {target.hostname}:{target.port}"
+    root = _root(e)
+    text = str(root)
+    if isinstance(e, NetmikoAuthenticationException):
+        return AuthFailed(f"SSH login refused for user {target.username!r}")
+    if isinstance(root, paramiko.BadHostKeyException):
+        return DeviceError(host_key_text(target, _known(target), mismatch=True))
+    if isinstance(root, paramiko.SSHException) and "not found in known_hosts" in text:
+        return DeviceError(host_key_text(target, _known(target), mismatch=False))
+    if isinstance(e, ReadTimeout):
+        # logged in: not "unreachable", which the crawler would try again
+        return ProtocolError(
+            f"logged in, but netmiko's {device_type} driver did not see the prompt it waits "
+            f"for within {timeout:g} s"
+        )
+    if isinstance(root, paramiko.ssh_exception.NoValidConnectionsError):
+        first = next(iter(root.errors.values()), None)
+        return Unreachable(f"{where}: {why(first) if first else 'no connection'}")
+    if isinstance(root, OSError) and not isinstance(root, TimeoutError):
+        return Unreachable(f"{where}: {why(root, target.hostname)}")
+    if "DNS failure" in str(e):
+        return Unreachable(f"{where}: name not found: {target.hostname!r} has no address")
+    if "Error reading SSH protocol banner" in text:
+        return Unreachable(f"{where}: no SSH banner within {timeout:g} s (or not an SSH server)")
+    if isinstance(e, NetmikoTimeoutException):
+        return Unreachable(f"{where}: SSH handshake timed out after {timeout:g} s")
+    if isinstance(e, ValueError) and "device_type" in str(e):
+        return DeviceError(f"netmiko has no driver for device_type {device_type!r}")
+    return DeviceError(f"netmiko ({device_type}): {type(root).__name__} during the session")
+
+
+def _root(e: BaseException) -> BaseException:
+    """The first exception under netmiko's own: what paramiko or the socket said."""
+    seen = e
+    for _ in range(8):
+        inner = seen.__cause__ or seen.__context__
+        if inner is None:
+            break
+        seen = inner
+        if not type(seen).__module__.startswith("netmiko"):
+            break
+    return seen
+
+
+def _known(target: SshTarget) -> str:
+    return target.options.known_hosts or "~/.ssh/known_hosts"
 
 
 async def run(
@@ -78,7 +126,24 @@ async def run(
     timeout: float = 30.0,
 ) -> dict[str, str]:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(pool, _run, target, device_type, commands, timeout)
+    started = asyncio.Event()
+
+    def session() -> dict[str, str]:
+        loop.call_soon_threadsafe(started.set)
+        return _run(target, device_type, commands, timeout)
+
+    fut = loop.run_in_executor(pool, session)
+    begun = asyncio.ensure_future(started.wait())
+    try:
+        # waiting for a free thread is fleet's queue, not the device's time (the future ends
+        # first if the pool drops it unstarted)
+        await queued(asyncio.wait((begun, fut), return_when=asyncio.FIRST_COMPLETED))
+    except BaseException:
+        fut.cancel()  # still queued: never runs; already running: runs out its timeouts
+        raise
+    finally:
+        begun.cancel()
+    return await fut
 
 
 class NetmikoTransport:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
 
 import httpcore
 import httpx
@@ -76,9 +77,59 @@ class _Body(httpx.AsyncByteStream):
             await self._conn.aclose()
 
 
+class _Stream(httpcore.AsyncNetworkStream):
+    """A TCP stream that says so when its TLS handshake, not the TCP connect, timed out:
+    httpcore raises the same ConnectTimeout for both."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            return await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        except httpcore.ConnectTimeout as e:
+            raise httpcore.ConnectTimeout(
+                f"TLS handshake timed out (connected, but no handshake within {timeout:g} s)"
+                if timeout
+                else "TLS handshake timed out"
+            ) from e
+
+
+class _Backend(httpcore.AnyIOBackend):
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return _Stream(
+            await super().connect_tcp(host, port, timeout, local_address, socket_options)
+        )
+
+
 class UnpooledTransport(httpx.AsyncBaseTransport):
     def __init__(self, ssl_context: ssl.SSLContext) -> None:
         self._ssl = ssl_context
+        self._backend = _Backend()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -86,7 +137,7 @@ class UnpooledTransport(httpx.AsyncBaseTransport):
             url.raw_scheme, url.raw_host, url.port or (443 if url.scheme == "https" else 80)
         )
         conn = httpcore.AsyncHTTPConnection(
-            origin=origin, ssl_context=self._ssl, keepalive_expiry=0
+            origin=origin, ssl_context=self._ssl, keepalive_expiry=0, network_backend=self._backend
         )
         req = httpcore.Request(
             method=request.method,

@@ -1,5 +1,5 @@
-"""The compiled automaton every dialect shares: character classes, one NFA per plan with
-memoised steps, and the match path from which rewrites are read.
+"""The compiled automaton every dialect shares: atoms (character classes), one NFA per plan
+with memoised steps, and the match path from which rewrites are read.
 
 A plan's entries are laid side by side in one bit set (entry k's position i is bit
 ``offset[k] + i``; position ``n`` accepts), so a state of the whole plan is one int and a
@@ -13,8 +13,6 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from fleet.errors import DialPlanError
 
 DIGITS = frozenset("0123456789")
 MAX_MEMO = 50_000  # memoised steps per plan: arbitrary keys cannot grow a shared plan forever
@@ -36,55 +34,6 @@ class Atom:
     repeat: bool = False  # zero or more: the position loops on itself
     lazy: bool = False  # a repeat that takes as few keys as it can (regex *?)
     silent: bool = False  # an event (timer, pause), not a key: no key's path goes through it
-
-
-@dataclass(frozen=True, slots=True)
-class Charset:
-    """How one syntax writes ``[...]``: the dialects differ in words, not in the idea."""
-
-    allowed: frozenset[str] | None = None  # None: any other character stands for itself
-    x: str = "x"  # letters meaning any digit
-    commas: bool = False  # "," separates members (Yealink classic)
-    dash: bool = False  # a "-" that makes no range is a bad range (Yealink)
-    escapes: bool = False  # "\c" is c (Grandstream; "x" is read before ranges there)
-    bad_range: str = "bad range '{lo}-{hi}' in [{body}]"
-    bad_char: str = "'{c}' in [{body}]"
-    empty: str = "empty []"
-
-    def parse(self, body: str) -> frozenset[str]:
-        chars: set[str] = set()
-        j = 0
-        while j < len(body):
-            c = body[j]
-            if self.escapes and c == "\\" and j + 1 < len(body):
-                chars.add(body[j + 1])
-                j += 2
-                continue
-            if self.commas and c == ",":
-                j += 1
-                continue
-            if self.escapes and c in self.x:
-                chars |= DIGITS
-            elif j + 2 < len(body) and body[j + 1] == "-":
-                chars |= self._range(c, body[j + 2], body)
-                j += 2
-            elif c == "-" and self.dash:
-                raise DialPlanError(f"bad range in [{body}]")
-            elif c in self.x:
-                chars |= DIGITS
-            elif self.allowed is None or c in self.allowed:
-                chars.add(c)
-            else:
-                raise DialPlanError(self.bad_char.format(c=c, body=body))
-            j += 1
-        if not chars:
-            raise DialPlanError(self.empty)
-        return frozenset(chars)
-
-    def _range(self, lo: str, hi: str, body: str) -> set[str]:
-        if lo not in DIGITS or hi not in DIGITS or lo > hi:
-            raise DialPlanError(self.bad_range.format(lo=lo, hi=hi, body=body))
-        return {str(d) for d in range(int(lo), int(hi) + 1)}
 
 
 def _closures(atoms: Sequence[Atom]) -> list[int]:

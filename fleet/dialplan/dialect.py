@@ -4,16 +4,17 @@ scanning ``device_profiles/*/dialplan.py``; plus the few helpers every front end
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fleet.dialplan.outcome import Outcome
 from fleet.errors import DialPlanError
 from fleet.model import DialPlan
 
+T = TypeVar("T")
 Note = Callable[..., str] | str  # a callable: formatted only when someone reads the steps
 
 
@@ -184,6 +185,23 @@ def number(
     return value if outside.endswith("!") else default
 
 
+def timer_list(
+    raw: str, default: float, problems: list[str], bad: str, lo: float = float("-inf")
+) -> list[float]:
+    """A ``|`` list of per-entry timer values: one unreadable (or below ``lo``) is ``default``,
+    said in ``problems`` with ``bad`` (fields ``n``, counted from 1, ``raw``, ``default``)."""
+    out: list[float] = []
+    for n, v in enumerate(raw.split("|") if raw.strip() else []):
+        try:
+            if (value := float(v)) < lo:
+                raise ValueError(v)
+        except ValueError:
+            problems.append(bad.format(n=n + 1, raw=v.strip(), default=default))
+            value = default
+        out.append(value)
+    return out
+
+
 def choice(
     options: Mapping[str, str], key: str, default: str, allowed: str, problems: list[str], bad: str
 ) -> str:
@@ -194,7 +212,35 @@ def choice(
     return value
 
 
-def names(texts: Sequence[str], limit: int = 4) -> str:
-    """Candidate entries for an ``--explain`` line, ``limit`` of them at most."""
+def read_entries(
+    texts: Iterable[str],
+    parse: Callable[[str, int], T | None],
+    problems: list[str],
+    dropped: str,
+    kept: list[T] | None = None,
+) -> list[T]:
+    """What the phone keeps of ``texts``, in order, appended to ``kept``: ``parse(text,
+    position)``, None when there is nothing to keep; one the phone drops (DialPlanError) is
+    said in ``problems`` as ``dropped`` (fields ``n``, counted from 1, ``text``, ``why``)."""
+    kept = [] if kept is None else kept
+    for n, text in enumerate(texts):
+        try:
+            got = parse(text, n)
+        except DialPlanError as e:
+            problems.append(dropped.format(n=n + 1, text=text, why=e))
+            continue
+        if got is not None:
+            kept.append(got)
+    return kept
+
+
+def names(
+    entries: Sequence[Any], which: Iterable[int] | None = None, quote: bool = False, limit: int = 4
+) -> str:
+    """Candidate entries for an ``--explain`` line, ``limit`` of them at most: ``which`` of
+    ``entries`` (all by default), each a string or an entry with a ``text``."""
+    picked = entries if which is None else [entries[k] for k in which]
+    texts = [e if isinstance(e, str) else e.text for e in picked]
+    texts = [repr(t) for t in texts] if quote else texts
     more = f" (+{len(texts) - limit} more)" if len(texts) > limit else ""
     return ", ".join(texts[:limit]) + more if texts else "none"

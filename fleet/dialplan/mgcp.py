@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleet.dialplan.automaton import DIGITS, Atom, Automaton, Charset
-from fleet.dialplan.dialect import Dialect, Log, choice, names
+from fleet.dialplan.automaton import Atom, Automaton
+from fleet.dialplan.dialect import Dialect, Log, choice, names, read_entries, timer_list
 from fleet.dialplan.outcome import Outcome
+from fleet.dialplan.reader import Charset, Reader, send
 from fleet.errors import DialPlanError
 from fleet.model import DialPlan
 
@@ -44,10 +45,44 @@ def rewrite(nfa: Automaton, k: int, keys: str, entry: Entry) -> str:
     replacement; an entry without R sends what was keyed, on any path."""
     if entry.replace == (None,) or (path := nfa.trace(k, keys)) is None:
         return keys  # (no path: a T between digits never holds for digits keyed without pause)
-    kept = [""] * len(entry.replace)
-    for key, atom in zip(keys, path, strict=True):
-        kept[entry.segment[atom]] += key
-    return "".join(got if r is None else r for got, r in zip(kept, entry.replace, strict=True))
+    return send(path, keys, entry.segment, entry.replace)
+
+
+class _Reader(Reader):
+    """RFC 3435's elements, Poly's ``T`` and ``R..R..R`` (its left part a segment)."""
+
+    keys, sets = LITERALS, SETS
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.part, self.right = 0, ""  # part: 0 outside a triplet, 1 its left part, 2 its right
+
+    def element(self, c: str, i: int) -> int:
+        if c == "R":
+            if self.part == 0:
+                self.rewrite("")  # a left part: its own segment, replacement set at its end
+            elif self.part == 2:
+                self.replace[-1] = self.right
+                self.rewrite(None)
+            self.part, self.right = (self.part + 1) % 3, ""
+        elif self.part == 2:
+            if c not in LITERALS:
+                raise DialPlanError(f"'{c}' between the 2nd and 3rd R (only *#+0-9 allowed)")
+            self.right += c
+        else:
+            return super().element(c, i)
+        return i
+
+    def other(self, c: str, i: int) -> int:
+        if c == "T":
+            if self.part == 1:
+                raise DialPlanError("T in the left part of R..R..R: the digit map will not work")
+            self.add(frozenset((TIMER,)), silent=True)
+        elif c in "Xt":
+            raise DialPlanError(f"'{c}': Poly's digit-map letters are case-sensitive (x, T)")
+        elif c not in ",SH" and not c.isspace():  # second dial tone, the protocol letters
+            raise DialPlanError(f"'{c}' is not a digit-map character")
+        return i
 
 
 def parse_entry(text: str, index: int = 0, timeout: float = DEFAULT_TIMEOUT) -> Entry:
@@ -56,60 +91,13 @@ def parse_entry(text: str, index: int = 0, timeout: float = DEFAULT_TIMEOUT) -> 
         raise DialPlanError(
             f"{text.count('R')} R's: not whole R..R..R triplets, so the phone drops the entry"
         )
-    atoms: list[Atom] = []
-    segment: list[int] = []
-    replace: list[str | None] = [None]
-    part, right, i = 0, "", 0  # part: 0 outside a triplet, 1 its left part, 2 its replacement
-    while i < len(text):
-        c = text[i]
-        i += 1
-        if c == "R":
-            if part == 0:
-                replace.append("")  # a left part: its own segment, replacement set below
-            elif part == 2:
-                replace[-1] = right
-                replace.append(None)
-            part, right = (part + 1) % 3, ""
-        elif part == 2:
-            if c not in LITERALS:
-                raise DialPlanError(f"'{c}' between the 2nd and 3rd R (only *#+0-9 allowed)")
-            right += c
-        else:
-            atom, i = _element(text, c, i, atoms, part == 1)
-            if atom is not None:
-                atoms.append(atom)
-                segment.append(len(replace) - 1)
-    if not atoms and all(r is None for r in replace):
+    r = _Reader(text).read()
+    if not r.atoms and all(x is None for x in r.replace):
         raise DialPlanError("nothing to match")
     notes = (WHITE,) if len(text.split()) > 1 else ()  # the plan strips each entry's ends
     return Entry(
-        tuple(atoms), tuple(segment), tuple(replace), "H" in text, notes, text, index, timeout
+        tuple(r.atoms), tuple(r.segment), tuple(r.replace), "H" in text, notes, text, index, timeout
     )
-
-
-def _element(text: str, c: str, i: int, atoms: list[Atom], left: bool) -> tuple[Atom | None, int]:
-    """The atom ``c`` (at text[i - 1]) starts, if any, and where the next element starts."""
-    if c in LITERALS or c == "x":
-        return Atom(DIGITS if c == "x" else frozenset(c)), i
-    if c == "[":
-        end = text.find("]", i)
-        if end < 0:
-            raise DialPlanError("'[' without ']'")
-        return Atom(SETS.parse(text[i:end])), end + 1
-    if c == "T":
-        if left:
-            raise DialPlanError("T in the left part of R..R..R: the digit map will not work")
-        return Atom(frozenset((TIMER,)), silent=True), i
-    if c == ".":
-        if not atoms:
-            raise DialPlanError("'.' with no construct before it")
-        atoms[-1] = Atom(atoms[-1].chars, True, atoms[-1].silent)
-        return None, i
-    if c in ",SH" or c.isspace():
-        return None, i  # second dial tone, the protocol letters: nothing to match
-    if c in "Xt":
-        raise DialPlanError(f"'{c}': Poly's digit-map letters are case-sensitive (x, T)")
-    raise DialPlanError(f"'{c}' is not a digit-map character")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -127,23 +115,6 @@ class Plan:
         return tuple(i for i in done if i not in self.h323) if self.h323 else done
 
 
-def timeouts(raw: str, problems: list[str]) -> list[float]:
-    """The ``|`` list of per-entry timer values."""
-    out: list[float] = []
-    for k, v in enumerate(raw.split("|") if raw.strip() else []):
-        try:
-            out.append(float(v.strip()))
-            if out[-1] < 0:
-                raise ValueError
-        except ValueError:
-            problems.append(
-                f"{TIMEOUT} value {k + 1} {v.strip()!r} is not a number of seconds; "
-                f"{DEFAULT_TIMEOUT:g} s assumed"
-            )
-            out[k:] = [DEFAULT_TIMEOUT]
-    return out
-
-
 def compile_plan(text: str, opts: dict[str, str]) -> Plan:
     problems: list[str] = []
     impossible = choice(
@@ -156,28 +127,23 @@ def compile_plan(text: str, opts: dict[str, str]) -> Plan:
         body = body[1:-1]  # RFC 3435 writes a list of strings in parentheses
     if not body:
         return Plan(False, (), Automaton(()), impossible, remove_end, tuple(problems))
-    times = timeouts(opts.get(TIMEOUT, ""), problems)
-    lines: list[Entry] = []
-    for index, raw in enumerate(body.split("|")):
-        if not (entry_text := raw.strip()):
-            continue
-        t = times[index] if index < len(times) else DEFAULT_TIMEOUT
-        try:
-            entry = parse_entry(entry_text, index, t)
-        except DialPlanError as e:
-            problems.append(f"entry {index + 1} {entry_text!r} is ignored: {e}")
-            continue
-        problems += [f"entry {index + 1} {entry_text!r}: {n}" for n in entry.notes]
-        lines.append(entry)
+    bad = f"{TIMEOUT} value {{n}} {{raw!r}} is not a number of seconds; {{default:g}} s assumed"
+    times = timer_list(opts.get(TIMEOUT, ""), DEFAULT_TIMEOUT, problems, bad, lo=0)
+
+    def line(text: str, n: int) -> Entry | None:
+        if not text:
+            return None
+        entry = parse_entry(text, n, times[n] if n < len(times) else DEFAULT_TIMEOUT)
+        problems.extend(f"entry {n + 1} {text!r}: {note}" for note in entry.notes)
+        return entry
+
+    texts = [raw.strip() for raw in body.split("|")]
+    lines = read_entries(texts, line, problems, "entry {n} {text!r} is ignored: {why}")
     if not lines:
         problems.append("no valid entry: every digit is an impossible match")
     nfa = Automaton([ln.atoms for ln in lines])
     h323 = frozenset(k for k, ln in enumerate(lines) if ln.h323)
     return Plan(True, tuple(lines), nfa, impossible, remove_end, tuple(problems), h323)
-
-
-def _names(p: Plan, which: list[int] | tuple[int, ...]) -> str:
-    return names([p.lines[k].text for k in which])
 
 
 def _out(
@@ -203,8 +169,12 @@ def _at_once(
     sent = rewrite(p.nfa, done[0], digits[:k], e)
     if log.loud:
         longer = [o for o in live if o not in done]
-        why = f"; shortest match wins over {_names(p, longer)}" if longer else ""
-        tie = f"; also complete: {_names(p, done[1:])} (first in the plan wins)" if done[1:] else ""
+        why = f"; shortest match wins over {names(p.lines, longer)}" if longer else ""
+        tie = (
+            f"; also complete: {names(p.lines, done[1:])} (first in the plan wins)"
+            if done[1:]
+            else ""
+        )
         rest = f"; {digits[k:]!r} keyed after it is not part of the call" if k < len(digits) else ""
         log(f"{digits[:k]!r}: {e.text!r} matches -> sends {sent!r} at once{why}{tie}{rest}")
     return _out(p, log, "dial", sent, e)
@@ -229,7 +199,7 @@ def run(p: Plan, digits: str, log: Log) -> Outcome:
                 log(f"{digits[:k]!r}: no entry can match (impossible match); {says}")
             outcome = {"0": "dial", "1": "no-match"}.get(p.impossible, "wait")
             return _out(p, log, outcome, digits[:k] if outcome == "dial" else None)
-        log(lambda k, live: f"{digits[:k]!r}: partial {_names(p, live)}", k, live)
+        log(lambda k, live: f"{digits[:k]!r}: partial {names(p.lines, live)}", k, live)
     if timed := p.placed(nfa.info(nfa.step(state, TIMER))[0]):
         k = min(timed, key=lambda i: (lines[i].timeout, i))
         e = lines[k]
@@ -238,7 +208,11 @@ def run(p: Plan, digits: str, log: Log) -> Outcome:
             log(f"the user stops: {e.text!r} completes when its T ({e.timeout:g} s) runs out")
         return _out(p, log, "dial", sent, e, delay=e.timeout)
     if h323 := [i for i in nfa.info(state)[0] if i in p.h323]:
-        log(lambda: f"{_names(p, h323)} ends in H: only a VVX 1500 places it; others wait for Send")
+        log(
+            lambda: (
+                f"{names(p.lines, h323)} ends in H: only a VVX 1500 places it; others wait for Send"
+            )
+        )
     log(
         "the user stops: no entry completes without more digits and no T applies; "
         "the phone waits for more digits or Send"

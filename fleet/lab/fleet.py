@@ -118,13 +118,19 @@ def free_net(start: int = 10) -> int:
     """The first 127.N net from ``start`` where no other lab listens."""
     import socket
 
-    for net in range(start, 250):
+    def taken(address: str) -> bool:
         with socket.socket() as s:
             try:
-                s.bind((f"127.{net}.0.1", PORT))
+                s.bind((address, PORT))
             except OSError:
-                continue  # taken: another lab listens on this net, so try the next one
-        return net
+                return True
+        return False
+
+    for net in range(start, 250):
+        # the first two phones (a lab's first may be seeded "down") and a served lab's control
+        probes = (f"127.{net}.0.1", f"127.{net}.0.2", f"127.{net}.255.250")
+        if not any(taken(a) for a in probes):
+            return net
     raise LabBusy("no free 127.x net for the lab")
 
 

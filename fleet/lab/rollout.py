@@ -1,9 +1,14 @@
-"""The rollout scenario: apply a firmware update to some running lab phones, changing their
-configuration the ways real updates have (a parameter reset to the vendor default, a key
-renamed, a dial-plan entry lost), on request over HTTP or on SIGUSR1.
+"""The rollout scenario, on in every `fleet lab serve`: apply a firmware update to some
+running lab phones, changing their configuration the ways real updates have (a parameter reset
+to the vendor default, a key renamed, a dial-plan entry lost), on request over HTTP, with
+`fleet lab rollout` or on SIGUSR1; then the vendor's fixed release that gives 112 back.
 
     POST http://127.<net>.255.250:8080/rollout   {"count": 40, "lose_112": 10}
+    POST http://127.<net>.255.250:8080/fix
     GET  http://127.<net>.255.250:8080/state
+
+An empty POST /rollout is the documented bad update: a fifth of the phones updated, a quarter
+of those losing 112 (the 2023 failure this tool exists for), so the README's flow shows it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,16 @@ class Applied:
     updated: list[str] = field(default_factory=list)
     lost_112: list[str] = field(default_factory=list)
     firmware: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"updated": self.updated, "lost_112": self.lost_112, "firmware": self.firmware}
+
+
+def default_update(fleet: LabFleet) -> tuple[int, int]:
+    """(count, lose_112) of the documented bad update: a fifth of the phones, a quarter of
+    those losing 112, at least one of each on any lab with phones."""
+    count = max(1, len(fleet.phones) // 5)
+    return count, max(1, count // 4)
 
 
 def next_firmware(profile: str, firmware: str) -> str:
@@ -58,12 +73,33 @@ def apply_update(fleet: LabFleet, count: int, lose_112: int) -> Applied:
         spec.extra["_updated"] = old
         spec.extra.update(registry.phone(spec.profile).update_set)
         if n < lose_112:
+            spec.extra["_lost_112"] = ",".join(spec.emergency_numbers)  # what the fix restores
             spec.emergency_numbers = [x for x in spec.emergency_numbers if x != "112"]
             done.lost_112.append(spec.id)
         dev = fleet.devices.get(spec.id)
         if dev is not None:
             dev.config = _render(spec)
             dev.sessions.clear()  # the phone rebooted into the new firmware
+        done.updated.append(spec.id)
+        done.firmware[spec.id] = (old, spec.firmware)
+    return done
+
+
+def apply_fix(fleet: LabFleet) -> Applied:
+    """The vendor's fixed release on every phone the update broke: the next firmware, with the
+    emergency numbers the phone had before the update."""
+    done = Applied()
+    for spec in fleet.phones:
+        numbers = spec.extra.pop("_lost_112", None)
+        if numbers is None:
+            continue
+        old = spec.firmware
+        spec.firmware = next_firmware(spec.profile, old)
+        spec.emergency_numbers = [n for n in numbers.split(",") if n]
+        dev = fleet.devices.get(spec.id)
+        if dev is not None:
+            dev.config = _render(spec)
+            dev.sessions.clear()
         done.updated.append(spec.id)
         done.firmware[spec.id] = (old, spec.firmware)
     return done
@@ -76,6 +112,9 @@ def _render(spec: LabPhone) -> Collected:
         if old in c.params:
             c.params[new] = c.params.pop(old)
     return c
+
+
+_BODY = 'a JSON object such as {"count": 40, "lose_112": 10} (both optional)'
 
 
 def controller(fleet: LabFleet) -> DeviceServer:
@@ -102,15 +141,15 @@ def controller(fleet: LabFleet) -> DeviceServer:
 
     def handle(_dev: LabDevice, req: LabRequest) -> LabResponse:
         if req.method == "POST" and req.path == "/rollout":
-            body = req.json() or {}
-            done = apply_update(
-                fleet,
-                int(body.get("count", max(1, len(fleet.phones) // 5))),
-                int(body.get("lose_112", 0)),
-            )
-            return LabResponse.json(
-                {"updated": done.updated, "lost_112": done.lost_112, "firmware": done.firmware}
-            )
+            try:
+                body = req.json() or {}
+                count = int(body.get("count", default_update(fleet)[0]))
+                lose = int(body.get("lose_112", max(1, count // 4) if count > 0 else 0))
+            except (ValueError, TypeError, AttributeError) as e:
+                return LabResponse.json({"error": f"expected {_BODY}: {e}"}, 400)
+            return LabResponse.json(apply_update(fleet, count, lose).to_dict())
+        if req.method == "POST" and req.path == "/fix":
+            return LabResponse.json(apply_fix(fleet).to_dict())
         if req.path == "/state":
             return LabResponse.json(
                 {
@@ -123,7 +162,7 @@ def controller(fleet: LabFleet) -> DeviceServer:
                 }
             )
         return LabResponse(
-            404, json.dumps({"error": "POST /rollout or GET /state"}), "application/json"
+            404, json.dumps({"error": "POST /rollout, POST /fix or GET /state"}), "application/json"
         )
 
     return DeviceServer(LabDevice(spec, Collected({})), handle, "none", None)

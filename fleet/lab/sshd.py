@@ -1,8 +1,9 @@
 """One SSH server per lab SBC, on the SBC's own loopback address.
 
-asyncssh does the protocol and the line editing; the vendor's simulator supplies a CLI
-session object (banner, prompt, what each command prints, whether paging is on), and this
-module pages long output behind the vendor's ``--More--`` marker as the box does.
+asyncssh does the protocol; the vendor's simulator supplies a CLI session object (banner,
+prompt, what each command prints, whether paging is on), and this module reads and echoes
+the typed lines (``Keys``) and pages long output behind the vendor's ``--More--`` marker as
+the box does.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ class CliSession(Protocol):
     def handle(self, line: str) -> str: ...
 
 
-class _Auth(asyncssh.SSHServer):
+class LabAuth(asyncssh.SSHServer):
+    """The box's login: its one admin account, by password."""
+
     def __init__(self, dev: LabSbcDevice) -> None:
         self.dev = dev
 
@@ -45,6 +48,10 @@ class _Auth(asyncssh.SSHServer):
 
 
 class SshDeviceServer:
+    """One SBC's SSH server. The fault lab (tests/faults/ssh_servers.py) makes misbehaving
+    servers from it by overriding ``auth`` (the login side of a connection) or ``respond``
+    (what one command line prints)."""
+
     def __init__(
         self,
         dev: LabSbcDevice,
@@ -53,14 +60,15 @@ class SshDeviceServer:
     ) -> None:
         self.dev, self.session, self.host_key = dev, session, host_key
         self.server: Any = None
+        self._keys: dict[Any, Keys] = {}  # each open session's keyboard
 
     async def start(self) -> None:
         self.server = await asyncssh.create_server(
-            lambda: _Auth(self.dev),
+            self.auth,
             self.dev.spec.address,
             self.dev.spec.port,
             server_host_keys=[self.host_key],
-            process_factory=self._process,
+            process_factory=self.process,
             reuse_address=True,
             login_timeout=30,
         )
@@ -71,26 +79,25 @@ class SshDeviceServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.server.wait_closed(), 2)
 
-    async def _process(self, process: asyncssh.SSHServerProcess) -> None:
+    def auth(self) -> asyncssh.SSHServer:
+        """The server side of one new connection."""
+        return LabAuth(self.dev)
+
+    async def process(self, process: asyncssh.SSHServerProcess) -> None:
         sess = self.session(self.dev)
         self.dev.sessions += 1
+        keys = self._keys[process] = Keys(process)  # the pager reads the same typed-ahead keys
         try:
             process.stdout.write(_crlf(sess.banner()))
             while not sess.closed:
                 process.stdout.write(sess.prompt())
                 secret = sess.secret_input
-                if secret:
-                    _echo(process, False)
-                line = await process.stdin.readline()
-                if secret:
-                    _echo(process, True)
-                    process.stdout.write("\r\n")
-                if not line:
+                line = await keys.line(echo=not secret)
+                if line is None:
                     break
-                cmd = line.rstrip("\r\n")
                 if not secret:
-                    self.dev.commands.append(cmd)
-                await self._write(process, sess, sess.handle(cmd))
+                    self.dev.commands.append(line)
+                await self.respond(process, sess, line)
         except (
             asyncssh.BreakReceived,
             asyncssh.TerminalSizeChanged,
@@ -99,10 +106,19 @@ class SshDeviceServer:
         ):
             pass
         finally:
+            self._keys.pop(process, None)
             with contextlib.suppress(Exception):
                 process.exit(0)
 
-    async def _write(self, process: Any, sess: CliSession, text: str) -> None:
+    async def respond(self, process: Any, sess: CliSession, cmd: str) -> None:
+        """Print what the box prints for one command line."""
+        await self.write(process, sess, sess.handle(cmd))
+
+    async def read_key(self, process: Any) -> str:
+        """The next key pressed in ``process``'s session (a pager's), "" at its end."""
+        return await self._keys[process].key()
+
+    async def write(self, process: Any, sess: CliSession, text: str) -> None:
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()  # a final newline is no line of its own to page
@@ -118,20 +134,60 @@ class SshDeviceServer:
             if not lines:
                 break
             process.stdout.write(sess.more)
-            process.channel.set_line_mode(False)
-            try:
-                key = await process.stdin.read(1)
-            finally:
-                process.channel.set_line_mode(True)
+            key = await self.read_key(process)
             process.stdout.write("\r" + " " * len(sess.more) + "\r")
             if key in ("q", "Q", ""):
                 break
 
 
-def _echo(process: asyncssh.SSHServerProcess, on: bool) -> None:
-    # The line editor asyncssh puts on a pty channel echoes; its type is not in the stubs.
-    channel: Any = process.channel
-    channel.set_echo(on)
+class Keys:
+    """What the user types, read as a box's CLI reads it: a line is echoed when the CLI takes
+    it, so lines typed ahead (netmiko sends several returns at once) come back one prompt at a
+    time. asyncssh's line editor would echo each on arrival, before any prompt, and the
+    prompts would then run together on one line; it is switched off for the session."""
+
+    def __init__(self, process: Any) -> None:
+        self.process = process
+        self.pending = ""
+        self.after_cr = False  # "\r\n" is one end of line
+        self.raw = process.get_terminal_type() is not None  # a pty: the line editor is on
+        if self.raw:
+            process.channel.set_line_mode(False)
+
+    async def _more(self) -> bool:
+        got = await self.process.stdin.read(1024)
+        self.pending += got
+        return bool(got)
+
+    async def key(self) -> str:
+        """One key (the pager's), or "" at the end of the session."""
+        if not self.pending and not await self._more():
+            return ""
+        key, self.pending = self.pending[0], self.pending[1:]
+        return key
+
+    async def line(self, *, echo: bool) -> str | None:
+        """The next line (None at the end of the session), echoed as it is taken."""
+        typed: list[str] = []
+        while True:
+            if not self.pending and not await self._more():
+                return None
+            ch, self.pending = self.pending[0], self.pending[1:]
+            if ch == "\n" and self.after_cr:
+                self.after_cr = False
+                continue
+            self.after_cr = ch == "\r"
+            if ch in "\r\n":
+                break
+            if ch in "\x7f\b":
+                if typed:
+                    typed.pop()
+                continue
+            typed.append(ch)
+        text = "".join(typed)
+        if self.raw:
+            self.process.stdout.write((text if echo else "") + "\r\n")
+        return text
 
 
 def _crlf(text: str) -> str:

@@ -7,7 +7,15 @@ from fleet.model import Snapshot
 FORMATS = ("table", "json", "junit", "html", "csv")  # html and csv: see fleet.app.render
 
 
-def render(snap: Snapshot, fmt: str, *, color: bool | None = None, fail_on: str = "high") -> str:
+def render(
+    snap: Snapshot,
+    fmt: str,
+    *,
+    color: bool | None = None,
+    fail_on: str = "high",
+    show_all: bool = False,
+) -> str:
+    """``show_all``: the table lists every device (else the ok ones are one count)."""
     if fmt == "junit":
         from fleet.report.junit import render as j
 
@@ -18,4 +26,4 @@ def render(snap: Snapshot, fmt: str, *, color: bool | None = None, fail_on: str 
         return r(snap)
     from fleet.report.table import render as t
 
-    return t(snap, color=color)
+    return t(snap, color=color, show_all=show_all)

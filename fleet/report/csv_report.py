@@ -6,6 +6,7 @@ import csv
 import io
 
 from fleet.model import Snapshot
+from fleet.report.json_report import address, device_mac
 
 COLUMNS = (
     "device",
@@ -22,6 +23,9 @@ COLUMNS = (
     "expected",
     "actual",
     "evidence",
+    # added at the end: the first columns keep their places
+    "address",
+    "mac",
 )
 
 
@@ -40,8 +44,10 @@ def render(snap: Snapshot) -> str:
             (st.firmware if st else "") or "",
             r.status,
         ]
+        where = [address(r.address) or "", device_mac(r) or ""]
         if not r.findings:
-            w.writerow([*base, "", "", "", "", r.error or "", "", "", ""])
+            # the error, if any, in the message column (the others are a finding's)
+            w.writerow([*base, "", "", "", r.error or "", "", "", "", *where])
         for f in sorted(r.findings, key=lambda f: f.sort_key()):
             w.writerow(
                 [
@@ -53,6 +59,7 @@ def render(snap: Snapshot) -> str:
                     f.expected or "",
                     f.actual or "",
                     " | ".join(f.evidence),
+                    *where,
                 ]
             )
     return buf.getvalue()

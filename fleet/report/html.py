@@ -8,12 +8,16 @@ Everything shown comes from ReportContext; this module only formats it. The temp
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import jinja2
 from markupsafe import Markup, escape
 
-from fleet.model import SEVERITIES, DeviceResult
+from fleet.model import SEVERITIES, DeviceResult, Finding
+from fleet.report import json_report
+from fleet.report.causes import Cause
 from fleet.report.charts import bar_chart, pct, trend_chart
 from fleet.report.context import ReportContext, SiteRow
 
@@ -36,12 +40,32 @@ def _environment() -> jinja2.Environment:
             code=code_spans,
             pct=pct,
         )
+        # an address as the JSON gives it: a user or password in a URL never reaches a page
+        _env.globals.update(address=json_report.address, mac=json_report.device_mac)
     return _env
+
+
+def environment() -> jinja2.Environment:
+    """The templates' environment (the report page and the email body share its filters)."""
+    return _environment()
 
 
 def render(ctx: ReportContext) -> str:
     """The report as one HTML5 document (inline CSS and SVG, no scripts, no external refs)."""
     snap = ctx.snapshot
+    emergency_devices, other_devices = by_device(ctx.emergency), by_device(ctx.other)
+    in_emergency = {r.id for r, _ in emergency_devices}
+    in_other = {r.id for r, _ in other_devices}
+
+    def finding_link(device_id: str) -> str:
+        """Where a root cause's device leads: its emergency findings, else its other
+        findings, else its row in the site table (an SBC that only explains others)."""
+        if device_id in in_emergency:
+            return finding_anchor(device_id)
+        if device_id in in_other:
+            return "other-" + finding_anchor(device_id)
+        return anchor(device_id)
+
     return (
         _environment()
         .get_template("report.html.j2")
@@ -55,6 +79,14 @@ def render(ctx: ReportContext) -> str:
             device_counts=device_counts,
             fails_emergency=fails_emergency,
             anchor=anchor,
+            finding_anchor=finding_anchor,
+            proof_lines=proof_lines,
+            emergency_causes=[c for c in ctx.causes if is_emergency(c)],
+            other_causes=[c for c in ctx.causes if not is_emergency(c)],
+            finding_link=finding_link,
+            emergency_devices=emergency_devices,
+            other_devices=other_devices,
+            statuses=NOT_AUDITED,
             compliance_svg=Markup(
                 bar_chart(
                     [(s.site, s.compliance, site_tone(s)) for s in ctx.sites],
@@ -87,7 +119,58 @@ def verdict_tone(ctx: ReportContext) -> str:
 def site_tone(row: SiteRow) -> str:
     if row.failing:
         return "bad"
-    return "warn" if row.unreachable or row.last_proven else "good"
+    return "warn" if row.unreachable or row.not_proven else "good"
+
+
+# Why a device was not audited, as the summary breaks it down: each calls for other work
+# (the network, the credentials, the device or fleet itself).
+NOT_AUDITED = (("unreachable", "unreachable"), ("auth-failed", "auth failed"), ("error", "error"))
+
+
+def is_emergency(c: Cause) -> bool:
+    return c.rule.startswith("emergency.")
+
+
+def by_device(
+    pairs: Sequence[tuple[DeviceResult, Finding]],
+) -> list[tuple[DeviceResult, list[Finding]]]:
+    """(device, its findings) in the order of each device's worst finding: an engineer
+    fixes a phone, not a rule, so the details read one device at a time."""
+    out: dict[str, tuple[DeviceResult, list[Finding]]] = {}
+    for r, f in pairs:
+        out.setdefault(r.id, (r, []))[1].append(f)
+    return list(out.values())
+
+
+def finding_anchor(device_id: str) -> str:
+    return "find-" + re.sub(r"[^A-Za-z0-9_.-]", "_", device_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ProofLine:
+    """Devices of one site not proven now that were last proven at the same time."""
+
+    label: str  # "last proven 2026-11-28 22:06 UTC (2 days ago)", "never proven"
+    devices: list[DeviceResult]
+    more: int  # devices left out beyond the limit
+
+
+def proof_lines(row: SiteRow, now: str, known: bool, limit: int = 0) -> list[ProofLine]:
+    """Each path of ``row`` not proven now, grouped by when the store last saw it proven;
+    ``known`` False: no store history was given, so "never" would be a guess.
+    ``limit`` > 0 names at most that many devices a line (the email)."""
+    lines = []
+    for last, devices in row.not_proven_by_when():
+        if not known:
+            label = "last proven: not known (no stored history)"
+        elif last is None:
+            label = "never proven"
+        else:
+            ago = unverified_for(last, now)
+            label = f"last proven {when(last)}" + (f" ({ago} ago)" if ago else "")
+        shown = devices[:limit] if limit else devices
+        lines.append(ProofLine(label, shown, len(devices) - len(shown)))
+    return lines
 
 
 def fails_emergency(r: DeviceResult) -> bool:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from fleet.model import DeviceResult, Snapshot
+from fleet.report import causes
 
 SCHEMA = "fleet.report/1"
 
@@ -26,7 +28,25 @@ def device_dict(r: DeviceResult) -> dict[str, Any]:
     if r.files:
         d["files"] = list(r.files)
     d["findings"] = [f.to_dict() for f in sorted(r.findings, key=lambda f: f.sort_key())]
+    # added after the first schema's keys, which keep their order
+    d["address"] = address(r.address)
+    d["mac"] = device_mac(r)
     return d
+
+
+def address(value: str | None) -> str | None:
+    """The address as the inventory gives it, never with a user or password in a URL."""
+    if not value or "://" not in value:
+        return value
+    parts = urlsplit(value)
+    if "@" not in parts.netloc:
+        return value
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def device_mac(r: DeviceResult) -> str | None:
+    """The MAC the device reports, else the inventory's."""
+    return (r.state.mac if r.state else None) or r.mac
 
 
 def as_dict(snap: Snapshot) -> dict[str, Any]:
@@ -43,6 +63,23 @@ def as_dict(snap: Snapshot) -> dict[str, Any]:
         },
         "summary": snap.summary(),
         "devices": [device_dict(r) for r in _ordered(snap.results)],
+        "causes": [cause_dict(c) for c in causes.group(snap.results)],
+    }
+
+
+def cause_dict(c: causes.Cause) -> dict[str, Any]:
+    """A root cause and the findings it explains, by device, rule and subject."""
+    return {
+        "key": c.key,
+        "rule": c.rule,
+        "severity": c.severity,
+        "summary": c.summary,
+        "devices": list(c.devices),
+        "numbers": list(c.numbers),
+        "findings": [
+            {"device": d, "rule": f.rule, "subject": f.subject, "severity": f.severity}
+            for d, f in c.findings
+        ],
     }
 
 

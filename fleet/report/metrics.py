@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import calendar
+import contextlib
 import os
 import tempfile
 import time
@@ -42,6 +43,16 @@ def render(snap: Snapshot) -> str:
         n = sum(r.status != "audited" for r in per[s])
         lines.append(f'fleet_devices_unreachable{{site="{_esc(s)}"}} {n}')
     family(
+        "fleet_devices_not_audited",
+        "gauge",
+        "Devices not audited, by site and why (unreachable, auth-failed, error).",
+    )
+    for s in sites:
+        # every reason, zeros too: an alert on auth-failed must see the series drop to 0
+        for status in ("unreachable", "auth-failed", "error"):
+            n = sum(r.status == status for r in per[s])
+            lines.append(f'fleet_devices_not_audited{{site="{_esc(s)}",status="{status}"}} {n}')
+    family(
         "fleet_emergency_failures", "gauge", "Devices with an emergency finding, by site and rule."
     )
     for s in sites:
@@ -62,9 +73,17 @@ def render(snap: Snapshot) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(snap: Snapshot, path: Path) -> None:
+def write(snap: Snapshot, path: Path, extra: str = "") -> None:
+    """``extra``: more families (the store's per-site, per-number history)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(render(snap))
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(render(snap) + extra)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        # a full disk or a signal mid-write: no cut-off temporary file left beside the
+        # collector's .prom files (the error itself still ends the run with exit 2)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

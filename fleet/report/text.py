@@ -5,7 +5,7 @@ command decides where they go."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fleet.model import RouteDecision
@@ -22,6 +22,74 @@ def profile_lines(profiles: Iterable[Profile]) -> list[str]:
         + (f"  dial plan: {p.dialplan_syntax}" if p.dialplan_syntax else "")
         for p in profiles
     ]
+
+
+def columns(
+    header: Sequence[str], rows: Iterable[Sequence[str]], right: Sequence[str] = ()
+) -> list[str]:
+    """``rows`` under ``header``, each column as wide as its widest cell (so a long vendor or
+    tag never pushes the rest out of line); columns named in ``right`` align right."""
+    body = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(header)]
+
+    def line(cells: Sequence[str]) -> str:
+        out = [
+            c.rjust(w) if h in right else c.ljust(w)
+            for c, w, h in zip(cells, widths, header, strict=True)
+        ]
+        return "  ".join(out).rstrip()
+
+    return [line(header), *(line(row) for row in body)]
+
+
+def profile_table(profiles: Iterable[Profile]) -> list[str]:
+    """`fleet profiles`: one row per profile under a header."""
+    return columns(
+        ("profile", "role", "vendor", "transport", "dial plan"),
+        ((p.name, p.role, p.vendor, p.transport, p.dialplan_syntax or "-") for p in profiles),
+    )
+
+
+def policy_table(packs: Iterable[tuple[str, Pack]]) -> list[str]:
+    """`fleet profiles --policies`: one row per policy pack under a header, its citation on
+    the line below, under the title."""
+    packs = list(packs)
+    rows = columns(
+        ("pack", "numbers", "title"),
+        ((name, ", ".join(pack.numbers), pack.title) for name, pack in packs),
+    )
+    at = rows[0].index("title")
+    out = rows[:1]
+    for line, (_, pack) in zip(rows[1:], packs, strict=True):
+        out += [line, " " * at + pack.citation]
+    return out
+
+
+def snapshot_table(snapshots: Iterable[dict[str, Any]]) -> list[str]:
+    """`fleet store list`: one row per stored snapshot under a header."""
+    rows = []
+    for s in snapshots:
+        summary = s["summary"]
+        f = summary["findings"]
+        rows.append(
+            (
+                str(s["id"]),
+                s["finished_at"],
+                s["kind"],
+                s["tag"] or "-",
+                f"{summary['devices']:,}",
+                str(summary.get("audited", "-")),
+                str(f["critical"]),
+                str(f["high"]),
+            )
+        )
+    if not rows:
+        return ["no snapshot stored yet"]
+    return columns(
+        ("id", "finished", "kind", "tag", "devices", "audited", "critical", "high"),
+        rows,
+        right=("id", "devices", "audited", "critical", "high"),
+    )
 
 
 def broken_profile_lines(broken: dict[str, str]) -> list[str]:

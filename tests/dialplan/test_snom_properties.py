@@ -158,3 +158,17 @@ def test_plans_compile_once_and_evaluate_fast() -> None:
     per_call = (time.perf_counter() - start) / (10 * len(numbers))
     assert dialect._compiled.cache_info().hits - hits == 10 * len(numbers)
     assert per_call < 0.001, f"{per_call * 1e6:.0f} us per evaluation"
+
+
+def test_a_bracket_class_reads_as_re_reads_it() -> None:
+    """Classes go through the shared Charset: a range over any characters (``[*-9]`` holds
+    ``*``, ``+``, ``,``, ``-``, ``.``, ``/`` and the digits) matches what re matches; a
+    backwards range is left to re, which reports the entry and drops it."""
+    for keyed in ("5", "*", "#"):
+        out = _eval("!^[*-9]$!\\0!d !^(.*)$!x!d", keyed)
+        want = "5" if keyed == "5" else "*" if keyed == "*" else "x"
+        assert (out.outcome, out.sent) == ("dial", want), (keyed, out.steps)
+    assert snom.compile_plan("!^[*-9]$!\\0!d", {}).entries[0].atoms is not None  # not left to re
+    out = _eval("!^[9-0]$!\\0!d !^999$!999!d", "999")
+    assert (out.outcome, out.sent) == ("dial", "999")
+    assert len(out.problems) == 1 and "not a valid regular expression" in out.problems[0]

@@ -1,0 +1,103 @@
+"""Caller location on the SBC hop of an emergency call (issue 13 §4, RAY BAUM'S Act).
+
+A phone that provides no location of its own (no LLDP-MED, HELD or static address) has an
+``emergency.location`` finding from the phone checks. The SBC on its emergency path may still
+add one: a Cisco CUBE replaces the calling number with the ELIN of the caller's network. Where
+every line's SBC does that for this phone, the finding is settled; where not, the finding says
+what the SBC does instead (an ELIN gateway that only converts the ELINs the call already
+carries, no location handling, a caller outside every ERL).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+
+from fleet.model import DeviceResult, Finding, RouteDecision, SbcState
+
+
+def added(sbc: SbcState, d: RouteDecision, source: str | None) -> tuple[bool | None, str]:
+    """Whether the SBC adds a location to the call ``d`` from ``source``: True (it sends an
+    ELIN for this caller), False (it adds none), None (fleet cannot tell: unproven)."""
+    loc = sbc.location
+    if loc is None:
+        return None, "fleet does not read this SBC's emergency location handling"
+    where = f" ({loc.source})" if loc.source else ""
+    if loc.mode == "elin":
+        on_route = [e for e in loc.elins if not e.routes or d.route in e.routes]
+        if not on_route:
+            return False, f"{d.route} carries no emergency response location: no ELIN is sent"
+        if not source:
+            return None, (
+                "the ELIN it sends depends on the caller's network and the phone's address "
+                "is not known: unproven"
+            )
+        for e in on_route:
+            if _in_any(source, e.subnets):
+                return True, f"{d.route} sends ELIN {e.elin} for {source} ({e.name})"
+        nets = ", ".join(s for e in on_route for s in e.subnets) or "none"
+        return False, f"{source} is in none of the ERL subnets on {d.route} ({nets}): no ELIN"
+    if loc.mode == "elin-gateway":
+        return False, (
+            "it converts the ELINs the call already carries into the calling number"
+            f"{where}, and adds none of its own"
+        )
+    return False, f"no emergency location handling is configured{where}"
+
+
+def _in_any(address: str, subnets: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False  # a host name: no subnet holds it for sure
+    for s in subnets:
+        try:
+            if ip in ipaddress.ip_network(s, strict=False):
+                return True
+        except ValueError:
+            continue  # reported as config.malformed by the profile
+    return False
+
+
+def unlocated(f: Finding) -> bool:
+    """A phone's finding that its calls carry no location, or that fleet cannot tell (the
+    phone checks' ``emergency.location`` / ``coverage.uncertain`` on subject
+    ``emergency.location``): an ELIN the SBC sends for this phone answers either. A finding
+    that the location comes from the wrong kind of source (the golden's ``location.source``)
+    or about a callback identity is not the SBC's to settle."""
+    if f.subject != "emergency.location":
+        return False
+    return (f.rule == "emergency.location" and f.actual == "none") or f.rule == "coverage.uncertain"
+
+
+# (sbc id, its state, the decision) for each enabled line's emergency call, or a reason the
+# hop could not be walked; supplied by path.py, which owns the walk
+Hop = tuple[str, SbcState, RouteDecision] | str
+
+
+def settle(
+    result: DeviceResult, hops: Callable[[str], list[Hop]], numbers: list[str], source: str | None
+) -> None:
+    """Remove the phone's no-location findings (``unlocated``) when the SBC adds a location
+    on every emergency call of every line; otherwise add what each SBC does to their
+    evidence. The SBC is only walked where the phone's own path reaches it."""
+    findings = [f for f in result.findings if unlocated(f)]
+    if not findings:
+        return
+    verdicts: list[tuple[bool | None, str]] = []
+    for number in numbers:
+        for hop in hops(number):
+            if isinstance(hop, str):
+                verdicts.append((None, f"{number}: {hop}"))
+                continue
+            sbc_id, state, d = hop
+            for alt in d.alternatives or [d]:
+                ok, why = added(state, alt, source)
+                verdicts.append((ok, f"{number} via {sbc_id}: {why}"))
+    if verdicts and all(ok is True for ok, _ in verdicts):
+        for f in findings:
+            result.findings.remove(f)
+        return
+    said = {True: "the SBC adds it", False: "the SBC adds none", None: "unproven"}
+    for f in findings:
+        f.evidence += list(dict.fromkeys(f"{said[ok]}: {why}" for ok, why in verdicts))

@@ -1,0 +1,93 @@
+"""The Celery application and the one task a collector runs.
+
+Delivery is at least once: ``acks_late`` (a batch is acknowledged only when its results are
+stored), ``reject_on_worker_lost`` and the broker's visibility timeout give a batch whose
+worker died to another worker; its results are safe to receive twice (the coordinator keeps
+one per device). One batch at a time per worker (``prefetch 1``), read in one asyncio loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+from fleet import pipeline
+from fleet.check import golden as golden_mod
+from fleet.collect.crawler import CrawlOptions, crawl
+from fleet.distributed import payload
+
+TASK = "fleet.collect_batch"
+VISIBILITY_TIMEOUT = 1800.0  # s: a batch unacknowledged this long goes to another worker
+
+
+def queue_for(shard: str) -> str:
+    """The queue of a site (or group): ``site:lon``."""
+    return shard if ":" in shard else f"site:{shard}"
+
+
+def make_app(broker: str, *, visibility_timeout: float = VISIBILITY_TIMEOUT) -> Celery:
+    app = Celery("fleet", broker=broker, backend=broker, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        result_expires=24 * 3600,
+        broker_connection_retry_on_startup=False,
+        broker_connection_max_retries=2,
+        broker_transport_options={
+            "visibility_timeout": visibility_timeout,
+            # look for a dead worker's batches often enough to redeliver them soon after
+            # their visibility timeout (kombu's default: every 100 s)
+            "unacked_restore_interval": max(1, min(10, int(visibility_timeout // 3))),
+            "unacked_restore_throttle": 1,
+        },
+        result_backend_transport_options={
+            "visibility_timeout": visibility_timeout,
+            # a lost broker ends the sweep in seconds (exit 2), not after minutes of retries
+            "retry_policy": {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+        },
+        redis_socket_connect_timeout=5,
+        redis_socket_timeout=30,
+        worker_hijack_root_logger=False,
+        task_default_queue="fleet",
+    )
+    app.task(name=TASK, bind=True)(_collect_batch)
+    return app
+
+
+def _collect_batch(task: Any, batch: dict[str, Any]) -> dict[str, Any]:
+    """Read and check one batch of hosts; the results as plain data."""
+    base = Path(task.app.conf.get("fleet_secrets_base") or ".")
+    hosts = [payload.host_from_dict(h, base) for h in batch["hosts"]]
+    opts = CrawlOptions(**batch["options"])
+    with tempfile.TemporaryDirectory(prefix="fleet-golden-") as tmp:
+        path = Path(tmp) / batch.get("golden_name", "golden.yaml")
+        path.write_text(batch["golden"], encoding="utf-8")
+        gold = golden_mod.load(path)
+    results = asyncio.run(_collect(hosts, gold, opts))
+    return {
+        "batch": batch["batch"],
+        "results": [payload.result_to_dict(r) for r in results],
+    }
+
+
+async def _collect(hosts: list[Any], gold: golden_mod.Golden, opts: CrawlOptions) -> list[Any]:
+    fetched = await crawl(hosts, pipeline.wanted_keys(gold), opts)
+    return [
+        pipeline.device_result(
+            f.host,
+            gold,
+            collected=f.collected,
+            error=f.error,
+            elapsed=f.elapsed_s,
+            attempts=f.attempts,
+        )
+        for f in fetched
+    ]
