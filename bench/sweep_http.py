@@ -3,6 +3,7 @@ print fleet's CPU per phone at each, their ratio and how many phones were audite
 
     python bench/sweep_http.py --sizes 500,5000 --concurrency 1000
     python bench/sweep_http.py --sizes 2000 --bare            # with the lower bound
+    python bench/sweep_http.py --phones 2000 --bare --transports httpcore,lean --rounds 2
 
 CPU per phone must not grow with the fleet (target: the largest size within 1.5x of the
 smallest) and every healthy phone must be audited (the lab runs no faults). The lab runs in a
@@ -18,7 +19,8 @@ off), against fleet over the same phones. A profile is left out of it, and named
 replayed exchange does not get the answers fleet got (Yealink: its session rides on a cookie,
 which the replay does not send); where the session id travels in the request itself
 (Grandstream's ``sid``), the replay reuses the recorded one, which the lab still holds, so the
-requests and bytes are still fleet's.
+requests and bytes are still fleet's. ``--transports`` sets fleet's HTTP transports (the lean
+default and the previous httpcore one) against the bare client in the same round.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from fleet import inventory as inventory_mod  # noqa: E402
 from fleet import pipeline, profiles  # noqa: E402
 from fleet.check import golden as golden_mod  # noqa: E402
 from fleet.collect.crawler import CrawlOptions  # noqa: E402
-from fleet.collect.http import HttpHost, HttpPool, HttpStatusError  # noqa: E402
+from fleet.collect.http import TRANSPORT_ENV, HttpHost, HttpPool, HttpStatusError  # noqa: E402
 from fleet.lab import fleet as labfleet  # noqa: E402
 
 
@@ -258,14 +260,23 @@ def replay_plans(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="500,5000", help="fleet sizes, comma-separated")
+    ap.add_argument("--phones", type=int, help="one fleet size (the same as --sizes N)")
     ap.add_argument("--profiles", default=",".join(labfleet.phone_profiles()))
     ap.add_argument("--concurrency", type=int, default=1000)
     ap.add_argument("--warmup", type=int, default=120, help="phones in the unmeasured warm-up")
     ap.add_argument("--bare", action="store_true", help="add the bare-client lower bound")
+    ap.add_argument(
+        "--transports",
+        default="",
+        help="with --bare: fleet's HTTP transports to set against the bare client in the same "
+        "run, comma-separated (lean, httpcore; default: FLEET_HTTP_TRANSPORT's)",
+    )
+    ap.add_argument("--rounds", type=int, default=1, help="with --bare: rounds of the comparison")
     ap.add_argument("--net", type=int, default=0, help="the lab's 127.N net (0: the first free)")
     args = ap.parse_args()
     names = args.profiles.split(",")
-    sizes = sorted(int(n) for n in args.sizes.split(","))
+    sizes = [args.phones] if args.phones else sorted(int(n) for n in args.sizes.split(","))
+    transports = [t for t in args.transports.split(",") if t]
     net = args.net or labfleet.free_net(40)
     with tempfile.TemporaryDirectory() as tmp:
         lab = start_lab(max(sizes), names, net, tmp)
@@ -301,7 +312,16 @@ def main() -> None:
                     f"{'yes' if all_audited else 'NO'}"
                 )
             if args.bare:
-                bare(inv.hosts[:lo], gold, names, max(sizes), net, args.concurrency)
+                bare(
+                    inv.hosts[:lo],
+                    gold,
+                    names,
+                    max(sizes),
+                    net,
+                    args.concurrency,
+                    transports,
+                    args.rounds,
+                )
         finally:
             lab.terminate()
             lab.wait(30)
@@ -314,23 +334,41 @@ def bare(
     phones: int,
     net: int,
     concurrency: int,
+    transports: list[str] | None = None,
+    rounds: int = 1,
 ) -> None:
-    """fleet against the bare client over the phones whose exchange the bare client replays."""
+    """fleet against the bare client over the phones whose exchange the bare client replays;
+    each of ``transports`` (FLEET_HTTP_TRANSPORT's values) in turn, in the same round as the
+    bare client, so the machine's load that minute is the same for every figure compared."""
     per_host, left_out = replay_plans(hosts, names, phones, net)
     same = [h for h in hosts if h.id in per_host]
     if not same:
         print(f"lower bound: no profile can be replayed (left out: {', '.join(left_out)})")
         return
-    fw, fc, statuses, _ = fleet_sweep(same, gold, concurrency)
-    bw, bc, ok_b = measure(lambda: bare_sweep(same, per_host, concurrency))
     n = len(same)
     print(
         f"lower bound over {n} phones ({', '.join(sorted({h.profile for h in same}))}; left "
-        f"out, not replayable: {', '.join(left_out) or 'none'}): fleet {n / fw:.1f} phones/s "
-        f"({fc / n * 1000:.2f} ms CPU, {statuses['audited']} audited) | bare {n / bw:.1f} "
-        f"phones/s ({bc / n * 1000:.2f} ms CPU, {ok_b} ok): fleet at {bw / fw:.0%} of the "
-        f"lower bound's rate, CPU ratio {fc / bc:.2f}"
+        f"out, not replayable: {', '.join(left_out) or 'none'})"
     )
+    before = os.environ.get(TRANSPORT_ENV)
+    try:
+        for r in range(1, rounds + 1):
+            bw, bc, ok_b = measure(lambda: bare_sweep(same, per_host, concurrency))
+            for t in transports or [before or "lean"]:
+                os.environ[TRANSPORT_ENV] = t
+                fw, fc, statuses, _ = fleet_sweep(same, gold, concurrency)
+                print(
+                    f"  round {r}, transport {t}: fleet {n / fw:.1f} phones/s "
+                    f"({fc / n * 1000:.2f} ms CPU, {statuses['audited']} audited) | bare "
+                    f"{n / bw:.1f} phones/s ({bc / n * 1000:.2f} ms CPU, {ok_b} ok): fleet at "
+                    f"{bw / fw:.0%} of the lower bound's rate, CPU ratio {fc / bc:.2f} "
+                    f"(target: at most 2: {'met' if fc / bc <= 2 else 'NOT met'})"
+                )
+    finally:
+        if before is None:
+            os.environ.pop(TRANSPORT_ENV, None)
+        else:
+            os.environ[TRANSPORT_ENV] = before
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ Peak RSS must stay under 300 MB at 10,000 phones and grow less than linearly pas
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -150,8 +151,9 @@ def main() -> None:
             n = -(-biggest // ONE_LAB)
             labs = [start_slice(biggest, net, folder, k, n) for k in range(n)]
         try:
-            print(f"lab: {biggest} phones in {len(labs)} process(es), concurrency "
-                  f"{args.concurrency}")
+            print(
+                f"lab: {biggest} phones in {len(labs)} process(es), concurrency {args.concurrency}"
+            )
             sweep(folder, 100, args.concurrency, env)  # warm: compiled files, page cache
             rows = [sweep(folder, size, args.concurrency, env) for size in sizes]
         finally:
@@ -175,7 +177,7 @@ def main() -> None:
             f"{'met' if r['rss_mb'] <= 300 else 'NOT met'}), {r['wall']:.1f} s (target <= 60: "
             f"{'met' if r['wall'] <= 60 else 'NOT met'})"
         )
-    for a, b in zip(rows, rows[1:], strict=False):
+    for a, b in itertools.pairwise(rows):
         grow = (b["rss_mb"] / a["rss_mb"]) / (b["size"] / a["size"])
         print(
             f"{a['size']} -> {b['size']}: RSS x{b['rss_mb'] / a['rss_mb']:.2f} for "

@@ -141,6 +141,7 @@ def audit(
         golden,
         {h.id: h.hostname for h in (inventory.hosts if inventory else [])},
         outside_sbcs(inventory.hosts if inventory else [], {r.id for r in results}),
+        {h.id: h.notify for h in inventory.hosts} if inventory else None,
     )
     return Snapshot(
         kind="audit",

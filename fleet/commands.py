@@ -289,7 +289,7 @@ def report_cmd(
         return app.finish(st, snap, out, pub, drift_kind=None, save=False)
 
 
-_GOLDEN_KEYS = {"fleet_golden", "policy", "emergency", "rules", "waivers"}
+_GOLDEN_KEYS = {"fleet_golden", "policy", "emergency", "rules", "waivers", "firmware"}
 
 
 def _looks_golden(f: Path) -> bool:

@@ -25,6 +25,9 @@ ROLES = ("phone", "sbc", "other")
 TRANSPORTS = ("http", "ssh", "netmiko")
 SECRET_REF = re.compile(r"^\$\{(env|file):([^}]+)\}$")
 MAC_SEPARATORS = re.compile(r"[^0-9A-Za-z]")  # c8:1f:ea:00:00:01, c8-1f-ea..., c81f.ea00.0001
+NOTIFY_TARGET = re.compile(
+    r"[^@\s]+@[^@\s]+\.[^@\s]+|(?:sips?|tel|mailto|https?):\S+|\+?[0-9][0-9 ()-]{1,20}[0-9]"
+)
 
 
 def normalise_mac(value: str) -> str:
@@ -76,6 +79,26 @@ class CommonIn(_Strict):
     device_type: str | None = None  # netmiko's device type, with transport: netmiko
     commands: list[str] | None = None  # what netmiko runs to read the configuration
     ssh: SshIn | None = None
+    # Who is told when someone at this site dials an emergency number (Kari's Law on-site
+    # notification, the `us` pack): e-mail addresses, sip:/sips:/tel:/mailto:/https: URIs or
+    # numbers. Usually set once on the site's group; a host's own value replaces it.
+    notify: list[str] | None = None
+
+    @field_validator("notify", mode="before")
+    @classmethod
+    def _notify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("notify")
+    @classmethod
+    def _notify_targets(cls, v: list[str] | None) -> list[str] | None:
+        for t in v or []:
+            if not NOTIFY_TARGET.fullmatch(t.strip()):
+                raise ValueError(
+                    f"notify target {t!r} is not an e-mail address, a sip:/sips:/tel:/mailto:/"
+                    "https: URI or a number"
+                )
+        return [t.strip() for t in v] if v is not None else None
 
     @field_validator("timeout")
     @classmethod
@@ -161,6 +184,7 @@ class Host:
     ssh: SshOptions = field(default_factory=SshOptions)
     mac: str | None = None  # 12 lower-case hex digits, when the inventory says
     model: str | None = None
+    notify: list[str] = field(default_factory=list)  # emergency-call notification targets
 
     @property
     def base_url(self) -> str:
@@ -226,7 +250,7 @@ def matches(facts: dict[str, list[str]], terms: list[tuple[str, bool, str]]) -> 
     return True
 
 
-GOLDEN_KEYS = ("fleet_golden", "policy", "emergency", "rules")
+GOLDEN_KEYS = ("fleet_golden", "policy", "emergency", "rules", "waivers", "firmware")
 
 
 def load(path: str | Path, *, resolve_secrets: bool = True) -> Inventory:
@@ -481,7 +505,16 @@ def _resolve(
 
 
 _Origin = dict[str, tuple[str, ...]]
-_MERGED_SCALARS = ("site", "role", "profile", "timeout", "transport", "device_type", "commands")
+_MERGED_SCALARS = (
+    "site",
+    "role",
+    "profile",
+    "timeout",
+    "transport",
+    "device_type",
+    "commands",
+    "notify",
+)
 
 
 def _merge(layers: list[tuple[tuple[str, ...], CommonIn]]) -> tuple[dict[str, Any], _Origin]:
@@ -587,6 +620,7 @@ class _HostReader:
             ),
             mac=h.mac,
             model=h.model,
+            notify=list(merged.get("notify") or []),
         )
 
     def profile(

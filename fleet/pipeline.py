@@ -206,7 +206,9 @@ async def sweep(
     every = [*hosts, *(h for h in path_sbcs or [] if h.id in {r.id for r in pulled})]
     outside = {h.hostname: h.id for h in spare}
     results += pulled
-    check.check_fleet(results, golden, {h.id: h.hostname for h in every}, outside)
+    check.check_fleet(
+        results, golden, {h.id: h.hostname for h in every}, outside, {h.id: h.notify for h in every}
+    )
     return Snapshot(
         kind="sweep",
         started_at=started,

@@ -22,7 +22,8 @@ from fleet.check import golden as golden_mod
 from fleet.collect.options import CrawlOptions
 from fleet.errors import GoldenError
 from fleet.lab import files as labfiles
-from fleet.model import DeviceResult, Finding, Snapshot
+from fleet.lab import registry
+from fleet.model import DeviceResult, DeviceState, Finding, Line, Location, Snapshot
 from fleet.pipeline import sweep
 from tests.conftest import RunningLab, run_fleet, running_lab
 
@@ -65,9 +66,13 @@ VENDORS = [
             "yealink-held-url-missing": "dialplan.emergency.held.server_url",
         },
     ),
+    Vendor("avaya", "held", {"avaya-held-url-missing": "HELD_URL = "}),
+    Vendor("snom", "none"),
 ]
-VENDORS += [Vendor("snom", "none"), Vendor("avaya", "none")]
 FAULTS = [(v, f) for v in VENDORS for f in v.faults]
+# lab faults only the phone's files show: its REST read does not ask for the parameter
+# (device_profiles/polycom/README.md, "Location and callback")
+FILE_FAULTS = [(Vendor("polycom", "lldp-med"), "poly-lldp-off", "device.net.lldpEnabled = 0")]
 CONFIGURED = [v for v in VENDORS if v.source != "none"]
 UNSET = [v for v in VENDORS if v.source == "none"]
 
@@ -95,7 +100,7 @@ class Swept:
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swept]:
     folder = tmp_path_factory.mktemp("location")
-    per = 1 + max(len(v.faults) for v in VENDORS)
+    per = 2 + max(len(v.faults) for v in VENDORS)
     with running_lab(
         folder,
         per * len(VENDORS),
@@ -103,7 +108,8 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swept]:
         faults=False,
         sbcs=False,
         profile_names=[v.profile for v in VENDORS],
-        extra_faults=[(v.profile, f) for v, f in FAULTS],
+        extra_faults=[(v.profile, f) for v, f in FAULTS]
+        + [(v.profile, f) for v, f, _ in FILE_FAULTS],
     ) as lab:
         hosts = inventory.load(lab.inventory).hosts
         goldens = {
@@ -111,12 +117,12 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swept]:
             "any": _golden(
                 folder, lab, "any", location={"source": "any"}, callback={"matches": r"2\d{3}"}
             ),
-            # a source no healthy lab phone uses, and a callback no lab line presents
+            # HELD only (the lab's LLDP-MED phones fail it), and a callback no lab line presents
             "held": _golden(
                 folder, lab, "held", location={"source": "held"}, callback={"matches": r"\+44\d+"}
             ),
         }
-        # one sweep, then each golden's checks on what it read (as `fleet check` does)
+        # one sweep over HTTP, then the second golden's checks on the very states it read
         first = asyncio.run(sweep(hosts, goldens["any"], CrawlOptions()))
         snaps = {"any": first}
         other = dataclasses.replace(first, results=[dataclasses.replace(r) for r in first.results])
@@ -192,6 +198,29 @@ def test_a_callback_not_matching_is_flagged(swept: Swept, vendor: Vendor) -> Non
     assert f.evidence and f.evidence[0].endswith(f"= {spec.sip_user}")
 
 
+CASES = [(v, f, v.faults[f]) for v, f in FAULTS] + FILE_FAULTS
+
+
+@pytest.mark.parametrize(("vendor", "fault", "param"), CASES, ids=[c[1] for c in CASES])
+def test_the_faulty_phones_files_audit_to_the_same_finding(
+    swept: Swept, vendor: Vendor, fault: str, param: str, tmp_path: Path
+) -> None:
+    """What the lab phone's provisioning server would hold for it, read by `fleet audit`."""
+    spec = next(
+        s
+        for s in swept.lab.fleet.phones
+        if s.profile == vendor.profile and s.extra.get("_fault") == fault
+    )
+    files = registry.phone(vendor.profile).export_files(swept.lab.fleet.devices[spec.id])
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    golden = golden_mod.load(swept.lab.folder / "any.yaml")
+    [res] = [r for r in audit([tmp_path], golden).results if r.files]
+    [f] = _location(res)
+    assert (f.rule, f.actual) == ("emergency.location", "none")
+    assert any(param in e for e in f.evidence), f.evidence
+
+
 # ------------------------------------------------------------------ golden validation
 
 
@@ -240,9 +269,9 @@ SAMPLES = [
     Sample("cisco_mpp", ("spa504g-flat-profile.xml",), "none", "1001", "Primary_Request_URL_1_"),
     # GXP2170 P-value file: E911 (P8565) not enabled, so no HELD request
     Sample("grandstream", ("gxp2170-pvalues.txt",), "none", "2001", "P8565"),
-    # vendors with no location setting (README): the line's own user is the callback
+    # a vendor with no location setting (README): the line's own user is the callback
     Sample("snom", ("snom370-000413B4C5D6.htm",), "none", "3105"),
-    Sample("avaya", ("mkrasselt-opensip-fritzbox.txt",), "none", "SIPUsername"),
+    Sample("avaya", ("mkrasselt-opensip-fritzbox.txt",), "none", "SIPUsername", "HELD_URL"),
 ]
 
 
@@ -255,7 +284,7 @@ def _audit_golden(tmp_path: Path, **emergency: object) -> golden_mod.Golden:
 
 def _copy(sample: Sample, tmp_path: Path) -> Path:
     folder = tmp_path / "files"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     for name in sample.files:
         src = PROFILES / sample.profile / "samples" / name
         (folder / src.name).write_text(src.read_text())
@@ -311,4 +340,72 @@ def test_fleet_audit_reports_a_location_finding_in_json(tmp_path: Path) -> None:
     findings = [f for d in report["devices"] for f in d["findings"]]
     [f] = [f for f in findings if f["rule"] == "emergency.location"]
     assert f["expected"] == "location source held" and f["actual"] == sample.source
-    assert f["evidence"], f
+    # the parameter it came from, as the file holds it
+    assert f["evidence"] and " = " in f["evidence"][0], f
+
+
+# ------------------------------------------------------------------ stored snapshots
+
+
+def test_a_snapshot_stored_before_locations_loads_and_a_new_one_round_trips() -> None:
+    old = {"vendor": "Poly", "profile": "polycom", "lines": [{"index": 1, "user": "2001"}]}
+    state = DeviceState.from_dict(old)
+    assert state.location is None and state.lines[0].callback is None
+    assert "location" not in state.to_dict() and "callback" not in state.to_dict()["lines"][0]
+    new = DeviceState(
+        "Poly",
+        "polycom",
+        lines=[Line(1, user="2001", callback="2001", callback_source="reg.1.address")],
+        location=Location("held", "https://lis", ["x = 1"]),
+    )
+    assert DeviceState.from_dict(json.loads(json.dumps(new.to_dict()))) == new
+
+
+def test_a_source_not_required_only_checks_the_kind_when_one_is_configured(
+    tmp_path: Path,
+) -> None:
+    """``required: false``: a phone with no location passes, one with another kind does not."""
+    none = next(s for s in SAMPLES if s.source == "none")
+    static = next(s for s in SAMPLES if s.source == "static")
+    golden = _audit_golden(tmp_path, location={"source": "held", "required": False})
+    for sample, want in ((none, []), (static, [("emergency.location", "static")])):
+        folder = _copy(sample, tmp_path / sample.profile)
+        [res] = [r for r in audit([folder], golden).results if r.files]
+        got = [(f.rule, f.actual) for f in res.findings if f.subject == "emergency.location"]
+        assert got == want, res.findings
+
+
+@pytest.mark.parametrize(
+    ("mac_lines", "source", "callback"),
+    [
+        # the guide: CUSTOM with a blank identity (%NULL%: set to blank) uses the LLDP-MED ELIN
+        (["dialplan.emergency.custom_asserted_id = %NULL%"], "lldp-med", "2001"),
+        # ... and with LLDP off there is nothing left
+        (
+            ["dialplan.emergency.custom_asserted_id = %NULL%", "static.network.lldp.enable = 0"],
+            "none",
+            "2001",
+        ),
+        # ELIN with LLDP off falls back to the custom identity
+        (
+            ["dialplan.emergency.asserted_id_source = ELIN", "static.network.lldp.enable = 0"],
+            "static",
+            "02079460000",
+        ),
+    ],
+)
+def test_yealink_identity_fallbacks_follow_the_admin_guide(
+    mac_lines: list[str], source: str, callback: str, tmp_path: Path
+) -> None:
+    """A site's MAC file overriding the common file's CUSTOM identity, read by `fleet audit`."""
+    sample = next(s for s in SAMPLES if s.profile == "yealink" and s.source == "static")
+    folder = _copy(sample, tmp_path)
+    mac = folder / Path(sample.files[0]).name
+    mac.write_text(mac.read_text() + "\n" + "\n".join(mac_lines) + "\n")
+    golden = _audit_golden(tmp_path, location={"source": "any"})
+    [res] = [r for r in audit([folder], golden).results if r.files]
+    assert res.state is not None and res.state.location is not None
+    assert res.state.location.source == source, res.state.location
+    assert res.state.lines[0].callback == callback
+    found = [f.actual for f in res.findings if f.subject == "emergency.location"]
+    assert found == (["none"] if source == "none" else [])

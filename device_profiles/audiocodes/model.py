@@ -189,10 +189,11 @@ def _unsupported(c: Collected) -> ProtocolError:
 
 def _location(params: dict[str, str], tabs: Tables) -> SbcLocation | None:
     """E9-1-1 ELIN handling (README "Caller location"): an IP Group with 'SBC PSAP Mode'
-    enabled (``IPGroup_SBCPSAPMode`` = 1) or ``E911Gateway`` set makes the device an ELIN
+    enabled (``IPGroup_SBCPSAPMode`` = 1) or ``E911Gateway`` = 1 makes the device an ELIN
     gateway: it takes the ELINs from the PIDF-LO the call carries (the location server's
-    NAM field) and sends one as the calling number. It adds no location of its own. The CLI
-    names of these settings are not confirmed: a CLI configuration gives None (unread)."""
+    NAM field) and sends one as the calling number. It adds no location of its own;
+    ``E911Gateway`` = 2 (location-based manipulations) only routes by the caller's location.
+    The CLI names of these settings are not confirmed: a CLI configuration gives None."""
     if any(k.startswith(("voip/", "network/", "system/")) for k in params):
         return None
     psap = [
@@ -203,12 +204,12 @@ def _location(params: dict[str, str], tabs: Tables) -> SbcLocation | None:
     gateway = parse.scalar(params, "E911Gateway") or "0"
     timeout = parse.scalar(params, "E911CallbackTimeout")
     where = [f"IPGroup {n} SBCPSAPMode = 1" for n in psap]
-    if gateway != "0":
-        where.append(f"E911Gateway = {gateway}")
+    if gateway == "1":
+        where.append("E911Gateway = 1")
     callback = [f"E911CallbackTimeout = {timeout} (minutes an ELIN callback is routed back)"]
     return SbcLocation(
         mode="elin-gateway" if where else "none",
-        source="; ".join(where) or "SBCPSAPMode = 0 on every IP Group, E911Gateway = 0",
+        source="; ".join(where) or f"SBCPSAPMode = 0 on every IP Group, E911Gateway = {gateway}",
         callback=callback if timeout else [],
     )
 

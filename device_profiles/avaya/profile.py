@@ -271,13 +271,17 @@ def _registrar(p: dict[str, str], notices: list[Finding]) -> tuple[str | None, s
     return (f"{host}:{port}" if port else host), None
 
 
-# README "Location and callback": no J100 parameter found that gives emergency calls a
-# location (LLDP-MED ELIN, HELD, a civic address), so none is configured (UNCONFIRMED there).
-LOCATION = Location(
-    "none",
-    "no Avaya J100 setting found that gives emergency calls a location (LLDP-MED ELIN, HELD, "
-    "civic address)",
-)
+HELD_URL = "HELD_URL"
+
+
+def _location(p: dict[str, str]) -> Location:
+    """README "Location and callback": the J100's Nomadic Emergency Services send a HELD
+    request to HELD_URL (the Location Information Server) for a PIDF-LO location."""
+    url = re.sub(r"//[^/@]*@", "//", p.get(HELD_URL, "").strip())  # never a user:pw@
+    if url:
+        return Location("held", url, [f"{HELD_URL} = {url}"])
+    said = f"{HELD_URL} = " if HELD_URL in p else f"{HELD_URL} (unset)"
+    return Location("none", f"{HELD_URL} (Location Information Server) is not set", [said])
 
 
 def _user_key(p: dict[str, str]) -> str | None:
@@ -375,6 +379,7 @@ def to_state(c: Collected) -> DeviceState:
         ln.callback, ln.callback_source = (user, _user_key(p)) if user else (None, None)
         lines.append(ln)
     mac = c.identity.get("mac")
+    loc = _location(p)
     return DeviceState(
         vendor="Avaya",
         profile="avaya",
@@ -383,8 +388,8 @@ def to_state(c: Collected) -> DeviceState:
         mac=mac if mac and len(mac) == 12 else None,
         lines=lines,
         provisioning_server=provisioning_server(p),
-        location_source=None,
-        location=Location(LOCATION.source, LOCATION.detail),
+        location_source=f"HELD {loc.detail}" if loc.source == "held" else None,
+        location=loc,
         raw=dict(p),
         dialplan=None if lines else plan,
         emergency=[] if lines else [EmergencyEntry(n, None, k) for n, k in numbers(p)],

@@ -44,6 +44,9 @@ DROPPED = ("FORCE_SIP_USERNAME", "FORCE_SIP_PASSWORD", "FORCE_SIP_EXTENSION", "H
 INTER_DIGIT = "5"  # what IP Office writes for a J129
 
 _NO_NUMBER = {"PHNEMERGNUM": "", "PHNMOREEMERGNUMS": ""}
+# Location fault (README "Location and callback"), beside the dial-plan FAULTS: no Location
+# Information Server, so emergency calls carry no HELD location.
+LOCATION_FAULTS: dict[str, dict[str, str]] = {"avaya-held-url-missing": {"HELD_URL": ""}}
 FAULTS: dict[str, dict[str, str]] = {
     # What every public file does: no emergency number at all, so the Emerg key dials nothing
     # and 999/112 are ordinary calls.
@@ -131,6 +134,8 @@ def render(spec: LabPhone) -> Collected:
             "DIALPLAN": uk_dial_plan(numbers),
             "INTER_DIGIT_TIMEOUT": INTER_DIGIT,
             "FILE_SERVER_URL": spec.provisioning_server,
+            # Location: Nomadic Emergency Services, a HELD request to the site's LIS
+            "HELD_URL": "https://lis.lab.invalid/held",
         }
     )
     p.update({k: v for k, v in spec.extra.items() if not k.startswith("_")})
@@ -195,7 +200,7 @@ SIMULATOR = PhoneSimulator(
     render=render,
     handle=handle,
     export_files=export_files,
-    faults=FAULTS,
+    faults={**FAULTS, **LOCATION_FAULTS},
     fault_expect=FAULT_EXPECT,
     demo_faults=("no-emergency-number",),
     order=60,

@@ -372,23 +372,36 @@ def _location_source(params: dict[str, str], lines: list[Line]) -> str | None:
 
 
 def _location(params: dict[str, str], lines: list[Line]) -> Location:
-    """README "Location and callback": the Ext tab's E911 Geolocation section (HELD request
-    URLs) of the first enabled line; no LLDP-MED ELIN or civic-address setting was found."""
+    """README "Location and callback": the Ext tab's E911 Geolocation section of the first
+    enabled line: a Location Source of LLDP-MED (the switch's location TLV), or HELD request
+    URLs."""
     for ln in (x for x in lines if x.enabled):
         n = ln.index
-        keys = [f"E911_Enable_{n}_", f"Primary_Request_URL_{n}_", f"Company_UUID_{n}_"]
-        said = [f"{k} = {params[k]}" for k in keys if k in params]
+        keys = [f"E911_Enable_{n}_", f"Location_Source_{n}_", f"Primary_Request_URL_{n}_"]
+        keys.append(f"Company_UUID_{n}_")
+        # a request URL may carry user:password@: never into the state
+        said = [f"{k} = {_no_userinfo(params[k])}" for k in keys if k in params]
         enable = params.get(keys[0])
         if enable is not None and not _yes(enable):
             return Location("none", f"E911 geolocation is off on line {n}", said)
-        url = params.get(keys[1]) or params.get(f"Secondary_Request_URL_{n}_")
+        source = (params.get(keys[1]) or "").strip()
+        if "lldp" in source.lower():
+            return Location("lldp-med", f"LLDP-MED location TLV ({source})", said)
+        url = _no_userinfo(params.get(keys[2]) or params.get(f"Secondary_Request_URL_{n}_") or "")
         if url:
             # element names derived from the web field names (README, UNCONFIRMED)
             return Location("held", url, said)
+        if source:
+            why = f"{keys[1]} = {source!r} is not a value the documents read describe"
+            return Location("none", why, said, uncertain=why)
         return Location(
-            "none", f"line {n} has no E911 Primary Request URL", said or [f"{keys[1]} (unset)"]
+            "none", f"line {n} has no E911 Primary Request URL", said or [f"{keys[2]} (unset)"]
         )
     return Location("none", "no enabled line", [])
+
+
+def _no_userinfo(value: str) -> str:
+    return re.sub(r"//[^/@]*@", "//", value)
 
 
 def _is_mpp(ident: dict[str, str]) -> bool:
@@ -429,6 +442,7 @@ def to_state(c: Collected) -> DeviceState:
     ident = {**_identity(p), **c.identity}
     mac = re.sub(r"[^0-9a-f]", "", ident.get("mac", "").lower()) or None
     lines = [ln for n in _line_indexes(p) if (ln := _line(p, n)) is not None]
+    loc = _location(p, lines)
     # Moved, not copied: the engine finds none left to add a second time.
     notices, c.notices = list(c.notices), []
     # No Emergency_Number_N_ at all: firmware without the setting (older SPA). A blank one
@@ -445,8 +459,9 @@ def to_state(c: Collected) -> DeviceState:
         mac=mac if mac and len(mac) == 12 else None,
         lines=lines,
         provisioning_server=provisioning_server(p.get("Profile_Rule") or p.get("Profile_Rule_B")),
-        location_source=_location_source(p, lines),
-        location=_location(p, lines),
+        # the short form, None where the full reading finds no source (no request URL)
+        location_source=_location_source(p, lines) if loc.source != "none" else None,
+        location=loc,
         raw=dict(p),
         dialplan=_device_plan(p, lines),
         notices=notices,

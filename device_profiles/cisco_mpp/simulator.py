@@ -107,10 +107,13 @@ def uk_dial_plan(numbers: list[str]) -> str:
 # Classic dial-plan failures, as raw Dial_Plan_1_ overrides the lab applies through spec.extra.
 # Each is the lab's UK plan with one realistic mistake; how the phone reads them is in README.md
 # ("Dial plan") and device_profiles/cisco_mpp/dialplan_vectors.yaml.
-FAULTS: dict[str, dict[str, str]] = {
-    # Location (README "Location and callback"): E911 geolocation off, and on with no URL.
+# Location faults (README "Location and callback"), beside the dial-plan FAULTS: E911
+# geolocation off, and on with no request URL.
+LOCATION_FAULTS: dict[str, dict[str, str]] = {
     "mpp-e911-off": {"E911_Enable_1_": "No"},
     "mpp-held-url-missing": {"Primary_Request_URL_1_": ""},
+}
+FAULTS: dict[str, dict[str, str]] = {
     # 9000-9999 extensions added as [2-9]xxx and the S0 dropped: 999 is complete while 9xxx
     # could still match, so the phone waits the short timer (3 s) before sending 999.
     "dialplan-9xxx-extensions": {
@@ -239,7 +242,7 @@ SIMULATOR = PhoneSimulator(
     render=render,
     handle=handle,
     export_files=export_files,
-    faults=FAULTS,
+    faults={**FAULTS, **LOCATION_FAULTS},
     fault_expect=FAULT_EXPECT,
     demo_faults=("down",),
     order=30,

@@ -592,6 +592,7 @@ def _location(p: dict[str, str], on: bool, held: str | None) -> Location:
             f"E911 is on but {E911_SERVER} (Location Server) is empty",
             [enable, f"{E911_SERVER} = "],
         )
+    held = re.sub(r"^([^/@]*//)?[^/@]*@", r"\1", held)  # never a user:password@ into the state
     return Location("held", held, [enable, f"{E911_SERVER} = {held}"])
 
 

@@ -63,11 +63,13 @@ def uk_dial_plan(numbers: list[str]) -> str:
 UK_PLAN = uk_dial_plan(["999", "112"])
 # Classic failures a Grandstream line carries (raw P-values the lab forces), and the findings a
 # UK sweep must then produce.
-FAULTS: dict[str, dict[str, str]] = {
-    # Location (README "Location and callback"): E911 on with no Location Server, and E911
-    # switched off (P8565 = 0: no HELD request at all).
+# Location faults (README "Location and callback"), beside the dial-plan FAULTS: E911 on with
+# no Location Server, and E911 switched off (P8565 = 0: no HELD request at all).
+LOCATION_FAULTS: dict[str, dict[str, str]] = {
     "gs-held-server-missing": {"P8568": ""},
     "gs-e911-off": {"P8565": "0"},
+}
+FAULTS: dict[str, dict[str, str]] = {
     # The factory plan: x+ can always grow, so every number waits for the 4 s timeout, and the
     # 9 prefix is sent along.
     "gs-vendor-default-plan": {"P290": "{ x+ | \\+x+ | *x+ | *xx*x+ }"},
@@ -261,7 +263,7 @@ SIMULATOR = PhoneSimulator(
     render=render,
     handle=handle,
     export_files=export_files,
-    faults=FAULTS,
+    faults={**FAULTS, **LOCATION_FAULTS},
     fault_expect=FAULT_EXPECT,
     order=40,
 )

@@ -66,6 +66,8 @@ GLOBAL_PARAMS: tuple[str, ...] = (
     "device.prov.serverType",
     "dialplan.routing.emergency.preferredSource",
     "dialplan.routing.emergency.outboundIdentity",
+    # ELIN over LLDP-MED needs LLDP on: without it a swept phone's location is unproven
+    "device.net.lldpEnabled",
     *chain.from_iterable(
         (
             f"dialplan.routing.emergency.{x}.value",
@@ -388,6 +390,7 @@ def _norm_mac(text: str) -> str | None:
 def to_state(c: Collected) -> DeviceState:
     p = c.params
     lines = [_line(p, n) for n in LINES if _get(p, f"reg.{n}.address")]
+    loc = _location_of(p)
     return DeviceState(
         vendor="Poly",
         profile="polycom",
@@ -396,8 +399,9 @@ def to_state(c: Collected) -> DeviceState:
         mac=c.identity.get("mac"),
         lines=lines,
         provisioning_server=_prov_server(p),
-        location_source=_location(p),
-        location=_location_of(p),
+        # the short form, None where the full reading finds no source (LLDP off under ELIN)
+        location_source=_location(p) if loc.source != "none" else None,
+        location=loc,
         raw=dict(p),
         dialplan=_device_plan(p),
         # a file with no line (a site or factory sip.cfg): its dialplan.routing.emergency.*
@@ -557,8 +561,9 @@ def _location_of(p: dict[str, str]) -> Location:
         off = _lldp_off(p)
         if off is not None:
             return Location("none", f"the ELIN comes over LLDP-MED but {LLDP} = 0", said + off)
-        lldp = [f"{LLDP} = {_get(p, LLDP)}"] if _get(p, LLDP) else [f"{LLDP} (unset)"]
-        return Location("lldp-med", "ELIN from LLDP-MED", said + lldp)
+        # device.net.lldpEnabled is named only when it switches LLDP off: the REST read does
+        # not ask for it (README), and a sweep and an audit of the same phone must agree
+        return Location("lldp-med", "ELIN from LLDP-MED", said)
     if identity:
         return Location(
             "static", f"outbound identity {identity}", [*said, f"{OUTBOUND_ID} = {identity}"]

@@ -61,9 +61,9 @@ FAULTS: dict[str, dict[str, str]] = {
         "dialplan.digitmap.timeOut": "3|3|3|3|3|3|3",
     },
 }
-# Location (README "Location and callback"): LLDP switched off (the ELIN never arrives), and
-# the preferred source removed with no outbound identity either.
-FAULTS |= {
+# Location faults (README "Location and callback"), beside the dial-plan FAULTS: LLDP switched
+# off (the ELIN never arrives), and the preferred source removed with no outbound identity.
+LOCATION_FAULTS: dict[str, dict[str, str]] = {
     "poly-lldp-off": {"device.net.lldpEnabled": "0"},
     "poly-no-location-source": {
         "dialplan.routing.emergency.preferredSource": "",
@@ -288,7 +288,7 @@ SIMULATOR = PhoneSimulator(
     render=render,
     handle=handle,
     export_files=export_files,
-    faults=FAULTS,
+    faults={**FAULTS, **LOCATION_FAULTS},
     fault_expect=FAULT_EXPECT,
     demo_faults=("lost-112", "decommissioned-route", "http500"),
     order=10,

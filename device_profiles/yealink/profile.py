@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 
 from device_profiles.yealink import cfgfile, web
-from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Line, Location
+from fleet.model import Collected, DeviceState, DialPlan, EmergencyEntry, Finding, Line, Location
 from fleet.profiles import Profile
 
 # Documented defaults of the parameters to_state reads (admin guide): an absent
@@ -225,6 +225,7 @@ def to_state(c: Collected) -> DeviceState:
     accounts = sorted({int(m.group(1)) for k in params if (m := _ACCOUNT.match(k))})
     lines = [ln for n in accounts if (ln := _line(params, n, numbers)) is not None]
     location = val("dialplan.emergency.asserted_id_source").upper() or None
+    loc = _location(params)
     # A file that configures no account (a model-wide common file on its own) still carries
     # the device-wide plan every line of the phone gets: the rules for all lines (line_id 0
     # or blank). Only when the file sets any plan parameter at all.
@@ -237,11 +238,33 @@ def to_state(c: Collected) -> DeviceState:
         mac=c.identity.get("mac"),
         lines=lines,
         provisioning_server=_provisioning(val("static.auto_provision.server.url")),
-        location_source=location if val("dialplan.emergency.enable") != "0" else None,
-        location=_location(params),
+        # the short form, None where the full reading finds no source (LLDP off under ELIN)
+        location_source=location if loc.source != "none" else None,
+        location=loc,
         raw=dict(params),
         dialplan=device_plan,
+        notices=_held_notice(params, lines),
     )
+
+
+def _held_notice(params: dict[str, str], lines: list[Line]) -> list[Finding]:
+    """The admin guide says dialplan.emergency.X.value and .server_priority work only while
+    asserted_id_source is not HELD (README "Location and callback"); what the phone treats
+    as an emergency number under HELD is not documented in the pages read, so the numbers
+    fleet reads are unproven rather than taken as applied."""
+    if _getter(params)(ID_SOURCE).upper() != "HELD" or not any(ln.emergency for ln in lines):
+        return []
+    return [
+        Finding(
+            "coverage.uncertain",
+            "high",
+            ID_SOURCE,
+            f"{ID_SOURCE} = HELD: the admin guide says dialplan.emergency.X.value applies only "
+            "when it is not HELD, and which numbers the phone then treats as emergency numbers "
+            "is not documented; the emergency numbers read are checked but unproven",
+            evidence=[f"{ID_SOURCE} = HELD"],
+        )
+    ]
 
 
 def _has_plan(params: dict[str, str]) -> bool:

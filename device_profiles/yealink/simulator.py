@@ -50,14 +50,17 @@ _KNOWN = re.compile(
 # Classic dial-plan failures a Yealink can carry: raw parameters laid over the lab's UK plan
 # (see _uk_dialplan: dial-now 1-5 = 999, 112, 9999, 9112, 90xxxxxxxxxx; replace 1-3 =
 # 9(999), 9(112), 9(0xxxxxxxxxx) -> $1; dialnow_delay 0). README.md, "Dial plan".
-FAULTS: dict[str, dict[str, str]] = {
-    # Location (README "Location and callback"): LLDP switched off, so the ELIN the switch
-    # offers never reaches the phone; HELD chosen with no location server configured.
+# Location faults (README "Location and callback"), beside the dial-plan FAULTS: LLDP switched
+# off, so the ELIN the switch offers never reaches the phone; HELD chosen with no location
+# server configured. No emergency.* finding under the lab's golden, which asks for no location.
+LOCATION_FAULTS: dict[str, dict[str, str]] = {
     "yealink-lldp-off": {"static.network.lldp.enable": "0"},
     "yealink-held-url-missing": {
         "dialplan.emergency.asserted_id_source": "HELD",
         "dialplan.emergency.held.server_url": "",
     },
+}
+FAULTS: dict[str, dict[str, str]] = {
     # Switched to digit-map mode with the guide's default (US) map: the dial-now and replace
     # rules are silently dead; 999 only partially matches [2-9]xxxT (long timer, 10 s), 9999
     # completes [2-9]xxxT after 3 s unstripped, 11 is an impossible match sent at once
@@ -482,7 +485,7 @@ SIMULATOR = PhoneSimulator(
     render=render,
     handle=handle,
     export_files=export_files,
-    faults=FAULTS,
+    faults={**FAULTS, **LOCATION_FAULTS},
     fault_expect=FAULT_EXPECT,
     demo_faults=("default-911", "auth"),
     order=20,

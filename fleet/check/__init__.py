@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fleet.check import emergency, firmware, path, rules, waivers
+from fleet.check import emergency, firmware, notification, path, rules, waivers
 from fleet.check.golden import Golden
 from fleet.model import DeviceResult, Finding
 
@@ -51,7 +51,11 @@ def check_fleet(
     golden: Golden,
     addresses: dict[str, str | None],
     outside: dict[str, str] | None = None,
+    notify: dict[str, list[str]] | None = None,
 ) -> None:
-    """Checks across devices: the phone → SBC → trunk path. ``outside``: address → id of the
-    inventory's SBCs that are not in this run (a path through one is unproven)."""
+    """Checks across devices: the phone → SBC → trunk path, and each site's emergency-call
+    notification target where the policy asks for one. ``outside``: address → id of the
+    inventory's SBCs that are not in this run (a path through one is unproven); ``notify``:
+    device id → the inventory's notification targets (None: no inventory)."""
     path.check_paths(results, golden.emergency, addresses, outside)
+    notification.check_sites(results, golden, notify)

@@ -111,13 +111,13 @@ def _location(state: DeviceState, policy: EmergencyPolicy) -> list[Finding]:
             )
         ]
     if loc.uncertain:
-        return [_uncertain(loc.uncertain, wanted, loc.evidence)]
+        return [_uncertain(loc.uncertain, wanted, list(loc.evidence))]
     if loc.source == "none":
         if not policy.location_required:
             return []
         return [
             _no_location(
-                wanted, loc.evidence, loc.detail or "no caller location source is configured"
+                wanted, list(loc.evidence), loc.detail or "no caller location source is configured"
             )
         ]
     if policy.location_source in (None, "any") or loc.source == policy.location_source:
@@ -132,7 +132,7 @@ def _location(state: DeviceState, policy: EmergencyPolicy) -> list[Finding]:
             f"{policy.location_source} as the golden requires",
             expected=wanted,
             actual=loc.source,
-            evidence=loc.evidence,
+            evidence=list(loc.evidence),
         )
     ]
 

@@ -22,13 +22,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-# Where a phone may take its caller location from (fleet.model.Location.source); ``any``
-# accepts each of them, never none.
-LOCATION_SOURCES = ("lldp-med", "held", "static")
-
-
 class LocationIn(_Strict):
+    # where phones must take the caller location from (fleet.model.Location.source); ``any``
+    # accepts each kind, never none
     source: Literal["lldp-med", "held", "static", "any"] = "any"
+    # False: a phone with no source passes, one with another kind than ``source`` does not
     required: bool = True
 
 

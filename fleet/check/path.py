@@ -13,7 +13,7 @@ from fleet import dialplan, profiles
 from fleet.check import sbc_location
 from fleet.check.emergency import entry_for, plan_of, split_hostport
 from fleet.check.golden import EmergencyPolicy
-from fleet.model import DeviceResult, Finding, RouteDecision
+from fleet.model import DeviceResult, Finding, RouteDecision, SbcState
 
 
 def check_sbc(result: DeviceResult, policy: EmergencyPolicy) -> list[Finding]:
@@ -126,11 +126,12 @@ def check_paths(
         if r.role != "phone" or r.status != "audited" or r.state is None:
             continue
         try:
-            found = _phone_paths(r, policy, owner, outside, addresses.get(r.id))
+            hops: dict[str, list[sbc_location.Hop]] = {}
+            found = _phone_paths(r, policy, owner, outside, addresses.get(r.id), hops)
             settle_prefixed(r, policy, owner, outside, addresses.get(r.id))
             if getattr(policy, "location_source", None) in (None, "any"):
                 # an ELIN from the SBC is a location, not the kind a golden may insist on
-                _settle_location(r, policy, owner, addresses.get(r.id))
+                sbc_location.settle(r, hops, policy.numbers, addresses.get(r.id))
         except Exception as e:  # one device's path, not the run: fail closed on this phone
             found = [
                 Finding(
@@ -153,7 +154,10 @@ def _phone_paths(
     owner: dict[str, DeviceResult],
     outside: dict[str, str],
     source: str | None,
+    hops: dict[str, list[sbc_location.Hop]] | None = None,
 ) -> list[Finding]:
+    """The phone's ``emergency.path`` findings; ``hops`` gets, per number, each line's
+    decision at its SBC (or why the walk stopped short), for the location check."""
     assert r.state is not None
     found: dict[tuple[str, str], Finding] = {}
     for number in policy.numbers:
@@ -163,14 +167,12 @@ def _phone_paths(
             entry = entry_for(r.state, line, number)
             if entry is None:
                 continue  # emergency.route says so already
-            chain, why = _walk(
-                _Call(r, line.index, number, entry.route, entry.route_source),
-                plan_of(line, r.state),
-                owner,
-                outside,
-                source,
-                policy,
-            )
+            call = _Call(r, line.index, number, entry.route, entry.route_source)
+            chain, why = _walk(call, plan_of(line, r.state), owner, outside, source, policy)
+            if hops is not None:
+                hops.setdefault(number, []).append(
+                    call.hop or f"line {line.index}: {why or 'no audited SBC on the path'}"
+                )
             if why and (number, why) not in found:
                 found[(number, why)] = Finding(
                     "emergency.path",
@@ -259,7 +261,7 @@ def _late(r: DeviceResult, digits: str, number: str, policy: EmergencyPolicy) ->
 
 
 class _Call:
-    __slots__ = ("dialled", "line", "number", "phone", "route", "route_source")
+    __slots__ = ("dialled", "hop", "line", "number", "phone", "route", "route_source")
 
     def __init__(
         self,
@@ -273,6 +275,8 @@ class _Call:
         self.phone, self.line, self.number = phone, line, number
         self.route, self.route_source = route, route_source
         self.dialled = dialled or number  # what the user keys: the number, or a prefixed form
+        # the SBC's decision for this call, once the walk reached an audited SBC
+        self.hop: tuple[str, SbcState, RouteDecision] | None = None
 
 
 def _walk(
@@ -307,6 +311,8 @@ def _walk(
     if prof.route is None:
         return chain, f"{sbc.id}: fleet cannot evaluate {sbc.profile} routing"
     d = prof.route(sbc.state, sent, source)
+    if sbc.state.sbc is not None:
+        call.hop = (sbc.id, sbc.state.sbc, d)
     if d.outcome == "ambiguous" and d.alternatives:
         chain.append(
             f"{sbc.id}: its rules leave the decision for {sent} open (an undetermined source "
@@ -349,39 +355,3 @@ def _hop(
     if sbc.state is not None and sbc.state.sbc is not None:
         chain.append(f"{sbc.id} location: {sbc_location.added(sbc.state.sbc, d, source)[1]}")
     return None
-
-
-def _settle_location(
-    r: DeviceResult, policy: EmergencyPolicy, owner: dict[str, DeviceResult], src: str | None
-) -> None:
-    def hops(number: str) -> list[sbc_location.Hop]:
-        return _sbc_hops(r, number, owner, src)
-
-    sbc_location.settle(r, hops, policy.numbers, src)
-
-
-def _sbc_hops(
-    r: DeviceResult, number: str, owner: dict[str, DeviceResult], source: str | None
-) -> list[sbc_location.Hop]:
-    """Each enabled line's emergency call for ``number`` at the SBC that takes it, or why
-    there is none (the path check reports the break itself)."""
-    assert r.state is not None
-    hops: list[sbc_location.Hop] = []
-    for line in r.state.lines:
-        entry = entry_for(r.state, line, number) if line.enabled else None
-        if entry is None:
-            continue
-        sbc = owner.get(split_hostport(entry.route)[0]) if entry.route else None
-        if sbc is None or sbc.state is None or sbc.state.sbc is None:
-            hops.append(f"line {line.index}: no audited SBC on the path")
-            continue
-        prof = profiles.get(sbc.profile)
-        if prof.route is None:
-            hops.append(f"line {line.index}: fleet cannot evaluate {sbc.profile} routing")
-            continue
-        plan = plan_of(line, r.state)
-        res = dialplan.evaluate_plan(plan, number) if plan is not None else None
-        sent = res.sent if res is not None and res.outcome == "dial" and res.sent else number
-        d = prof.route(sbc.state, sent, source)
-        hops.append((sbc.id, sbc.state.sbc, d))
-    return hops

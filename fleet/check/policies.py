@@ -20,6 +20,9 @@ class Pack:
     location_required: bool
     citation: str
     rules: tuple[dict, ...] = field(default_factory=tuple)
+    # every site must have someone told when an emergency number is dialled (Kari's Law
+    # on-site notification): fleet.check.notification
+    notification_required: bool = False
 
 
 def names() -> list[str]:
@@ -37,4 +40,5 @@ def load(name: str) -> Pack:
         location_required=bool(d.get("location_required", False)),
         citation=d["citation"],
         rules=tuple(d.get("requirements", [])),
+        notification_required=bool(d.get("notification_required", False)),
     )

@@ -11,7 +11,7 @@ carries, no location handling, a caller outside every ERL).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Mapping
 
 from fleet.model import DeviceResult, Finding, RouteDecision, SbcState
 
@@ -19,6 +19,8 @@ from fleet.model import DeviceResult, Finding, RouteDecision, SbcState
 def added(sbc: SbcState, d: RouteDecision, source: str | None) -> tuple[bool | None, str]:
     """Whether the SBC adds a location to the call ``d`` from ``source``: True (it sends an
     ELIN for this caller), False (it adds none), None (fleet cannot tell: unproven)."""
+    if d.outcome != "routed":
+        return False, f"the call is {d.outcome} there (emergency.path says why)"
     loc = sbc.location
     if loc is None:
         return None, "fleet does not read this SBC's emergency location handling"
@@ -30,7 +32,7 @@ def added(sbc: SbcState, d: RouteDecision, source: str | None) -> tuple[bool | N
         if not source:
             return None, (
                 "the ELIN it sends depends on the caller's network and the phone's address "
-                "is not known: unproven"
+                "is not known"
             )
         for e in on_route:
             if _in_any(source, e.subnets):
@@ -70,23 +72,24 @@ def unlocated(f: Finding) -> bool:
     return (f.rule == "emergency.location" and f.actual == "none") or f.rule == "coverage.uncertain"
 
 
-# (sbc id, its state, the decision) for each enabled line's emergency call, or a reason the
-# hop could not be walked; supplied by path.py, which owns the walk
+# (sbc id, its state, the decision) for each enabled line's emergency call, or why the walk
+# stopped before an SBC decided; recorded by path.py's walk, so no call is routed twice
 Hop = tuple[str, SbcState, RouteDecision] | str
 
 
 def settle(
-    result: DeviceResult, hops: Callable[[str], list[Hop]], numbers: list[str], source: str | None
+    result: DeviceResult, hops: Mapping[str, list[Hop]], numbers: list[str], source: str | None
 ) -> None:
     """Remove the phone's no-location findings (``unlocated``) when the SBC adds a location
     on every emergency call of every line; otherwise add what each SBC does to their
-    evidence. The SBC is only walked where the phone's own path reaches it."""
+    evidence. ``hops``: per number, each line's decision at its SBC, as the path walk
+    reached it (or why it stopped short)."""
     findings = [f for f in result.findings if unlocated(f)]
     if not findings:
         return
     verdicts: list[tuple[bool | None, str]] = []
     for number in numbers:
-        for hop in hops(number):
+        for hop in hops.get(number, []):
             if isinstance(hop, str):
                 verdicts.append((None, f"{number}: {hop}"))
                 continue

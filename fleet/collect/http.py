@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from fleet.collect.lean import LeanTransport
+from fleet.collect.lean import LeanTransport, Session, Timeouts
 from fleet.collect.options import CrawlOptions, TlsOptions, fleet_seconds
 from fleet.collect.unpooled import UnpooledTransport
 from fleet.errors import (
@@ -148,6 +148,9 @@ class HttpPool:
     read_timeout: float = 10.0
     max_body: int = MAX_BODY
     _clients: dict[TlsOptions, httpx.AsyncClient] = field(default_factory=dict)
+    _lean: dict[TlsOptions, tuple[httpx.AsyncClient, ssl.SSLContext, list[Any]]] = field(
+        default_factory=dict
+    )
 
     def client(self, tls: TlsOptions) -> httpx.AsyncClient:
         c = self._clients.get(tls)
@@ -158,8 +161,9 @@ class HttpPool:
                 ctx = ssl.create_default_context()
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE
+            transport = transport_for(ctx)
             c = httpx.AsyncClient(
-                transport=transport_for(ctx),
+                transport=transport,
                 timeout=httpx.Timeout(
                     self.read_timeout, connect=self.connect_timeout, pool=self.read_timeout
                 ),
@@ -169,12 +173,27 @@ class HttpPool:
                 follow_redirects=False,
             )
             self._clients[tls] = c
+            if isinstance(transport, LeanTransport):
+                self._lean[tls] = (c, ctx, Session.defaults(list(c.headers.raw)))
         return c
+
+    def session(
+        self, tls: TlsOptions, base_url: str, username: str | None, password: str | None
+    ) -> Session | None:
+        """The lean direct path to one device, when ``client(tls)`` is fleet's own lean one
+        (None for the httpcore transport, or a client a test put in its place)."""
+        c = self.client(tls)
+        made = self._lean.get(tls)
+        if made is None or made[0] is not c or not Session.usable(base_url):
+            return None
+        timeouts = Timeouts(self.connect_timeout, self.read_timeout, self.read_timeout)
+        return Session(base_url, made[1], made[2], timeouts, username, password)
 
     async def aclose(self) -> None:
         for c in self._clients.values():
             await c.aclose()
         self._clients.clear()
+        self._lean.clear()
 
     async def __aenter__(self) -> HttpPool:
         return self
@@ -208,6 +227,7 @@ class HttpHost:
         self._max_body = pool.max_body
         self._connect_timeout, self._read_timeout = pool.connect_timeout, pool.read_timeout
         self._auth = ChallengeAuth(username or "", password or "") if username else None
+        self._session = pool.session(tls, self.base_url, username, password)
         self.cookies: dict[str, str] = {}
         self.requests = 0
 
@@ -236,6 +256,30 @@ class HttpHost:
         while True:
             t0, fleet0 = time.monotonic(), fleet_seconds()
             try:
+                if self._session is not None:
+                    answer = await self._session.send(
+                        method,
+                        path,
+                        params=params,
+                        json=json,
+                        data=data,
+                        content=content,
+                        headers=hdrs,
+                        auth=auth,
+                    )
+                    try:
+                        body = answer.buffered()
+                        if body is None:
+                            body = await _read_capped(answer.body(), self._max_body, url)
+                        elif len(body) > self._max_body:
+                            raise ResponseTooLarge(
+                                f"{url}: answer larger than {self._max_body} bytes; stopped reading"
+                            )
+                    finally:
+                        answer.close()
+                    status, resp_headers = answer.status, httpx.Headers(answer.headers)
+                    cookies = answer.header_list(b"set-cookie")
+                    break
                 req = self._client.build_request(
                     method, url, params=params, json=json, data=data, content=content, headers=hdrs
                 )
@@ -244,6 +288,8 @@ class HttpHost:
                     body = await _read_capped(resp.aiter_raw(), self._max_body, url)
                 finally:
                     await resp.aclose()
+                status, resp_headers = resp.status_code, resp.headers
+                cookies = resp_headers.get_list("set-cookie")
                 break
             except httpx.TimeoutException as e:
                 if self._fleets_delay(e, method, t0, fleet0):
@@ -259,10 +305,10 @@ class HttpHost:
                 raise ProtocolError(f"{url}: not a valid HTTP answer ({_why(e)})") from e
             except httpx.TransportError as e:
                 raise DeviceError(f"{url}: {_why(e)}") from e
-        for c in resp.headers.get_list("set-cookie"):
+        for c in cookies:
             name, _, rest = c.partition("=")
             self.cookies[name.strip()] = rest.split(";", 1)[0].strip()
-        reply = HttpReply(resp.status_code, resp.headers, body, url)
+        reply = HttpReply(status, resp_headers, body, url)
         if reply.status in ok:
             return reply
         if reply.status in (401, 403):

@@ -3,6 +3,9 @@
 Every phone is a different origin and keep-alive is off, so a pool only costs: httpcore's
 pool re-scans every open connection each time a request starts or ends, which at a few
 hundred concurrent phones took a fifth of a sweep's CPU (bench/RESULTS.md).
+
+No longer the default: ``fleet.collect.lean`` is (httpcore's per-request anyio machinery was
+most of what was left). Kept for one release behind ``FLEET_HTTP_TRANSPORT=httpcore``.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ class _Reader(Reader):
                 raise DialPlanError(f"'{c}' between the 2nd and 3rd R (only *#+0-9 allowed)")
             self.right += c
         else:
-            return super().element(c, i)
+            return Reader.element(self, c, i)
         return i
 
     def other(self, c: str, i: int) -> int:

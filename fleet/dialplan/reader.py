@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from fleet.dialplan.automaton import DIGITS, Atom
@@ -121,7 +122,7 @@ class Reader:
         return end
 
     def add(self, chars: frozenset[str], **flags: Any) -> None:
-        self.atoms.append(Atom(chars, **flags))
+        self.atoms.append(Atom(chars, **flags) if flags else _plain(chars))
         self.segment.append(len(self.replace) - 1)
         self.can_repeat = True
 
@@ -139,6 +140,9 @@ class Reader:
         """Atoms added from here on form a new segment, sent as ``replacement`` (None: as
         keyed)."""
         self.replace.append(replacement)
+
+
+_plain = lru_cache(maxsize=4096)(Atom)  # atoms are immutable: a plan's thousand keys share a few
 
 
 def send(path: Sequence[int], keys: str, segment: Sequence[int], repl: Sequence[str | None]) -> str:

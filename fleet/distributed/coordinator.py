@@ -111,7 +111,9 @@ def sweep(
             if r.status != "audited" and not r.findings:
                 check.check_device(r, gold, h.facts())  # coverage.unreachable / .error
             results.append(r)
-    check.check_fleet(results, gold, {h.id: h.hostname for h in hosts})
+    check.check_fleet(
+        results, gold, {h.id: h.hostname for h in hosts}, notify={h.id: h.notify for h in hosts}
+    )
     return Snapshot(
         kind="sweep",
         started_at=started,
