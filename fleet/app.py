@@ -124,6 +124,7 @@ def finish(
 
 
 def context_for(st: Store, snap: Snapshot) -> ReportContext:
+    st.restore_raw(snap)  # a streamed sweep's raw configurations are in the store only
     # drift and trend compare like with like: a --select site=lon sweep is no dip in the whole
     scope = drift.snapshot_scope(snap)
     prev_id = st.previous_in_scope(scope, before=snap.id)

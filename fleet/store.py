@@ -241,6 +241,21 @@ class Store:
         snap.id = sid
         return sid
 
+    def restore_raw(self, snap: Snapshot) -> None:
+        """Put back the raw configurations a streamed sweep (:meth:`stage`) left in the store
+        only, for a report that compares them with the previous snapshot's (the HTML and
+        email drift section). A snapshot whose devices still hold theirs is left alone."""
+        if snap.id is None or all(r.state is None or r.state.raw for r in snap.results):
+            return
+        by_id = {r.id: r.state for r in snap.results if r.state is not None and not r.state.raw}
+        rows = self.db.execute(
+            "SELECT device_id, raw FROM devices WHERE snapshot_id=? AND raw IS NOT NULL",
+            (snap.id,),
+        )
+        for device_id, raw in rows:
+            if (state := by_id.get(device_id)) is not None:
+                state.raw = json.loads(raw)
+
     def snapshots(self) -> list[dict[str, Any]]:
         rows = self.db.execute(
             "SELECT id, kind, tag, golden, started_at, finished_at, duration_s, summary"
