@@ -33,6 +33,7 @@ import json
 import os
 import re
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -351,12 +352,14 @@ def bare(
         f"out, not replayable: {', '.join(left_out) or 'none'})"
     )
     before = os.environ.get(TRANSPORT_ENV)
+    ratios: dict[str, list[float]] = {}
     try:
         for r in range(1, rounds + 1):
             bw, bc, ok_b = measure(lambda: bare_sweep(same, per_host, concurrency))
             for t in transports or [before or "lean"]:
                 os.environ[TRANSPORT_ENV] = t
                 fw, fc, statuses, _ = fleet_sweep(same, gold, concurrency)
+                ratios.setdefault(t, []).append(fc / bc)
                 print(
                     f"  round {r}, transport {t}: fleet {n / fw:.1f} phones/s "
                     f"({fc / n * 1000:.2f} ms CPU, {statuses['audited']} audited) | bare "
@@ -364,6 +367,11 @@ def bare(
                     f"{bw / fw:.0%} of the lower bound's rate, CPU ratio {fc / bc:.2f} "
                     f"(target: at most 2: {'met' if fc / bc <= 2 else 'NOT met'})"
                 )
+        if rounds > 1:  # one round's ratio moves with the machine's load that minute
+            print(
+                f"median CPU ratio over {rounds} rounds: "
+                + ", ".join(f"{t} {statistics.median(v):.2f}" for t, v in ratios.items())
+            )
     finally:
         if before is None:
             os.environ.pop(TRANSPORT_ENV, None)

@@ -96,41 +96,79 @@ def sub_inventory(folder: Path, size: int) -> Path:
     return path
 
 
-def sweep(folder: Path, size: int, concurrency: int, env: dict[str, str]) -> dict[str, Any]:
+def sweep(
+    folder: Path, size: int, concurrency: int, env: dict[str, str], *, path: str, run: str
+) -> dict[str, Any]:
+    """One `fleet sweep` of ``size`` phones into the store of (size, path): ``run`` "first"
+    into an empty store, "nightly" into the store the first left (the previous snapshot is
+    read for drift, as every night after the first)."""
     inv = sub_inventory(folder, size)
-    store = folder / f"store-{size}.db"
-    report = folder / f"report-{size}.json"
-    cmd = [sys.executable, "-m", "fleet", "sweep", str(inv), "--golden"]
-    cmd += [str(folder / "golden.yaml"), "--store", str(store), "--format", "json"]
-    cmd += ["--output", str(report), "--concurrency", str(concurrency), "--timeout", "60"]
+    store = folder / f"store-{size}-{path}.db"
+    report = folder / f"report-{size}-{path}-{run}.json"
+    args = [str(inv), "--golden", str(folder / "golden.yaml"), "--store", str(store)]
+    args += ["--format", "json", "--output", str(report), "--concurrency", str(concurrency)]
+    args += ["--timeout", "60"]
+    cmd = [sys.executable, "-m", "fleet", "sweep", *args]
+    if path == "whole":  # the sweep before streaming: every device held until the end
+        cmd = [sys.executable, __file__, "--whole-fleet-sweep", *args]
     w0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     err = proc.stderr.read()
     _, status, ru = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - w0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"sweep of {size} failed ({proc.returncode}): {err[-2000:]}")
-    devices = json.loads(report.read_text())
-    summary = devices.get("summary", {})
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise SystemExit(f"sweep of {size} failed ({code}): {err[-2000:]}")
+    summary = json.loads(report.read_text()).get("summary", {})
     return {
         "size": size,
+        "path": path,
+        "run": run,
         "wall": wall,
         "cpu": ru.ru_utime + ru.ru_stime,
         "rss_mb": ru.ru_maxrss / 1024,
-        "store_mb": sum(p.stat().st_size for p in folder.glob(f"store-{size}.db*")) / 1e6,
-        "devices": summary.get("devices"),
+        "store_mb": sum(p.stat().st_size for p in folder.glob(f"{store.name}*")) / 1e6,
+        "devices": summary.get("devices") or size,
         "audited": summary.get("audited"),
     }
 
 
+def whole_fleet_sweep(argv: list[str]) -> None:
+    """`fleet sweep` as it was before streaming (no store handed to the sweep: every
+    device's result, raw configuration included, held until the end, then saved)."""
+    from fleet import app, commands
+    from fleet.store import Store
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("inventory", type=Path)
+    ap.add_argument("--golden", type=Path)
+    ap.add_argument("--store", type=Path)
+    ap.add_argument("--format")
+    ap.add_argument("--output", type=Path)
+    ap.add_argument("--concurrency", type=int)
+    ap.add_argument("--timeout", type=float)
+    a = ap.parse_args(argv)
+    inputs = commands.load_inputs(a.inventory, a.golden, None)
+    with Store.open(a.store, write=True) as st:
+        snap = commands.run_sweep(inputs, a.concurrency, a.timeout, None)
+        out = app.Output(a.format, a.output)
+        raise SystemExit(app.finish(st, snap, out, app.Publish(), drift_kind="sweep"))
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--whole-fleet-sweep"]:
+        whole_fleet_sweep(sys.argv[2:])
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000", help="phone counts, comma-separated")
     ap.add_argument("--concurrency", type=int, default=500)
     ap.add_argument("--net", type=int, default=0, help="the lab's 127.N net (0: the first free)")
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the sweeps")
+    ap.add_argument(
+        "--whole-fleet", action="store_true", help="also the sweep before streaming, same run"
+    )
+    ap.add_argument("--nightly", action="store_true", help="also a second sweep into each store")
     ap.add_argument("--serve-slice", help=argparse.SUPPRESS)
     ap.add_argument("--phones", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -140,7 +178,23 @@ def main() -> None:
         serve_slice(args.phones, args.net, Path(args.out), k, n)
         return
     sizes = sorted(int(n) for n in args.sizes.split(","))
-    net = args.net or labfleet.free_net(40)
+    paths = ["stream", "whole"] if args.whole_fleet else ["stream"]
+    runs = ["first", "nightly"] if args.nightly else ["first"]
+    rows = measure(args, sizes, paths, runs)
+    for r in rows:
+        print(
+            f"{r['size']:6d} phones, {r['path']:6s} {r['run']:7s}: {r['devices']} devices, "
+            f"{r['audited']} audited, {r['devices'] / r['wall']:6.1f} devices/s, "
+            f"{r['wall']:6.1f} s, {r['cpu'] / r['devices'] * 1000:5.2f} ms CPU per device, "
+            f"peak RSS {r['rss_mb']:6.1f} MB, store {r['store_mb']:6.1f} MB"
+        )
+    verdicts([r for r in rows if r["path"] == "stream"])
+
+
+def measure(
+    args: argparse.Namespace, sizes: list[int], paths: list[str], runs: list[str]
+) -> list[dict[str, Any]]:
+    net = args.net or labfleet.free_net(150)
     env = dict(os.environ) | dict(e.split("=", 1) for e in args.env)
     biggest = max(sizes)
     with tempfile.TemporaryDirectory(prefix="fleet-sweep-memory-") as tmp:
@@ -152,37 +206,41 @@ def main() -> None:
             labs = [start_slice(biggest, net, folder, k, n) for k in range(n)]
         try:
             print(
-                f"lab: {biggest} phones in {len(labs)} process(es), concurrency {args.concurrency}"
+                f"lab: {biggest} phones in {len(labs)} process(es), concurrency {args.concurrency}",
+                flush=True,
             )
-            sweep(folder, 100, args.concurrency, env)  # warm: compiled files, page cache
-            rows = [sweep(folder, size, args.concurrency, env) for size in sizes]
+            sweep(folder, 100, args.concurrency, env, path="stream", run="warm-up")
+            return [
+                sweep(folder, size, args.concurrency, env, path=path, run=run)
+                for size in sizes
+                for path in paths
+                for run in runs
+            ]
         finally:
             for lab in labs:
                 lab.terminate()
             for lab in labs:
                 lab.wait(60)
+
+
+def verdicts(rows: list[dict[str, Any]]) -> None:
     for r in rows:
-        n = r["devices"] or r["size"]
-        print(
-            f"{r['size']:6d} phones ({n} devices, {r['audited']} audited): "
-            f"{n / r['wall']:6.1f} devices/s, {r['wall']:6.1f} s, "
-            f"{r['cpu'] / n * 1000:5.2f} ms CPU per device, peak RSS {r['rss_mb']:6.1f} MB, "
-            f"store {r['store_mb']:6.1f} MB"
-        )
-    by = {r["size"]: r for r in rows}
-    if 10_000 in by:
-        r = by[10_000]
-        print(
-            f"10,000 phones: peak RSS {r['rss_mb']:.0f} MB (target <= 300: "
-            f"{'met' if r['rss_mb'] <= 300 else 'NOT met'}), {r['wall']:.1f} s (target <= 60: "
-            f"{'met' if r['wall'] <= 60 else 'NOT met'})"
-        )
-    for a, b in itertools.pairwise(rows):
-        grow = (b["rss_mb"] / a["rss_mb"]) / (b["size"] / a["size"])
-        print(
-            f"{a['size']} -> {b['size']}: RSS x{b['rss_mb'] / a['rss_mb']:.2f} for "
-            f"x{b['size'] / a['size']:.0f} phones (sub-linear: {'yes' if grow < 1 else 'NO'})"
-        )
+        if r["size"] == 10_000:
+            print(
+                f"10,000 phones ({r['run']}): peak RSS {r['rss_mb']:.0f} MB (target <= 300: "
+                f"{'met' if r['rss_mb'] <= 300 else 'NOT met'}), {r['wall']:.1f} s (target <= "
+                f"60: {'met' if r['wall'] <= 60 else 'NOT met'})"
+            )
+    for run in dict.fromkeys(r["run"] for r in rows):
+        same = [r for r in rows if r["run"] == run]
+        for a, b in itertools.pairwise(same):
+            grow = (b["rss_mb"] / a["rss_mb"]) / (b["size"] / a["size"])
+            print(
+                f"{run}: {a['size']} -> {b['size']} phones (x{b['size'] / a['size']:.0f}): "
+                f"peak RSS x{b['rss_mb'] / a['rss_mb']:.2f}, "
+                f"{(b['rss_mb'] - a['rss_mb']) * 1024 / (b['size'] - a['size']):.1f} KB per "
+                f"added phone (less than linear: {'yes' if grow < 1 else 'NO'})"
+            )
 
 
 if __name__ == "__main__":

@@ -62,9 +62,7 @@ AllOpt = Annotated[
 ]
 TagOpt = Annotated[str | None, typer.Option("--tag", help="label the snapshot")]
 GoldenOpt = Annotated[Path, typer.Option("--golden", help="golden template (YAML)")]
-ConcurrencyOpt = Annotated[
-    int, typer.Option(min=1, max=5000, help="devices read at the same time")
-]
+ConcurrencyOpt = Annotated[int, typer.Option(min=1, max=5000, help="devices read at the same time")]
 TimeoutOpt = Annotated[
     float,
     typer.Option(
@@ -329,9 +327,7 @@ def _run(fn: Callable[..., int], *args: Any, **kwargs: Any) -> int:
 @app.command()
 @grouped(mail=EmailFlags, pub=PublishFlags)
 def sweep(
-    inventory: Annotated[
-        Path, typer.Argument(metavar="INVENTORY", help="inventory YAML or CSV")
-    ],
+    inventory: Annotated[Path, typer.Argument(metavar="INVENTORY", help="inventory YAML or CSV")],
     golden: GoldenOpt,
     store: StoreOpt = Path("fleet.db"),
     fmt: FmtOpt = Fmt("table"),
@@ -373,9 +369,7 @@ def sweep(
     """Crawl the devices, check them, store a snapshot, report (and email, metrics)."""
     from fleet import commands
 
-    dist = (
-        commands.Distributed(broker, site_timeout, shard_by, batch_size) if broker else None
-    )
+    dist = commands.Distributed(broker, site_timeout, shard_by, batch_size) if broker else None
 
     fmt_value = _fmt(fmt, as_json)
     raise typer.Exit(
@@ -571,9 +565,9 @@ def rollout_assess(
     ] = None,
     golden: Annotated[Path | None, typer.Option(help="golden (default: the baseline's)")] = None,
     store: StoreOpt = Path("fleet.db"),
-    fmt: Annotated[
-        AssessFmt, typer.Option("--format", help=", ".join(ASSESS_FORMATS))
-    ] = AssessFmt("table"),
+    fmt: Annotated[AssessFmt, typer.Option("--format", help=", ".join(ASSESS_FORMATS))] = AssessFmt(
+        "table"
+    ),
     as_json: JsonOpt = False,
     output: OutOpt = None,
 ) -> None:
@@ -681,9 +675,7 @@ def report(
 
 @app.command()
 def validate(
-    files: Annotated[
-        list[Path], typer.Argument(metavar="FILE", help="inventory or golden files")
-    ],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", help="inventory or golden files")],
 ) -> None:
     """Check inventory or golden files without touching devices."""
     from fleet import commands
@@ -722,12 +714,20 @@ def demo(
             "started for the demo (needs redis-server); 0: in this process",
         ),
     ] = 0,
+    show_all: AllOpt = False,
 ) -> None:
     """Start the built-in simulated fleet, sweep it, print the report."""
     from fleet.lab import run
 
     raise typer.Exit(
-        _run(run.demo, phones, store=store, fmt=_fmt(fmt, as_json), workers=workers)
+        _run(
+            run.demo,
+            phones,
+            store=store,
+            fmt=_fmt(fmt, as_json),
+            workers=workers,
+            show_all=show_all,
+        )
     )
 
 
@@ -746,9 +746,7 @@ def worker(
     ],
     secrets_base: Annotated[
         Path,
-        typer.Option(
-            "--secrets-base", help="the folder ${file:} references are read from here"
-        ),
+        typer.Option("--secrets-base", help="the folder ${file:} references are read from here"),
     ] = Path("."),
     visibility_timeout: Annotated[
         float,
@@ -760,6 +758,7 @@ def worker(
 ) -> None:
     """A collector inside a site's network: take batches of that site's hosts from the
     broker, read and check them, send back redacted results (`fleet sweep --broker`)."""
+
     def run(*args: Any, **kwargs: Any) -> int:
         from fleet import distributed
 
@@ -863,9 +862,7 @@ def dialplan_eval(
     plan: Annotated[
         str, typer.Argument(metavar="PLAN", help="the dial plan as the phone holds it")
     ],
-    digits: Annotated[
-        list[str], typer.Argument(metavar="DIGITS", help="digit strings to dial")
-    ],
+    digits: Annotated[list[str], typer.Argument(metavar="DIGITS", help="digit strings to dial")],
     syntax: Annotated[Syntax, typer.Option("--syntax", help="the plan's syntax")],
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
     fmt: LineFmtOpt = LineFmt("table"),

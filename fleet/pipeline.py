@@ -66,6 +66,7 @@ def device_result(
         status="audited",
         elapsed_s=round(elapsed, 3),
         attempts=attempts,
+        mac=host.mac,
     )
     stage = "read"
     try:

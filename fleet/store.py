@@ -168,7 +168,7 @@ class Store:
             if len(self._pending) >= self.STAGE_BATCH:
                 self._flush_staged()
         except sqlite3.OperationalError as e:
-            raise _store_error(self.path, e) from e
+            raise _staging_error(self.path, e) from e
 
     def _flush_staged(self) -> None:
         if self._pending:
@@ -311,7 +311,7 @@ class Store:
         results = []
         for row in self.db.execute(
             "SELECT device_id, site, role, profile, address, status, error, state, raw,"
-            " elapsed_s, files FROM devices WHERE snapshot_id=? ORDER BY device_id",
+            " elapsed_s, files, mac FROM devices WHERE snapshot_id=? ORDER BY device_id",
             (snapshot_id,),
         ):
             state = None
@@ -331,6 +331,7 @@ class Store:
                     findings=findings.get(row[0], []),
                     elapsed_s=row[9] or 0.0,
                     files=json.loads(row[10] or "[]"),
+                    mac=row[11],
                 )
             )
         return Snapshot(
@@ -486,11 +487,22 @@ def _device_row(sid: int, r: DeviceResult) -> tuple[Any, ...]:
         r.error,
         st.model if st else None,
         st.firmware if st else None,
-        st.mac if st else None,
+        (st.mac if st else None) or r.mac,  # an unreachable phone keeps its inventory MAC
         state_json,
         raw_json,
         r.elapsed_s,
         json.dumps(r.files) if r.files else None,
+    )
+
+
+def _staging_error(path: str, e: sqlite3.OperationalError) -> StoreError:
+    """The temp table lives in SQLite's temporary folder, not beside the store: a full or
+    unwritable one must be named, or the user looks at the store's disk."""
+    if "locked" in str(e) or "busy" in str(e):
+        return _store_error(path, e)
+    return StoreError(
+        f"{path}: {e}, writing the devices read so far to SQLite's temporary file (in "
+        "$SQLITE_TMPDIR, else $TMPDIR, else /var/tmp); nothing of this sweep was stored"
     )
 
 

@@ -114,7 +114,8 @@ def test_io_and_usage_failures_exit_2_naming_the_path(stored, tmp_path, extra, n
     assert named in proc.stderr
     assert "Traceback" not in proc.stderr and "hunter2" not in proc.stderr
     listed = run_fleet("store", "list", "--store", str(stored))
-    assert listed.returncode == 0 and len(listed.stdout.strip().splitlines()) == 1
+    # a header and the one snapshot stored before
+    assert listed.returncode == 0 and len(listed.stdout.strip().splitlines()) == 2
 
 
 def test_report_and_sweep_refuse_unwritable_paths_before_any_work(stored, tmp_path, lab):
@@ -204,7 +205,7 @@ def test_a_coverage_finding_is_never_all_verified():
 
     ok = DeviceResult("a", "lon", "phone", "polycom", "h", "audited", state=DeviceState("P", "p"))
     snap = Snapshot("sweep", "t0", "t1", "g", [ok])
-    assert verdict(snap) == ("All 1 emergency paths verified", True)
+    assert verdict(snap) == ("The one emergency path verified", True)
     ok.findings = [Finding("coverage.dialplan", "high", "dialplan", "no engine reads it")]
     text, good = verdict(snap)
     assert not good and "unproven" in text

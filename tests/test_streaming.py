@@ -162,3 +162,31 @@ def test_kill_9_mid_sweep_leaves_nothing_of_it_in_the_store(tmp_path):
         assert again.returncode == 1, again.stderr
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT count(*) FROM snapshots").fetchone() == (2,)
+
+
+def _drift_section(html: str) -> str:
+    start = html.index('<section aria-labelledby="h-drift"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_the_html_drift_of_a_streamed_sweep_compares_raw_configurations_as_stored(tmp_path):
+    # the drift section compares raw parameters with the previous snapshot's: those of a
+    # streamed sweep are in the store only, and must read as they are, not as vanished
+    from fleet.lab import rollout
+
+    with running_lab(tmp_path / "lab", 10, faults=False) as lab:
+        db = tmp_path / "s.db"
+        args = ["sweep", str(lab.inventory), "--golden", str(lab.golden), "--store", str(db)]
+        args += ["--format", "html", "--output"]
+        assert run_fleet(*args, str(tmp_path / "1.html")).returncode == 0
+        assert run_fleet(*args, str(tmp_path / "2.html")).returncode == 0
+        rollout.apply_update(lab.fleet, 2, 1)
+        assert run_fleet(*args, str(tmp_path / "3.html")).returncode == 1  # one lost 112
+    report = tmp_path / "report.html"
+    shown = run_fleet("report", "--store", str(db), "--format", "html", "--output", str(report))
+    assert shown.returncode == 1, shown.stderr
+    unchanged = _drift_section((tmp_path / "2.html").read_text())
+    assert "No changes since #1" in unchanged
+    changed = _drift_section((tmp_path / "3.html").read_text())
+    assert "vanished" not in changed and "firmware" in changed
+    assert changed == _drift_section(report.read_text())

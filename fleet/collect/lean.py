@@ -582,7 +582,10 @@ class Session:
 
     @staticmethod
     def usable(base_url: str) -> bool:
-        return base_url.startswith(("http://", "https://"))
+        """Whether the direct path serves this address: http(s), and no user:password@ in
+        it (httpx's client answers with those itself; the inventory keeps credentials apart)."""
+        scheme, sep, rest = base_url.partition("://")
+        return bool(sep) and scheme in ("http", "https") and "@" not in rest.split("/", 1)[0]
 
     async def send(
         self,

@@ -26,7 +26,9 @@ from fleet.report import progress
 from fleet.store import Store
 
 
-def demo(phones: int, *, store: Path | None, fmt: str, workers: int = 0) -> int:
+def demo(
+    phones: int, *, store: Path | None, fmt: str, workers: int = 0, show_all: bool = False
+) -> int:
     """``workers``: sweep through that many local `fleet worker` collectors on a
     redis-server started for the demo (the distributed path), else in this process."""
     app.writable(store, "--store", store=True)
@@ -52,7 +54,7 @@ def demo(phones: int, *, store: Path | None, fmt: str, workers: int = 0) -> int:
         with progress.bar(len(inv.hosts), sys.stderr.isatty()) as advance:
             snap = _on_lab_loop(lab, sweep)
         with Store.open(store or Path(tmp, "demo.db"), write=True) as st:
-            app.finish(st, snap, app.Output(fmt), app.Publish(), drift_kind=None)
+            app.finish(st, snap, app.Output(fmt, show_all=show_all), app.Publish(), drift_kind=None)
     return 0  # the demo's seeded faults are the point: they never fail the command
 
 
