@@ -97,7 +97,8 @@ def settle(
     if drift_kind is not None:
         # like with like: the last snapshot of the same scope, else the last of the kind
         prev_id = st.previous_in_scope(drift.snapshot_scope(snap)) or st.previous(kind=drift_kind)
-        drift.firmware_drift(snap, st.load(prev_id) if prev_id else None)
+        # firmware is all it compares: the previous fleet's states are not parsed for it
+        drift.firmware_drift(snap, st.load_light(prev_id) if prev_id else None)
     if max_age_s is not None:
         staleness.mark_stale(snap, st.last_proven(), max_age_s)
     if save:

@@ -291,6 +291,58 @@ class Store:
             )
         return int(row[0])
 
+    def load_light(self, snapshot_id: int) -> Snapshot:
+        """The snapshot with each device's identity only: status, and a state holding just
+        the model, firmware and MAC columns (no lines, raw configuration or findings; the
+        vendor left empty). What firmware drift reads of the previous snapshot, without
+        parsing every device's stored state: a nightly sweep of 10,000 phones would hold two
+        fleets' states at once for it."""
+        snap = self.load_meta(snapshot_id)
+        for row in self.db.execute(
+            "SELECT device_id, site, role, profile, address, status, error, model, firmware,"
+            " mac, state IS NOT NULL FROM devices WHERE snapshot_id=? ORDER BY device_id",
+            (snapshot_id,),
+        ):
+            state = DeviceState("", row[3], model=row[7], firmware=row[8], mac=row[9])
+            snap.results.append(
+                DeviceResult(
+                    id=row[0],
+                    site=row[1],
+                    role=row[2],
+                    profile=row[3],
+                    address=row[4],
+                    status=row[5],
+                    error=row[6],
+                    state=state if row[10] else None,
+                    mac=row[9],
+                )
+            )
+        return snap
+
+    def load_meta(self, snapshot_id: int) -> Snapshot:
+        """The snapshot's own row, with no device."""
+        meta = self.db.execute(
+            "SELECT kind, tag, golden, started_at, finished_at, duration_s, inventory,"
+            " golden_file, selection, numbers FROM snapshots WHERE id=?",
+            (snapshot_id,),
+        ).fetchone()
+        if meta is None:
+            raise StoreError(f"{self.path}: no snapshot {snapshot_id}")
+        return Snapshot(
+            kind=meta[0],
+            tag=meta[1],
+            golden=meta[2],
+            started_at=meta[3],
+            finished_at=meta[4],
+            duration_s=meta[5] or 0.0,
+            results=[],
+            id=snapshot_id,
+            inventory=meta[6],
+            golden_file=meta[7],
+            selection=json.loads(meta[8] or "[]"),
+            numbers=json.loads(meta[9] or "[]"),
+        )
+
     def load(self, snapshot_id: int) -> Snapshot:
         meta = self.db.execute(
             "SELECT kind, tag, golden, started_at, finished_at, duration_s, inventory,"

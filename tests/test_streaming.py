@@ -190,3 +190,17 @@ def test_the_html_drift_of_a_streamed_sweep_compares_raw_configurations_as_store
     changed = _drift_section((tmp_path / "3.html").read_text())
     assert "vanished" not in changed and "firmware" in changed
     assert changed == _drift_section(report.read_text())
+    # firmware drift read the previous snapshot lightly: the updated phones carry it
+    with Store.open(db, write=False) as st:
+        full, light = st.load(3), st.load_light(3)
+    updated = sorted(
+        r.id for r in full.results if any(f.rule == "drift.firmware" for f in r.findings)
+    )
+    assert updated == sorted(p.id for p in lab.fleet.phones if "_updated" in p.extra)
+    assert len(updated) == 2
+
+    def ident(r: DeviceResult) -> tuple:
+        st = r.state
+        return r.id, r.status, r.error, st and (st.model, st.firmware, st.mac)
+
+    assert [ident(r) for r in light.results] == [ident(r) for r in full.results]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from fleet.model import DeviceState, RouteDecision
@@ -69,6 +70,7 @@ def _bracket(body: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=4096)  # a table's few patterns, read for every call (the lists: read only)
 def _tokens(pattern: str) -> tuple[list[list[str]], bool] | None:
     """Pattern -> list of alternatives per position group, and whether it is anchored (``#``)."""
     pat = pattern.strip()
@@ -144,17 +146,14 @@ def _subject_value(subject: str, number: str) -> str | None:
 def eval_condition(cond: str, number: str) -> tuple[bool, list[str]]:
     """Evaluate a condition against a phone's INVITE for ``number``; returns (result, notes
     about parts that depend on headers the model leaves absent)."""
-    text = cond.strip()
-    if not text:
+    if not (clauses := _clauses(cond)):
         return True, []
     notes: list[str] = []
-    ors = re.split(r"\s+OR\s+", text, flags=re.I)
     result = False
-    for part in ors:
-        ands = re.split(r"\s+AND\s+", part, flags=re.I)
+    for ands in clauses:
         ok = True
         for term in ands:
-            r, note = _eval_term(term.strip().strip("()"), number)
+            r, note = _eval_term(term, number)
             if note:
                 notes.append(note)
             ok = ok and r
@@ -162,12 +161,31 @@ def eval_condition(cond: str, number: str) -> tuple[bool, list[str]]:
     return result, notes
 
 
-def _eval_term(term: str, number: str) -> tuple[bool, str | None]:
-    m = _CMP.match(term)
-    if not m:
-        return False, f"condition term {term!r} not understood: taken as false"
-    subj, op = m.group("subj"), m.group("op").lower()
+# A box holds a handful of conditions and every call evaluates them: each is read once.
+@lru_cache(maxsize=1024)
+def _clauses(cond: str) -> tuple[tuple[str, ...], ...]:
+    """A condition as OR-ed clauses of AND-ed terms; none for the empty condition."""
+    if not (text := cond.strip()):
+        return ()
+    return tuple(
+        tuple(t.strip().strip("()") for t in re.split(r"\s+AND\s+", part, flags=re.I))
+        for part in re.split(r"\s+OR\s+", text, flags=re.I)
+    )
+
+
+@lru_cache(maxsize=1024)
+def _term(term: str) -> tuple[bool, str, str, str] | None:
+    """(negated, subject, operator, value) of one term; None when it is not understood."""
+    if not (m := _CMP.match(term)):
+        return None
     val = (m.group("val") or "").strip().strip("'")
+    return bool(m.group("neg")), m.group("subj"), m.group("op").lower(), val
+
+
+def _eval_term(term: str, number: str) -> tuple[bool, str | None]:
+    if (parsed := _term(term)) is None:
+        return False, f"condition term {term!r} not understood: taken as false"
+    neg, subj, op, val = parsed
     actual = _subject_value(subj, number)
     note = None
     if actual is None:
@@ -195,7 +213,7 @@ def _eval_term(term: str, number: str) -> tuple[bool, str | None]:
             r = False
     else:
         r = {">": actual > val, "<": actual < val, ">=": actual >= val, "<=": actual <= val}[op]
-    if m.group("neg"):
+    if neg:
         r = not r
     return r, note
 
@@ -636,8 +654,7 @@ def _row_applies(path: _Path, row: dict[str, Any], called: str) -> bool:
         return False
     dhost = str(row.get("DestHost", "*"))
     assert path.state.sbc is not None
-    own = [a.rsplit(":", 1)[0] for a in path.state.sbc.addresses]
-    return dhost in ANY or dhost in own
+    return dhost in ANY or dhost in [a.rsplit(":", 1)[0] for a in path.state.sbc.addresses]
 
 
 def _tags_match_row(path: _Path, row: dict[str, Any], called: str) -> bool:
