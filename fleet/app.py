@@ -56,6 +56,7 @@ class Output:
     path: Path | None = None
     fail_on: str = "high"
     show_all: bool = False  # --all: the table lists every device, the ok ones too
+    numbers: bool = False  # `fleet report`: the table ends with each site's numbers' history
 
 
 def writable(path: Path | None, option: str, *, store: bool = False) -> None:
@@ -183,13 +184,45 @@ def render(snap: Snapshot, out: Output, st: Store) -> str:
         return html.render(context_for(st, snap))
     if out.fmt == "csv":
         return csv_report.render(snap)
-    return report.render(
+    text = report.render(
         snap,
         out.fmt,
         color=False if out.path else None,
         fail_on=out.fail_on,
         show_all=out.show_all,
     )
+    if out.fmt == "table" and out.numbers:
+        text += numbers_text(number_rows(st, snap.id))
+    return text
+
+
+def numbers_text(rows: list[report_context.NumberRow]) -> str:
+    """Per site and number, from the stored history: the longest open window, else when it
+    was last proven at every device of the site."""
+    if not rows:
+        return ""
+    import os
+    import shutil
+    import textwrap
+
+    cols = os.environ.get("COLUMNS", "")
+    width = int(cols) if cols.isdigit() else shutil.get_terminal_size((160, 24)).columns
+    out = ["", "Emergency numbers by site (`fleet timeline` for the windows and their evidence):"]
+    for n in rows:
+        if n.open_since:
+            devices = f"{n.open_devices} device{'s' if n.open_devices != 1 else ''}"
+            before = n.open_last_proven or "never in the stored history"
+            out.append(
+                f"  {n.site} {n.number}: broken on {devices} since {n.open_since} "
+                f"(last proven {before})"
+            )
+        else:
+            when = n.last_proven or "never in the stored history"
+            out.append(f"  {n.site} {n.number}: last proven {when}")
+    wrapped = [
+        textwrap.fill(line, width, subsequent_indent="      ") if line else line for line in out
+    ]
+    return "\n".join(wrapped) + "\n"
 
 
 def emit(snap: Snapshot, out: Output, st: Store) -> None:

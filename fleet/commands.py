@@ -282,7 +282,7 @@ def report_cmd(
     show_all: bool = False,
 ) -> int:
     pub = pub or Publish()
-    out = Output(fmt, output, fail_on, show_all=show_all)
+    out = Output(fmt, output, fail_on, show_all=show_all, numbers=True)
     Store.require(store)  # before --output and --metrics
     app.check_writable(None, out, pub)
     # an emailed report is recorded (for --only-on-change): a write, under the lock

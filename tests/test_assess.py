@@ -244,3 +244,87 @@ def test_a_firmware_target_on_the_known_bad_list_is_a_regression(baseline, tmp_p
     assert ok.exit_code == 0, ok.output
     refused = CliRunner().invoke(app, [*args, "--firmware", "VVX 450"])
     assert refused.exit_code == 2 and "MODEL=VERSION" in refused.output
+
+
+def test_assess_works_on_a_baseline_audited_from_files(baseline, tmp_path) -> None:
+    """The baseline may be a `fleet audit` of the provisioning files as they are today, not a
+    sweep: each phone's files as its server holds them (the lab's simulators export them)."""
+    lab, _ = baseline
+    files = tmp_path / "today"
+    for spec in lab.fleet.phones:
+        folder = files / spec.id  # one folder per phone: shared file names do not collide
+        folder.mkdir(parents=True)
+        dev = lab.fleet.devices[spec.id]
+        for name, text in registry.phone(spec.profile).export_files(dev).items():
+            (folder / name).write_text(text)
+    db = tmp_path / "audit.db"
+    got = CliRunner().invoke(
+        app,
+        ["audit", str(files), "--golden", str(lab.golden), "--store", str(db), "--tag", "today"],
+    )
+    assert got.exit_code in (0, 1), got.output
+    change = _change(tmp_path / "change", lab)
+    got = CliRunner().invoke(
+        app,
+        [
+            "rollout",
+            "assess",
+            str(change / "y000000000000.cfg"),
+            "--baseline",
+            "today",
+            "--store",
+            str(db),
+            "--format",
+            "json",
+        ],
+    )
+    assert got.exit_code == 1, got.output
+    a = json.loads(got.output)
+    bad = [c for c in a["changes"] if c["regression"] and c["subject"] == "112"]
+    yealinks = sum(p.profile == "yealink" for p in lab.fleet.phones)
+    assert len(bad) == yealinks and {c["profile"] for c in bad} == {"yealink"}
+    assert a["devices_reached"] == yealinks
+
+
+def test_timeline_works_on_audits_of_files(baseline, tmp_path) -> None:
+    """`fleet timeline` over `fleet audit` snapshots: a Poly phone's files lose 112 on day 2
+    and get it back on day 4; audits on days 1..5 (times set in the store)."""
+    import sqlite3
+
+    lab, _ = baseline
+    spec = next(p for p in lab.fleet.phones if p.profile == "polycom")
+    dev = lab.fleet.devices[spec.id]
+    sim = registry.phone(spec.profile)
+    numbers = list(spec.emergency_numbers)
+    db, folder = tmp_path / "a.db", tmp_path / "files"
+    folder.mkdir()
+    try:
+        for day in range(1, 6):
+            spec.emergency_numbers = (
+                [n for n in numbers if n != "112"] if day in (2, 3) else numbers
+            )
+            dev.config = sim.render(spec)
+            for name, text in sim.export_files(dev).items():
+                (folder / name).write_text(text)
+            got = CliRunner().invoke(
+                app, ["audit", str(folder), "--golden", str(lab.golden), "--store", str(db)]
+            )
+            assert got.exit_code in (0, 1), got.output
+            with sqlite3.connect(db) as con:
+                con.execute(
+                    "UPDATE snapshots SET finished_at=? WHERE id=(SELECT max(id) FROM snapshots)",
+                    (f"2026-11-0{day}T06:00:00Z",),
+                )
+    finally:
+        spec.emergency_numbers = numbers
+        dev.config = sim.render(spec)
+    got = CliRunner().invoke(
+        app, ["timeline", "--store", str(db), "--number", "112", "--format", "json"]
+    )
+    assert got.exit_code == 0, got.output
+    (w,) = json.loads(got.output)["devices"]
+    assert (w["last_proven"]["at"], w["first_failed"]["at"], w["fixed"]["at"]) == (
+        "2026-11-01T06:00:00Z",
+        "2026-11-02T06:00:00Z",
+        "2026-11-04T06:00:00Z",
+    )
