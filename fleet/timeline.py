@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 NUMBER_RULES = frozenset(
@@ -256,7 +257,15 @@ def _windows(
     current: Window | None = None
     pending: list[Gap] = []  # gaps since the last word
     firmware_then: str | None = None
+    usual = _usual_interval(snapshots)
+    before: str | None = None
     for sid, _kind, at, _nums in snapshots:
+        if before is not None and usual and _seconds(before, at) > 1.5 * usual:
+            # no sweep at all for a while: evidenced only at both ends, and said so
+            pending.append(
+                Gap(0, before, f"no snapshot until {at} ({human(_seconds(before, at))})")
+            )
+        before = at
         x = by_snap.get(sid)
         if x is None or number not in checked[sid]:
             why = "not in this snapshot" if x is None else f"{number} not checked in this run"
@@ -287,6 +296,13 @@ def _windows(
     if current is not None:
         out.append(current)
     return out
+
+
+def _usual_interval(snapshots: Sequence[tuple[int, str, str, list[str]]]) -> float:
+    """The median time between consecutive snapshots (0 with fewer than three)."""
+    times = [at for _sid, _kind, at, _nums in snapshots]
+    steps = sorted(_seconds(a, b) for a, b in pairwise(times))
+    return steps[len(steps) // 2] if len(steps) >= 2 else 0.0
 
 
 def _sites(per_device: list[Window]) -> list[Window]:

@@ -211,3 +211,38 @@ def test_the_html_report_shows_last_proven_and_the_open_window_per_site_and_numb
     assert f"last proven {day(BROKEN[0] - 1)}" in row.group(0)
     lon = re.search(r'<tr data-number-site="lon" data-number="999".*?</tr>', page, re.S)
     assert lon and day(DOWN_DAY) in lon.group(0) and "none" in lon.group(0)
+
+
+def test_a_stretch_with_no_snapshot_is_shown_as_a_gap(store, tmp_path) -> None:
+    db, _ = store
+    holes = tmp_path / "holes.db"
+    con = sqlite3.connect(db)
+    con.execute(f"VACUUM INTO '{holes}'")
+    con.close()
+    with sqlite3.connect(holes) as c:  # the sweep of day 6 never ran
+        c.execute("DELETE FROM snapshots WHERE finished_at = ?", (day(DOWN_DAY),))
+    code, out = timeline(holes, "--number", "112", "--format", "json")
+    assert code == 0, out
+    (site,) = json.loads(out)["sites"]
+    assert [g["why"] for g in site["gaps"]] == [
+        f"2 of 2: no snapshot until {day(DOWN_DAY + 1)} (2 d)"
+    ]
+    _, text = timeline(holes, "--number", "112")
+    assert f"gap: from {day(DOWN_DAY - 1)}: 2 of 2: no snapshot until {day(DOWN_DAY + 1)}" in text
+
+
+def test_fleet_report_ends_with_each_site_and_numbers_history(store, tmp_path) -> None:
+    db, _ = store
+    partial = tmp_path / "mid.db"
+    con = sqlite3.connect(db)
+    con.execute(f"VACUUM INTO '{partial}'")
+    con.close()
+    with sqlite3.connect(partial) as c:
+        c.execute("DELETE FROM snapshots WHERE finished_at > ?", (day(DOWN_DAY),))
+    got = CliRunner().invoke(app, ["report", "--store", str(partial)], env={"COLUMNS": "200"})
+    assert got.exit_code == 1, got.output
+    assert (
+        f"  man 112: broken on 2 devices since {day(BROKEN[0])} (last proven {day(BROKEN[0] - 1)})"
+        in got.output
+    )
+    assert f"  lon 999: last proven {day(DOWN_DAY)}" in got.output

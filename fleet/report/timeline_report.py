@@ -8,10 +8,16 @@ import html
 import io
 import json
 
-from fleet.timeline import Point, Timeline, Window, human
+from fleet.timeline import Gap, Point, Timeline, Window, human
 
 FORMATS = ("table", "json", "csv", "html")
 DEVICES_SHOWN = 10  # per site window in text; every one in JSON, CSV and HTML
+
+
+def _gap(g: Gap) -> str:
+    if g.snapshot == 0:  # a stretch with no snapshot at all
+        return f"from {g.at}: {g.why}"
+    return f"snapshot {g.snapshot} at {g.at} said nothing for {g.why}"
 
 
 def _span(w: Window) -> str:
@@ -64,7 +70,7 @@ def text(t: Timeline) -> str:
         for f in w.firmware:
             out.append(f"  firmware {f}")
         for g in w.gaps:
-            out.append(f"  gap: snapshot {g.snapshot} at {g.at} said nothing for {g.why}")
+            out.append(f"  gap: {_gap(g)}")
         shown = w.devices[:DEVICES_SHOWN]
         more = len(w.devices) - len(shown)
         out.append(
@@ -142,7 +148,7 @@ def _at(p: Point | None, none: str) -> str:
 
 def _site_row(w: Window) -> str:
     e = html.escape
-    gaps = "<br>".join(e(f"snapshot {g.snapshot} at {g.at}: {g.why}") for g in w.gaps)
+    gaps = "<br>".join(e(_gap(g)) for g in w.gaps)
     fixed = '<span class="open">still broken</span>' if w.open else _at(w.fixed, "")
     return _row(
         [
