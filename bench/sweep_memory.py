@@ -2,13 +2,17 @@
 sizes: devices/s, CPU per device, peak RSS and store size at each.
 
     python bench/sweep_memory.py --sizes 1000,10000
-    python bench/sweep_memory.py --sizes 1000,10000,50000 --concurrency 500
+    python bench/sweep_memory.py --sizes 1000,10000,50000
+    python bench/sweep_memory.py --sizes 1000,10000 --whole-fleet --nightly
 
-Each size is swept by its own `fleet sweep` process (the command a user runs, the report
-written to a file), so its peak RSS (``ru_maxrss`` from ``wait4``) and CPU are that sweep's
-alone. The lab serves in child processes (one `fleet lab serve` up to 15,000 phones; above
-that, one process per slice of the same lab, each under the open-file limit), so its CPU
-and memory are not fleet's; the lab runs no faults and one SBC per site, so every phone's
+Each sweep is its own `fleet sweep` process (the command a user runs, the JSON report
+written to a file), so its peak RSS (VmHWM, read by the process itself as it exits) and CPU
+(``wait4``) are that sweep's alone. ``--whole-fleet`` adds, in the same run, the sweep as it
+was before streaming (every device's result, raw configuration included, held to the end);
+``--nightly`` a second sweep into each store (the previous snapshot is read for drift).
+The lab serves in child processes (one `fleet lab serve` up to 15,000 phones; above that,
+one process per slice of the same lab, each under the open-file limit), so its CPU and
+memory are not fleet's; the lab runs no faults and one SBC per site, so every phone's
 emergency path is walked through an SBC. Size N sweeps the lab's first N phones and its SBCs.
 Peak RSS must stay under 300 MB at 10,000 phones and grow less than linearly past that; a
 10,000-phone sweep must take at most 60 s on the bench machine with the lab on it.
@@ -32,7 +36,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fleet.lab import fleet as labfleet  # noqa: E402
+# fleet.lab is imported where a lab is built: the measured child (this file, see
+# ``measured``) must import no more than `fleet sweep` does.
 
 ONE_LAB = 15_000  # phones one lab process serves (a listening socket each, under `ulimit -n`)
 
@@ -63,6 +68,8 @@ def _ready(lab: subprocess.Popen[str]) -> subprocess.Popen[str]:
 def serve_slice(phones: int, net: int, out: Path, k: int, n: int) -> None:
     import asyncio
     import signal
+
+    from fleet.lab import fleet as labfleet
 
     lab = labfleet.build(phones, faults=False, net=net)
     if k == 0:
@@ -108,9 +115,8 @@ def sweep(
     args = [str(inv), "--golden", str(folder / "golden.yaml"), "--store", str(store)]
     args += ["--format", "json", "--output", str(report), "--concurrency", str(concurrency)]
     args += ["--timeout", "60"]
-    cmd = [sys.executable, "-m", "fleet", "sweep", *args]
-    if path == "whole":  # the sweep before streaming: every device held until the end
-        cmd = [sys.executable, __file__, "--whole-fleet-sweep", *args]
+    peak = folder / f"peak-{size}-{path}-{run}"
+    cmd = [sys.executable, __file__, "--measured", str(peak), path, *args]
     w0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
@@ -127,11 +133,31 @@ def sweep(
         "run": run,
         "wall": wall,
         "cpu": ru.ru_utime + ru.ru_stime,
-        "rss_mb": ru.ru_maxrss / 1024,
+        "rss_mb": int(peak.read_text()) / 1024,
         "store_mb": sum(p.stat().st_size for p in folder.glob(f"{store.name}*")) / 1e6,
         "devices": summary.get("devices") or size,
         "audited": summary.get("audited"),
     }
+
+
+def measured(peak: Path, path: str, argv: list[str]) -> None:
+    """Run one sweep and write this process's peak RSS (kB) to ``peak`` as it exits. Read
+    from /proc (VmHWM), not from ``wait4``: a child's ``ru_maxrss`` starts from its parent's
+    RSS at the fork, and the bench has read the biggest inventory by then."""
+    import atexit
+
+    def hwm() -> None:
+        status = Path("/proc/self/status").read_text()
+        peak.write_text(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM")))
+
+    atexit.register(hwm)
+    if path == "whole":  # the sweep before streaming: every device held until the end
+        whole_fleet_sweep(argv)
+        return
+    import runpy
+
+    sys.argv = ["fleet", "sweep", *argv]
+    runpy.run_module("fleet", run_name="__main__", alter_sys=True)
 
 
 def whole_fleet_sweep(argv: list[str]) -> None:
@@ -157,8 +183,8 @@ def whole_fleet_sweep(argv: list[str]) -> None:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["--whole-fleet-sweep"]:
-        whole_fleet_sweep(sys.argv[2:])
+    if sys.argv[1:2] == ["--measured"]:
+        measured(Path(sys.argv[2]), sys.argv[3], sys.argv[4:])
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000", help="phone counts, comma-separated")
@@ -194,6 +220,8 @@ def main() -> None:
 def measure(
     args: argparse.Namespace, sizes: list[int], paths: list[str], runs: list[str]
 ) -> list[dict[str, Any]]:
+    from fleet.lab import fleet as labfleet
+
     net = args.net or labfleet.free_net(150)
     env = dict(os.environ) | dict(e.split("=", 1) for e in args.env)
     biggest = max(sizes)

@@ -369,7 +369,7 @@ def sweep(
     """Crawl the devices, check them, store a snapshot, report (and email, metrics)."""
     from fleet import commands
 
-    dist = commands.Distributed(broker, site_timeout, shard_by, batch_size) if broker else None
+    dist = commands.Distributed(broker, site_timeout, shard_by, batch_size)
 
     fmt_value = _fmt(fmt, as_json)
     raise typer.Exit(

@@ -4,6 +4,7 @@ fleet.app to finish (drift, staleness, save, emit, publish), return the exit cod
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import sys
 from collections.abc import Callable, ItemsView, Iterator, KeysView
@@ -68,6 +69,7 @@ class SweepInputs:
     hosts: list[inventory_mod.Host]
     gold: golden_mod.Golden
     path_sbcs: list[inventory_mod.Host]  # SBCs the selection left out: read if on a path
+    broker: str | None = None  # the inventory's `broker:` (collectors), unless --broker
 
 
 def load_inputs(inventory: Path, golden: Path, select: list[str] | None) -> SweepInputs:
@@ -82,7 +84,7 @@ def load_inputs(inventory: Path, golden: Path, select: list[str] | None) -> Swee
     left_out = [h for h in inv.hosts if h.role == "sbc" and h.id not in ids]
     if not any(h.role == "phone" for h in hosts):
         left_out = []
-    return SweepInputs(inventory, golden, list(select or []), hosts, gold, left_out)
+    return SweepInputs(inventory, golden, list(select or []), hosts, gold, left_out, inv.broker)
 
 
 def _say_pulled(ids: list[str]) -> None:
@@ -98,7 +100,7 @@ def _say_pulled(ids: list[str]) -> None:
 class Distributed:
     """`fleet sweep --broker`: the hosts are read by collectors, one queue per shard."""
 
-    broker: str
+    broker: str | None  # None: the inventory's `broker:`, else a sweep in this process
     site_timeout: float = 600.0
     shard_by: str = "site"
     batch_size: int = 200
@@ -117,7 +119,9 @@ def run_sweep(
     each device is written to it as it is read (staged until the snapshot is saved), and
     the sweep keeps no device's raw configuration."""
     opts = CrawlOptions(concurrency=concurrency, device_timeout=timeout)
-    if dist is not None:
+    broker = (dist.broker if dist else None) or inputs.broker
+    if broker is not None:
+        dist = dataclasses.replace(dist or Distributed(None), broker=broker)
         snap = _run_distributed(inputs, opts, tag, dist)
         snap.inventory = str(inputs.inventory.resolve())
         snap.golden_file = str(inputs.golden.resolve())
@@ -566,6 +570,7 @@ def _run_distributed(
     distributed.require("--broker")
     from fleet.distributed import coordinator
 
+    assert dist.broker is not None
     # SBCs a selection left out travel with it: a path not walked must not read as proven
     hosts = [*inputs.hosts, *inputs.path_sbcs]
     with progress.bar(len(hosts), sys.stderr.isatty()) as advance:

@@ -145,6 +145,9 @@ class InventoryIn(_Strict):
     # The documented opt-in for passwords written into the inventory itself; each is
     # still named on stderr (see :data:`PLAINTEXT_HINT`).
     allow_plaintext_passwords: bool = False
+    # `fleet sweep` through collectors (docs/scale.md) without --broker: the broker's URL,
+    # or a ${env:} / ${file:} reference to it (a URL holding a password is a secret)
+    broker: str | None = None
     defaults: CommonIn = CommonIn()
     groups: dict[str, CommonIn] = {}
     hosts: dict[str, HostIn] | str = {}
@@ -210,6 +213,7 @@ class Inventory:
     hosts: list[Host]
     # What the user should hear though the inventory loaded (plaintext passwords allowed)
     warnings: list[str] = field(default_factory=list)
+    broker: str | None = None  # resolved; None: sweep in this process unless --broker
 
     def select(self, exprs: list[str] | None) -> list[Host]:
         if not exprs:
@@ -501,7 +505,35 @@ def _resolve(
     if problems:
         problems[0].more += problems[1:]
         raise problems[0]
-    return Inventory(csv_file or doc.file, out, secrets.warnings)
+    broker = _broker(model.broker, doc, secrets) if model.broker else None
+    return Inventory(csv_file or doc.file, out, secrets.warnings, broker)
+
+
+BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps")
+
+
+def _broker(value: str, doc: yamlsrc.Located, secrets: _SecretCache) -> str:
+    """The broker URL the inventory names, its reference resolved; a URL with a password in
+    it written as is, refused like any plaintext password."""
+    from urllib.parse import urlsplit
+
+    def error(msg: str) -> InventoryError:
+        return InventoryError(msg, file=doc.file, line=doc.line_of(("broker",)), field="broker")
+
+    text = value.strip()
+    if SECRET_REF.match(text):
+        text = secrets.resolve(text, error).value.strip() or text
+    elif urlsplit(text).password and not secrets.plaintext_ok:
+        raise error(
+            "the broker URL holds a password: give it as a reference, ${env:NAME} or "
+            "${file:PATH}, or opt in with allow_plaintext_passwords: true"
+        )
+    if not secrets.read and SECRET_REF.match(value.strip()):
+        return value.strip()  # `fleet validate`: the reference's form and place are checked
+    scheme = urlsplit(text).scheme
+    if scheme not in BROKER_SCHEMES:
+        raise error(f"a broker URL starts with {', '.join(s + '://' for s in BROKER_SCHEMES)}")
+    return text
 
 
 _Origin = dict[str, tuple[str, ...]]

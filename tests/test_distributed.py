@@ -398,3 +398,42 @@ def test_the_demo_through_two_workers_shows_the_same_report() -> None:
     assert "Traceback" not in dist.stderr
     a, b = _devices(plain.stdout), _devices(dist.stdout)
     assert len(a) > 12 and a == b
+
+
+def test_the_inventory_names_the_broker_and_group_shards(lab, redis_url, single, tmp_path):
+    """`broker:` in the inventory (a reference: a broker URL may hold a password) takes the
+    place of --broker, and --shard-by group puts each host on its first group's queue."""
+    import yaml
+
+    doc = yaml.safe_load(lab.inventory.read_text())
+    doc["broker"] = "${env:FLEET_TEST_BROKER}"
+    inv = lab.folder / "inventory-broker.yaml"
+    inv.write_text(yaml.safe_dump(doc))
+    groups = sorted({h["groups"][0] for h in doc["hosts"].values() if h.get("groups")})
+    workers = Workers(redis_url, lab.folder)
+    try:
+        workers.start(*(f"group:{g}" for g in groups))
+        got = run_fleet(
+            "sweep",
+            str(inv),
+            "--golden",
+            str(lab.golden),
+            "--store",
+            str(tmp_path / "d.db"),
+            "--format",
+            "json",
+            "--shard-by",
+            "group",
+            "--site-timeout",
+            "8",
+            env={"FLEET_TEST_BROKER": redis_url},
+        )
+    finally:
+        workers.stop()
+    assert got.returncode == 1, got.stderr
+    assert _devices(got.stdout) == single
+    doc["broker"] = "redis://:s3cret@127.0.0.1:6379/0"
+    inv.write_text(yaml.safe_dump(doc))
+    refused = run_fleet("validate", str(inv))
+    assert refused.returncode == 2 and "broker" in refused.stderr
+    assert "s3cret" not in refused.stderr + refused.stdout
