@@ -156,16 +156,23 @@ class Automaton:
 
 
 def _order(atoms: Sequence[Atom], p: int) -> list[int]:
-    """Positions reachable from p without a key, in the order a regex would try them."""
-    if p == len(atoms):
-        return [p]
-    a = atoms[p]
-    if a.silent:
-        return _order(atoms, p + 1)
-    if not a.repeat:
-        return [p]
-    rest = _order(atoms, p + 1)
-    return [*rest, p] if a.lazy else [p, *rest]
+    """Positions reachable from p without a key, in the order a regex would try them: a
+    greedy repeat before what follows it, a lazy one after. A loop, not a recursion: a plan
+    of a thousand repeats in a row (``x.x.x.``...) must not exhaust Python's stack."""
+    front: list[int] = []
+    lazy: list[int] = []  # tried after everything that follows them, innermost first
+    while True:
+        if p == len(atoms):
+            front.append(p)
+            break
+        a = atoms[p]
+        if not a.silent:
+            if not a.repeat:
+                front.append(p)
+                break
+            (lazy if a.lazy else front).append(p)
+        p += 1
+    return front + lazy[::-1]
 
 
 def _pike(
