@@ -580,3 +580,29 @@ def test_paging_command_refused_is_a_clear_error(
     with pytest.raises(ProtocolError, match="cli more disabled") as e:
         _collect(_spec(6), tmp_path / "known_hosts")
     assert e.value.status == "error"
+
+
+def test_a_changed_state_is_routed_as_it_now_is_not_from_the_cache() -> None:
+    """As for CUBE: the typed routing data is kept per state, never shared with a copy whose
+    data changed."""
+    import copy
+
+    text = (
+        Path(__file__).resolve().parents[2]
+        / "device_profiles"
+        / "acme_packet"
+        / "samples"
+        / "lon-esbc-1.txt"
+    ).read_text()
+    prof = profiles.get("acme_packet")
+    assert prof.parse_files and prof.to_state and prof.route
+    state = prof.to_state(prof.parse_files("lon-esbc-1.txt", text, lambda _n: None))
+    first = prof.route(state, "999", None)
+    assert first.outcome == "routed"
+    other = copy.deepcopy(state)
+    assert other.sbc is not None
+    key = next(k for k in other.sbc.data if "polic" in k)
+    other.sbc.data[key] = [] if isinstance(other.sbc.data[key], list) else {}
+    assert prof.route(other, "999", None).outcome != "routed"
+    again = prof.route(state, "999", None)
+    assert (again.outcome, again.trunk, again.sent) == (first.outcome, first.trunk, first.sent)

@@ -807,3 +807,19 @@ def test_an_unreadable_erl_subnet_is_reported_not_skipped_silently() -> None:
     state = PROFILE.to_state(PROFILE.parse_files("r1.cfg", text, lambda _n: None))
     [n] = [f for f in state.notices if f.rule == "config.malformed"]
     assert "location 7" in n.subject and "not-a-mask" in n.message
+
+
+def test_a_changed_state_is_routed_as_it_now_is_not_from_the_cache() -> None:
+    """route() keeps the typed routing data of each state it has seen (a path check routes
+    every number through one SBC many times); a state whose data is another object must be
+    routed from that data, and the first one still as before."""
+    import copy
+
+    state = _state_of("cube-lon-hq.cfg")
+    first = _route(state, "999", None)
+    assert first[0] == "routed"
+    other = copy.deepcopy(state)
+    assert other.sbc is not None
+    other.sbc.data["dial_peers"] = []
+    assert _route(other, "999", None)[0] == "no-route"
+    assert _route(state, "999", None) == first
