@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench install fuzz faults
+.PHONY: demo test lint bench install fuzz faults bench-memory
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,7 @@ faults: fuzz
 	PYTHONPATH=. $(BIN)/python -m tests.faults.crash_run --runs 20 --phones 120 --seed 1
 	PYTHONPATH=. $(BIN)/python -m tests.faults.test_signals --runs 20 --seed 1
 	$(BIN)/python bench/sweep_http.py --sizes 500,5000 --concurrency 1000 --bare
+
+# Peak memory and speed of streamed sweeps at 1k, 10k and 50k lab phones (bench/RESULTS.md).
+bench-memory: $(BIN)/.installed
+	$(BIN)/python bench/sweep_memory.py --sizes 1000,10000,50000 --whole-fleet
