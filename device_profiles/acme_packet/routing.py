@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from device_profiles.acme_packet.parse import unquote
+from device_profiles.samekey import Same
 from fleet.model import DeviceState, RouteDecision
 
 MAX_SIP_MANIP_DEPTH = 8
@@ -200,7 +201,7 @@ class AcmeRouting:
     def of(data: dict[str, Any]) -> AcmeRouting:
         """``data`` typed once per SBC state: check/path.py routes every emergency number of
         every phone line through the same state, and typing it cost a third of each call."""
-        return _typed(_Same(data))
+        return _typed(Same(data))
 
     def manipulation(self, name: str) -> list[HeaderRule] | None:
         rules = self.stored_manipulations.get(name)
@@ -213,25 +214,8 @@ class AcmeRouting:
         return found or next((getattr(s, attr) for s in self.interfaces if s.realm == realm), "")
 
 
-class _Same:
-    """``SbcState.data`` as a cache key: that very dict, not an equal one (hashing its
-    contents would cost what the cache saves). The cache holds the key, so the dict stays
-    alive and its id its own while cached; nothing changes ``data`` once parsed."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
-
-    def __hash__(self) -> int:
-        return id(self.data)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Same) and other.data is self.data
-
-
 @lru_cache(maxsize=256)  # SBC states, not calls: a fleet's SBCs, each routing many phones
-def _typed(key: _Same) -> AcmeRouting:
+def _typed(key: Same) -> AcmeRouting:
     return AcmeRouting.from_data(key.data)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
+from device_profiles.samekey import Same
 from fleet.model import DeviceState, RouteDecision
 
 # What '.' and 'T' stand for in a dial-peer number pattern (doc 211306, Dial-Peer Wildcards:
@@ -344,31 +345,14 @@ class CubeRouting:
         """``data`` typed once per SBC state: check/path.py routes every emergency number of
         every phone line through the same state, and typing the dial-peers cost a third of
         each call."""
-        return _typed(_Same(data))
+        return _typed(Same(data))
 
     def e164(self, tag: str) -> list[str]:
         return list((self.e164_maps.get(tag) or {}).get("e164", []))
 
 
-class _Same:
-    """``SbcState.data`` as a cache key: that very dict, not an equal one (hashing its
-    contents would cost what the cache saves). The cache holds the key, so the dict stays
-    alive and its id its own while cached; nothing changes ``data`` once parsed."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
-
-    def __hash__(self) -> int:
-        return id(self.data)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Same) and other.data is self.data
-
-
 @lru_cache(maxsize=256)  # SBC states, not calls: a fleet's SBCs, each routing many phones
-def _typed(key: _Same) -> CubeRouting:
+def _typed(key: Same) -> CubeRouting:
     return CubeRouting.from_data(key.data)
 
 
