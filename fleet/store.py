@@ -344,13 +344,7 @@ class Store:
         )
 
     def load(self, snapshot_id: int) -> Snapshot:
-        meta = self.db.execute(
-            "SELECT kind, tag, golden, started_at, finished_at, duration_s, inventory,"
-            " golden_file, selection, numbers FROM snapshots WHERE id=?",
-            (snapshot_id,),
-        ).fetchone()
-        if meta is None:
-            raise StoreError(f"{self.path}: no snapshot {snapshot_id}")
+        snap = self.load_meta(snapshot_id)
         findings: dict[str, list[Finding]] = {}
         for row in self.db.execute(
             "SELECT device_id, rule, severity, subject, message, expected, actual, evidence"
@@ -386,20 +380,8 @@ class Store:
                     mac=row[11],
                 )
             )
-        return Snapshot(
-            kind=meta[0],
-            tag=meta[1],
-            golden=meta[2],
-            started_at=meta[3],
-            finished_at=meta[4],
-            duration_s=meta[5] or 0.0,
-            results=results,
-            id=snapshot_id,
-            inventory=meta[6],
-            golden_file=meta[7],
-            selection=json.loads(meta[8] or "[]"),
-            numbers=json.loads(meta[9] or "[]"),
-        )
+        snap.results = results
+        return snap
 
     def previous(self, kind: str | None = None, before: int | None = None) -> int | None:
         """The newest snapshot id (of ``kind``, older than ``before``), or None."""
@@ -445,31 +427,21 @@ class Store:
     def last_proven(self) -> dict[str, str]:
         """For each device, when its emergency checks last all passed (audited, with no
         emergency finding and nothing left unevaluated): the basis of coverage.stale."""
-        rows = self.db.execute(
-            "SELECT d.device_id, max(s.finished_at) FROM devices d"
-            " JOIN snapshots s ON s.id = d.snapshot_id"
-            " WHERE d.status = 'audited' AND NOT EXISTS (SELECT 1 FROM findings f"
-            "   WHERE f.snapshot_id = d.snapshot_id AND f.device_id = d.device_id"
-            "   AND (f.rule LIKE 'emergency.%'"
-            "        OR (f.rule LIKE 'coverage.%' AND f.rule != 'coverage.stale')))"
-            " GROUP BY d.device_id"
-        )
-        return {r[0]: r[1] for r in rows}
+        return self.last_proven_until(None)
 
     def last_proven_until(self, snapshot_id: int | None) -> dict[str, str]:
         """:meth:`last_proven` as it stood at snapshot ``snapshot_id`` (None: now): a report
         of an older snapshot must not call a path proven by a sweep made after it."""
-        if snapshot_id is None:
-            return self.last_proven()
         rows = self.db.execute(
             "SELECT d.device_id, max(s.finished_at) FROM devices d"
             " JOIN snapshots s ON s.id = d.snapshot_id"
-            " WHERE d.status = 'audited' AND s.id <= ? AND NOT EXISTS (SELECT 1 FROM findings f"
+            " WHERE d.status = 'audited' AND (? IS NULL OR s.id <= ?)"
+            " AND NOT EXISTS (SELECT 1 FROM findings f"
             "   WHERE f.snapshot_id = d.snapshot_id AND f.device_id = d.device_id"
             "   AND (f.rule LIKE 'emergency.%'"
             "        OR (f.rule LIKE 'coverage.%' AND f.rule != 'coverage.stale')))"
             " GROUP BY d.device_id",
-            (snapshot_id,),
+            (snapshot_id, snapshot_id),
         )
         return {r[0]: r[1] for r in rows}
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from fleet.lab import workers as workers_mod
 from tests.conftest import ROOT, run_fleet, running_lab
 
 SITES = ("lon", "man", "edi")
@@ -32,50 +33,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
 @contextlib.contextmanager
 def redis_server(folder: Path) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A real redis-server on a free loopback port, nothing persisted."""
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.fail("redis-server is not installed: `make test` installs it (.ci/ensure-redis)")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            exe,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            if _ping(port):
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("redis-server did not answer PING")
-        yield f"redis://127.0.0.1:{port}/0", proc
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    """A real redis-server (the demo's own helper); the tests need it installed."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed: `make test` installs it (.ci/ensure-packages)")
+    with workers_mod.redis_server(folder) as got:
+        yield got
 
 
 @pytest.fixture(scope="module")

@@ -585,7 +585,7 @@ class _Cli:
                     chunk: str = await self.proc.stdout.read(65536)
                     return chunk
             except TimeoutError:
-                pass
+                pass  # not swallowed: what the timeout means is decided just below
             if wait >= self.timeout:
                 break  # silence for the whole read timeout
             if self.budget.left() <= 0.01:

@@ -35,8 +35,9 @@ def _answers(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def local_broker(folder: Path) -> Iterator[str]:
-    """A redis-server on a free loopback port for the length of the block."""
+def redis_server(folder: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A redis-server on a free loopback port, nothing persisted, for the length of the
+    block: its URL and its process (the tests stop it mid-sweep)."""
     exe = shutil.which("redis-server")
     if exe is None:
         raise InputError(
@@ -55,10 +56,17 @@ def local_broker(folder: Path) -> Iterator[str]:
             time.sleep(0.05)
         else:
             raise InputError("the demo's redis-server did not start", field="--workers")
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"redis://127.0.0.1:{port}/0", proc
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@contextlib.contextmanager
+def local_broker(folder: Path) -> Iterator[str]:
+    """The URL of a :func:`redis_server` for the length of the block."""
+    with redis_server(folder) as (url, _proc):
+        yield url
 
 
 @contextlib.contextmanager
