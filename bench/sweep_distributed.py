@@ -1,40 +1,61 @@
 """A distributed sweep (``fleet sweep --broker``) against the single-process sweep, in one run,
-on one machine: the same lab phones swept in one process, then through 1 and 2 local
-``fleet worker`` collectors on a redis-server started here. Prints wall time, devices/s, CPU
-per device (coordinator + collectors, read from /proc) and the ratios to the single process.
+on one machine: the same lab phones swept by `fleet sweep` in one process, then through 1 and
+2 local ``fleet worker`` collectors on a broker started here (redis-server, or a RabbitMQ node
+of its own with ``--broker amqp``). Prints, per run: wall time, devices/s, CPU per device
+(coordinator + collectors; the broker's apart), the coordinator's peak RSS, the collectors'
+peak RSS, and the ratios to the single process; and whether each distributed report equals
+the single-process one device for device.
 
-    python bench/sweep_distributed.py --phones 2000
+    python bench/sweep_distributed.py --phones 10000
+    python bench/sweep_distributed.py --phones 10000 --broker amqp
+    python bench/sweep_distributed.py --phones 500            # a quick look
 
-The lab runs in a child process (`fleet lab serve`). With 2 cores shared by the lab, the
-coordinator and the collectors, the ratio is the engine's own cost of distribution
-(serialising hosts and results, the broker round trips), not a speed-up.
+Each sweep is its own `fleet sweep` process (the command a user runs, the JSON report written
+to a file, a store of its own), measured by ``bench/sweep_memory.py``'s machinery: its peak RSS
+(VmHWM) read by the process itself as it exits, its CPU from ``wait4``; the collectors' CPU
+and peak RSS from /proc. The lab serves in child processes as in ``bench/sweep_memory.py``
+(one SBC per site, no seeded faults), so its CPU is not fleet's. With 2 cores shared by the
+lab, the coordinator and the collectors, the ratio is the engine's own cost of distribution
+(hosts and results serialised, the broker's round trips, the results written to the store
+by the coordinator), not a speed-up.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from fleet import inventory as inventory_mod  # noqa: E402
-from fleet import pipeline  # noqa: E402
-from fleet.check import golden as golden_mod  # noqa: E402
-from fleet.collect.crawler import CrawlOptions  # noqa: E402
-from fleet.distributed import coordinator  # noqa: E402
-from fleet.lab import fleet as labfleet  # noqa: E402
-from fleet.lab.workers import collectors, local_broker  # noqa: E402
+import sweep_memory  # noqa: E402  (the lab and the measured child, shared)
+
+from fleet.lab import workers  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the RabbitMQ script's Erlang VM, its port programs)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo += [int(c) for c in task.read_text().split()]
+    return out
 
 
 def cpu_of(pids: list[int]) -> float:
@@ -49,66 +70,148 @@ def cpu_of(pids: list[int]) -> float:
     return total
 
 
-def worker_pids() -> list[int]:
-    out = subprocess.run(["pgrep", "-f", "fleet worker"], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
+def hwm_mb(pid: int) -> float:
+    """A live process's peak RSS so far, MB."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    return next(int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmHWM")) / 1024
 
 
-def start_lab(phones: int, net: int, out: str) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "fleet", "lab", "serve", "--phones", str(phones)]
-    cmd += ["--out", out, "--no-faults", "--no-with-sbcs", "--net", str(net)]
-    lab = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    assert lab.stdout is not None
-    line = lab.stdout.readline()
-    if not line.startswith("serving"):
-        lab.terminate()
-        raise SystemExit(f"lab did not start: {line}")
-    return lab
+@contextlib.contextmanager
+def broker(kind: str, folder: Path) -> Iterator[tuple[str, int]]:
+    """The broker's URL and its server's pid, for the length of the block."""
+    if kind == "amqp":
+        with workers.rabbitmq_server(folder / "rabbitmq") as node:
+            yield node.url, node.proc.pid
+    else:
+        with workers.redis_server(folder) as (url, proc):
+            yield url, proc.pid
+
+
+def sweep(
+    folder: Path, inv: Path, name: str, args: argparse.Namespace, extra: list[str]
+) -> dict[str, Any]:
+    """One `fleet sweep` of ``inv`` (its own store and report), measured."""
+    store, report = folder / f"store-{name}.db", folder / f"report-{name}.json"
+    peak = folder / f"peak-{name}"
+    argv = [str(inv), "--golden", str(folder / "golden.yaml"), "--store", str(store)]
+    argv += ["--format", "json", "--output", str(report), "--concurrency", str(args.concurrency)]
+    argv += ["--timeout", "60", *extra]
+    cmd = [sys.executable, sweep_memory.__file__, "--measured", str(peak), "stream", *argv]
+    w0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - w0
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise SystemExit(f"{name}: the sweep failed ({code}): {err[-2000:]}")
+    doc = json.loads(report.read_text())
+    return {
+        "name": name,
+        "wall": wall,
+        "cpu": ru.ru_utime + ru.ru_stime,
+        "rss_mb": int(peak.read_text()) / 1024,
+        "devices": verdicts(doc),
+        "summary": doc["summary"],
+    }
+
+
+def verdicts(doc: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
+    """What the report says of each device (timings and evidence aside)."""
+    return {
+        d["id"]: (
+            d["status"],
+            d.get("firmware"),
+            tuple(sorted((f["rule"], f["severity"], f["subject"]) for f in d["findings"])),
+        )
+        for d in doc["devices"]
+    }
+
+
+def run(args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
+    inv = sweep_memory.sub_inventory(folder, args.phones)
+    warm = sweep_memory.sub_inventory(folder, 100)
+    sweep(folder, warm, "warm-up", args, [])
+    rows = [sweep(folder, inv, "single process", args, [])]
+    rows[0].update(collector_cpu=0.0, collector_rss=0.0, broker_cpu=0.0)
+    with broker(args.broker, folder) as (url, server):
+        for n in (1, 2):
+            with workers.collectors(n, url, folder) as procs:
+                pids = [p.pid for p in procs]
+                before, b0 = cpu_of(pids), cpu_of(_tree(server))
+                extra = ["--broker", url, "--batch-size", str(args.batch_size)]
+                row = sweep(
+                    folder, inv, f"{n} collector(s)", args, [*extra, "--site-timeout", "3600"]
+                )
+                row["collector_cpu"] = cpu_of(pids) - before
+                row["broker_cpu"] = cpu_of(_tree(server)) - b0
+                row["collector_rss"] = max(hwm_mb(p) for p in pids)
+                rows.append(row)
+    return rows
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--phones", type=int, default=2000)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--phones", type=int, default=10_000)
     ap.add_argument("--concurrency", type=int, default=200)
+    ap.add_argument("--batch-size", type=int, default=200)
+    ap.add_argument("--broker", choices=("redis", "amqp"), default="redis")
     args = ap.parse_args()
-    if shutil.which("redis-server") is None:
+    if args.broker == "redis" and shutil.which("redis-server") is None:
         raise SystemExit("redis-server is needed (apt-get install redis-server)")
-    tmp = tempfile.mkdtemp(prefix="fleet-bench-dist-")
-    lab = start_lab(args.phones, labfleet.free_net(50), tmp)
-    rows = []
-    try:
-        inv = inventory_mod.load(Path(tmp, "inventory.yaml"))
-        gold_path = Path(tmp, "golden.yaml")
-        gold = golden_mod.load(gold_path)
-        opts = CrawlOptions(concurrency=args.concurrency)
-        w0, c0 = time.perf_counter(), time.process_time()
-        snap = asyncio.run(pipeline.sweep(inv.hosts, gold, opts))
-        rows.append(("single process", time.perf_counter() - w0, time.process_time() - c0, snap))
-        with local_broker(Path(tmp)) as url:
-            for n in (1, 2):
-                with collectors(n, url, Path(tmp)):
-                    pids = worker_pids()
-                    before = cpu_of(pids)
-                    w0, c0 = time.perf_counter(), time.process_time()
-                    snap = coordinator.sweep(
-                        inv.hosts, gold, gold_path, opts, broker=url, site_timeout=3600
-                    )
-                    wall = time.perf_counter() - w0
-                    cpu = time.process_time() - c0 + cpu_of(pids) - before
-                    rows.append((f"{n} collector(s)", wall, cpu, snap))
-    finally:
-        lab.terminate()
-        lab.wait(30)
-    base_cpu = rows[0][2] / args.phones
-    print(f"{args.phones} lab phones, concurrency {args.concurrency} per process")
-    print(f"{'run':18} {'wall s':>8} {'devices/s':>10} {'CPU ms/dev':>11} {'x single':>9}  audited")
-    for name, wall, cpu, snap in rows:
-        per = cpu / args.phones
-        audited = Counter(r.status for r in snap.results)["audited"]
+    if args.broker == "amqp" and workers.rabbitmq_exe() is None:
+        raise SystemExit("rabbitmq-server is needed (apt-get install rabbitmq-server)")
+    from fleet.lab import fleet as labfleet
+
+    with tempfile.TemporaryDirectory(prefix="fleet-bench-dist-") as tmp:
+        folder = Path(tmp)
+        net = labfleet.free_net(150)
+        if args.phones <= sweep_memory.ONE_LAB:
+            labs = [sweep_memory.start_lab(args.phones, net, folder)]
+        else:
+            n = -(-args.phones // sweep_memory.ONE_LAB)
+            labs = [sweep_memory.start_slice(args.phones, net, folder, k, n) for k in range(n)]
+        try:
+            rows = run(args, folder)
+        finally:
+            for lab in labs:
+                lab.terminate()
+            for lab in labs:
+                lab.wait(60)
+    show(args, rows)
+
+
+def show(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    base = rows[0]
+    devices = base["summary"]["devices"]
+    print(
+        f"{args.phones} lab phones + SBCs ({devices} devices), broker {args.broker}, "
+        f"concurrency {args.concurrency}, batch size {args.batch_size}"
+    )
+    print(
+        f"{'run':16} {'wall s':>7} {'dev/s':>6} {'CPU ms/dev':>10} {'x single':>8} "
+        f"{'coord':>6} {'collect':>7} {'broker':>6} {'coord RSS':>9} {'coll RSS':>8}  "
+        "audited  same as single"
+    )
+    base_per = base["cpu"] / devices
+    for r in rows:
+        cpu = r["cpu"] + r["collector_cpu"]
+        per = cpu / devices
+        same = "-" if r is base else ("yes" if r["devices"] == base["devices"] else "NO")
         print(
-            f"{name:18} {wall:8.1f} {args.phones / wall:10.0f} {per * 1000:11.2f} "
-            f"{per / base_cpu:8.2f}x  {audited}/{len(snap.results)}"
+            f"{r['name']:16} {r['wall']:7.1f} {devices / r['wall']:6.0f} {per * 1000:10.2f} "
+            f"{per / base_per:7.2f}x {r['cpu'] / devices * 1000:6.2f} "
+            f"{r['collector_cpu'] / devices * 1000:7.2f} {r['broker_cpu'] / devices * 1000:6.2f} "
+            f"{r['rss_mb']:7.0f}MB {r['collector_rss']:6.0f}MB  "
+            f"{r['summary']['audited']}/{devices}  {same}"
         )
+    for r in rows[1:]:
+        extra = (r["cpu"] + r["collector_cpu"] - base["cpu"]) / devices * 1000
+        print(f"{r['name']}: {extra:+.2f} ms CPU per device over the single process")
 
 
 if __name__ == "__main__":

@@ -4,12 +4,17 @@ sizes: devices/s, CPU per device, peak RSS and store size at each.
     python bench/sweep_memory.py --sizes 1000,10000
     python bench/sweep_memory.py --sizes 1000,10000,50000
     python bench/sweep_memory.py --sizes 1000,10000 --whole-fleet --nightly
+    python bench/sweep_memory.py --sizes 1000,10000,50000 --whole-fleet --old-loader
 
 Each sweep is its own `fleet sweep` process (the command a user runs, the JSON report
 written to a file), so its peak RSS (VmHWM, read by the process itself as it exits) and CPU
 (``wait4``) are that sweep's alone. ``--whole-fleet`` adds, in the same run, the sweep as it
 was before streaming (every device's result, raw configuration included, held to the end);
-``--nightly`` a second sweep into each store (the previous snapshot is read for drift).
+``--nightly`` a second sweep into each store (the previous snapshot is read for drift);
+``--old-loader`` the streamed sweep with the inventory loaded as before (PyYAML's node
+composer, the whole document validated at once: ``yamlsrc.LOADER = "nodes"``), path
+"nodes". The whole-fleet path loads the inventory that way too: it is the sweep before
+streaming in every part.
 The lab serves in child processes (one `fleet lab serve` up to 15,000 phones; above that,
 one process per slice of the same lab, each under the open-file limit), so its CPU and
 memory are not fleet's; the lab runs no faults and one SBC per site, so every phone's
@@ -151,6 +156,10 @@ def measured(peak: Path, path: str, argv: list[str]) -> None:
         peak.write_text(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM")))
 
     atexit.register(hwm)
+    if path in ("nodes", "whole"):  # the inventory loaded as before (bench only)
+        from fleet import yamlsrc
+
+        yamlsrc.LOADER = "nodes"
     if path == "whole":  # the sweep before streaming: every device held until the end
         whole_fleet_sweep(argv)
         return
@@ -195,6 +204,11 @@ def main() -> None:
         "--whole-fleet", action="store_true", help="also the sweep before streaming, same run"
     )
     ap.add_argument("--nightly", action="store_true", help="also a second sweep into each store")
+    ap.add_argument(
+        "--old-loader",
+        action="store_true",
+        help="also the streamed sweep, inventory loaded as before",
+    )
     ap.add_argument("--serve-slice", help=argparse.SUPPRESS)
     ap.add_argument("--phones", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -204,7 +218,11 @@ def main() -> None:
         serve_slice(args.phones, args.net, Path(args.out), k, n)
         return
     sizes = sorted(int(n) for n in args.sizes.split(","))
-    paths = ["stream", "whole"] if args.whole_fleet else ["stream"]
+    paths = [
+        "stream",
+        *(["nodes"] if args.old_loader else []),
+        *(["whole"] if args.whole_fleet else []),
+    ]
     runs = ["first", "nightly"] if args.nightly else ["first"]
     rows = measure(args, sizes, paths, runs)
     for r in rows:
@@ -214,7 +232,8 @@ def main() -> None:
             f"{r['wall']:6.1f} s, {r['cpu'] / r['devices'] * 1000:5.2f} ms CPU per device, "
             f"peak RSS {r['rss_mb']:6.1f} MB, store {r['store_mb']:6.1f} MB"
         )
-    verdicts([r for r in rows if r["path"] == "stream"])
+    for path in paths:
+        verdicts([r for r in rows if r["path"] == path], path)
 
 
 def measure(
@@ -251,11 +270,12 @@ def measure(
                 lab.wait(60)
 
 
-def verdicts(rows: list[dict[str, Any]]) -> None:
+def verdicts(rows: list[dict[str, Any]], path: str) -> None:
     for r in rows:
         if r["size"] == 10_000:
             print(
-                f"10,000 phones ({r['run']}): peak RSS {r['rss_mb']:.0f} MB (target <= 300: "
+                f"{path}: 10,000 phones ({r['run']}): peak RSS {r['rss_mb']:.0f} MB ("
+                f"target <= 300: "
                 f"{'met' if r['rss_mb'] <= 300 else 'NOT met'}), {r['wall']:.1f} s (target <= "
                 f"60: {'met' if r['wall'] <= 60 else 'NOT met'})"
             )
@@ -264,7 +284,7 @@ def verdicts(rows: list[dict[str, Any]]) -> None:
         for a, b in itertools.pairwise(same):
             grow = (b["rss_mb"] / a["rss_mb"]) / (b["size"] / a["size"])
             print(
-                f"{run}: {a['size']} -> {b['size']} phones (x{b['size'] / a['size']:.0f}): "
+                f"{path} {run}: {a['size']} -> {b['size']} phones (x{b['size'] / a['size']:.0f}): "
                 f"peak RSS x{b['rss_mb'] / a['rss_mb']:.2f}, "
                 f"{(b['rss_mb'] - a['rss_mb']) * 1024 / (b['size'] - a['size']):.1f} KB per "
                 f"added phone (less than linear: {'yes' if grow < 1 else 'NO'})"

@@ -345,7 +345,7 @@ def sweep(
         typer.Option(
             "--broker",
             help="read the hosts through `fleet worker` collectors on this broker "
-            "(redis://HOST:6379/0), one queue per site",
+            "(redis://HOST:6379/0 or amqp://USER@HOST:5672//), one queue per site",
         ),
     ] = None,
     site_timeout: Annotated[
@@ -742,7 +742,11 @@ def worker(
         ),
     ],
     broker: Annotated[
-        str, typer.Option("--broker", help="the broker's URL, e.g. redis://HOST:6379/0")
+        str,
+        typer.Option(
+            "--broker",
+            help="the broker's URL, e.g. redis://HOST:6379/0 or amqp://USER@HOST:5672//",
+        ),
     ],
     secrets_base: Annotated[
         Path,
@@ -902,7 +906,13 @@ def sbc_route(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
     fmt: LineFmtOpt = LineFmt("table"),
-    explain: Annotated[bool, typer.Option(help="show how the route was chosen")] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            help="show how the route was chosen and, on an emergency call, whether the SBC"
+            " adds the caller's location"
+        ),
+    ] = False,
 ) -> None:
     """Which route an SBC picks for a called number, what leaves, on which trunk."""
     from fleet import commands

@@ -18,12 +18,12 @@ from fleet import inventory as inventory_mod
 from fleet.app import Output, Publish
 from fleet.audit import audit as run_audit
 from fleet.check import golden as golden_mod
-from fleet.check import policies
+from fleet.check import policies, sbc_location
 from fleet.collect.crawler import CrawlOptions
 from fleet.errors import InputError
-from fleet.model import DeviceState, Snapshot
+from fleet.model import DeviceState, RouteDecision, Snapshot
 from fleet.profiles import Profile
-from fleet.report import drift_report, progress, text
+from fleet.report import drift_report, progress, route_text, text
 from fleet.store import Store
 
 # Old names, kept while other parts move to fleet.app.
@@ -122,7 +122,7 @@ def run_sweep(
     broker = (dist.broker if dist else None) or inputs.broker
     if broker is not None:
         dist = dataclasses.replace(dist or Distributed(None), broker=broker)
-        snap = _run_distributed(inputs, opts, tag, dist)
+        snap = _run_distributed(inputs, opts, tag, dist, store)
         snap.inventory = str(inputs.inventory.resolve())
         snap.golden_file = str(inputs.golden.resolve())
         snap.selection = inputs.select
@@ -459,10 +459,23 @@ def sbc_route(
     if got is None:
         return 1
     state, prof = got
-    assert prof.route is not None
+    unproven = False
     for n in numbers:
-        _print(text.route_lines(n, prof.route(state, n, source), as_json=as_json, explain=explain))
-    return 0
+        if prof.route is None:  # an SBC read through netmiko: fleet cannot walk its routing
+            why = f"fleet cannot evaluate {prof.name} routing: a call through it is unproven"
+            d = RouteDecision(n, source, "unproven", steps=[why])
+        else:
+            d = prof.route(state, n, source)
+        # what it does with the caller's location, on the calls the SBC treats as emergency
+        loc = (
+            sbc_location.on_route(state.sbc, d, source)
+            if sbc_location.emergency_call(state.sbc, n, d)
+            else None
+        )
+        _print(route_text.route_lines(n, d, loc, as_json=as_json, explain=explain))
+        calls = [d, *d.alternatives]
+        unproven |= any(c.outcome == "unproven" or c.unproven for c in calls)
+    return 1 if unproven else 0  # fail closed: a route fleet could not walk is no answer
 
 
 def _sbc_from_file(path: Path) -> tuple[DeviceState, Profile] | None:
@@ -495,11 +508,11 @@ def _sbc_from_inventory(path: Path, host_id: str | None) -> tuple[DeviceState, P
             "nor an inventory (YAML with hosts:, or CSV)",
             file=str(path),
         ) from None
-    sbcs = [h for h in inv.hosts if profiles.get(h.profile).route is not None]
-    if host_id:
-        sbcs = [h for h in sbcs if h.id == host_id]
+    # an SBC read through netmiko counts too: its calls are then shown unproven, not refused
+    every = [h for h in inv.hosts if profiles.get(h.profile).route or h.role == "sbc"]
+    sbcs = [h for h in every if h.id == host_id] if host_id else every
     if len(sbcs) != 1:
-        names = ", ".join(h.id for h in inv.hosts if profiles.get(h.profile).route) or "none"
+        names = ", ".join(h.id for h in every) or "none"
         raise InputError(
             f"no SBC {host_id!r} in the inventory (SBCs: {names})"
             if host_id
@@ -563,7 +576,11 @@ def _since(text: str, parse_age: Callable[[str], float]) -> str:
 
 
 def _run_distributed(
-    inputs: SweepInputs, opts: CrawlOptions, tag: str | None, dist: Distributed
+    inputs: SweepInputs,
+    opts: CrawlOptions,
+    tag: str | None,
+    dist: Distributed,
+    store: Store | None = None,
 ) -> Snapshot:
     from fleet import distributed
 
@@ -585,6 +602,7 @@ def _run_distributed(
             batch_size=dist.batch_size,
             tag=tag,
             on_done=advance,
+            stage=store.stage if store is not None else None,
         )
 
 

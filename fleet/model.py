@@ -115,7 +115,8 @@ class SbcLocation:
     ``mode``: ``elin`` (it sends the ELIN of the caller's network, ``elins``, as the calling
     number), ``elin-gateway`` (it turns the ELINs the call already carries, a PIDF-LO from a
     location server or a Lync priority list, into the calling number: it adds none of its
-    own) or ``none`` (no location handling configured)."""
+    own) or ``none`` (no location handling configured); ``unproven``: the configuration
+    holds a step the profile does not evaluate that may add one (``source`` says which)."""
 
     mode: str = "none"
     source: str = ""  # the settings it was read from, as an operator finds them
@@ -152,7 +153,8 @@ class RouteDecision:
     # routed | no-route | rejected; or ambiguous: the box's own rules leave the decision
     # open, and ``alternatives`` holds one full decision per possibility: per candidate
     # source (``source`` names it: an AudioCodes IP group, an Acme realm) or per tied rule
-    # (``route`` names it: CUBE dial-peers equal in match length and preference).
+    # (``route`` names it: CUBE dial-peers equal in match length and preference). `fleet sbc
+    # route` alone says unproven, for an SBC whose routing fleet does not read (netmiko).
     outcome: str
     route: str | None = None  # the winning rule, as SbcRoute.name
     sent: str | None = None  # the called number as it leaves
@@ -160,11 +162,17 @@ class RouteDecision:
     priority: str | None = None
     steps: list[str] = field(default_factory=list)
     alternatives: list[RouteDecision] = field(default_factory=list)
+    # why fleet cannot prove where a routed call goes although the box's rules pick this
+    # route (an Acme next hop that is a local route table file, say); empty: it can
+    unproven: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         if not d["alternatives"]:
             del d["alternatives"]
+        for x in (d, *d.get("alternatives", ())):  # a key added later: absent when unset
+            if not x["unproven"]:
+                del x["unproven"]
         return d
 
 

@@ -56,6 +56,9 @@ def _attribute(m: int, pa: dict[str, Any]) -> dict[str, Any]:
         "state": pa.get("state", "enabled") or "enabled",
         "app_protocol": pa.get("app-protocol", "SIP") or "SIP",
         "methods": _words(pa.get("methods")),
+        # E-CSCF lookup: the LRT key is the caller's emergency location string (README [L4])
+        "eloc_lookup": pa.get("eloc-str-lkup", "disabled") or "disabled",
+        "eloc_match": pa.get("eloc-str-match", ""),
     }
 
 
@@ -130,6 +133,8 @@ def _interfaces(els: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
             "realm": s.get("realm-id", ""),
             "state": s.get("state", "enabled") or "enabled",
             "anonymous_priority": s.get("anonymous-priority", "none") or "none",
+            # disallow-priority-calls: priority calls through it get a 380 (README [P2])
+            "options": _words(s.get("options")),
             "in_manip": s.get("in-manipulationid", ""),
             "out_manip": s.get("out-manipulationid", ""),
             "ports": [_port(p) for p in s["_subs"].get("sip-port", [])],
@@ -168,6 +173,39 @@ def _manipulations(els: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[
     }
 
 
+def _tables(els: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Local route tables (session-router > local-routing-config, README [L1]): the table's
+    routes are in an XML file on the box, only its name and lookup settings are here."""
+    return [
+        {
+            "name": t.get("name", ""),
+            # `file-name` in configuration guides and captures, `filename` in one reference
+            "file_name": t.get("file-name") or t.get("filename", ""),
+            "prefix_length": t.get("prefix-length", "0") or "0",
+            "string_lookup": t.get("string-lookup", "disabled") or "disabled",
+            "retarget_requests": t.get("retarget-requests", "enabled") or "enabled",
+            "match_mode": t.get("match-mode", ""),
+        }
+        for t in els.get("local-routing-config", [])
+    ]
+
+
+def _controls(els: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Network management controls (session-router > net-management-control, README [P3]):
+    call gapping by called number, and the PRIORITY type for 911 exemption."""
+    return [
+        {
+            "name": c.get("name", ""),
+            "state": c.get("state", "enabled") or "enabled",
+            "type": (c.get("type") or "").upper(),
+            "value": c.get("value", "0") or "0",
+            "treatment": (c.get("treatment") or "").upper(),
+            "destination": _words(c.get("destination-identifier")),
+        }
+        for c in els.get("net-management-control", [])
+    ]
+
+
 def _data(params: dict[str, str]) -> dict[str, Any]:
     els = elements(params)
     return {
@@ -177,6 +215,8 @@ def _data(params: dict[str, str]) -> dict[str, Any]:
         "groups": _groups(els),
         "interfaces": _interfaces(els),
         "manipulations": _manipulations(els),
+        "tables": _tables(els),
+        "controls": _controls(els),
     }
 
 
@@ -219,6 +259,13 @@ def _routes(data: dict[str, Any]) -> tuple[list[SbcRoute], list[str]]:
             for to in lp["to"]:
                 if to != "*" and to not in emergency:
                     emergency.append(to)
+    # a PRIORITY network management control names the numbers the box exempts as 911 calls
+    # (README [P3]); only whole numbers, not ^-wildcarded prefixes or hosts
+    for c in data["controls"]:
+        if c["type"] == "PRIORITY" and c["state"] == "enabled":
+            for n in c["destination"]:
+                if n.isdigit() and n not in emergency:
+                    emergency.append(n)
     return routes, emergency
 
 

@@ -30,6 +30,7 @@ ELEMENTS = (
     "local-routing-config",
     "media-manager",
     "media-profile",
+    "net-management-control",
     "network-interface",
     "phy-interface",
     "realm-config",

@@ -6,6 +6,10 @@ that realm rewrites the Request-URI first, every enabled local-policy whose sour
 from-address and to-address match contributes its enabled policy-attributes, and the candidates
 are ordered by cost, then longest to-address match, then wildcard last. The winner's
 out-manipulation (session agent, else realm, else SIP interface) gives the number as it leaves.
+What the winner's policy-priority means is a step of the decision; a next hop or setting that
+decides the call outside the running configuration (a local route table file, an ENUM query,
+a SIP interface refusing priority calls, call gapping on the number) makes the decision
+``unproven``, with the reason, never a route fleet claims to have followed.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ class Attribute:
     state: str
     app_protocol: str
     methods: list[str]
+    # defaults: SBC states stored before these were read
+    eloc_lookup: str = "disabled"
+    eloc_match: str = ""
 
     @property
     def trunk(self) -> str:
@@ -140,10 +147,52 @@ class Interface:
     in_manip: str
     out_manip: str
     ports: list[Port]
+    options: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Interface:
         return cls(**{**d, "ports": [Port(**p) for p in d["ports"]]})
+
+    def refuses_priority(self) -> bool:
+        # "Emergency Call Fallback": priority calls through it are answered 380 (README [P2])
+        return any(o.lstrip("+").lower() == "disallow-priority-calls" for o in self.options)
+
+
+@dataclass(slots=True)
+class RouteTable:
+    """A local route table (local-routing-config): the name a next hop ``lrt:NAME`` gives,
+    and the file on the box that holds its routes."""
+
+    name: str
+    file_name: str
+    prefix_length: str
+    string_lookup: str
+    retarget_requests: str
+    match_mode: str
+
+
+@dataclass(slots=True)
+class Control:
+    """A network management control: call gapping (GAP-RATE, GAP-PERCENT) or the PRIORITY
+    type (911 exemption) for the called numbers in ``destination``."""
+
+    name: str
+    state: str
+    type: str
+    value: str
+    treatment: str
+    destination: list[str]
+
+    def matches(self, number: str) -> bool:
+        """A destination-identifier entry is a number or prefix with ``^`` for any one
+        digit (README [P3]); IP addresses, host names and URNs never match a dialled
+        number."""
+        for entry in self.destination:
+            if not re.fullmatch(r"[0-9^*#+]+", entry):
+                continue
+            if re.match("".join("." if ch == "^" else re.escape(ch) for ch in entry), number):
+                return True
+        return False
 
 
 @dataclass(slots=True)
@@ -185,6 +234,8 @@ class AcmeRouting:
     interfaces: list[Interface]
     # sip-manipulation name -> its header-rules as stored; typed when a call reaches one
     stored_manipulations: dict[str, list[dict[str, Any]]]
+    tables: list[RouteTable] = field(default_factory=list)
+    controls: list[Control] = field(default_factory=list)
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> AcmeRouting:
@@ -195,6 +246,9 @@ class AcmeRouting:
             groups=[Group(**g) for g in data["groups"]],
             interfaces=[Interface.from_dict(s) for s in data["interfaces"]],
             stored_manipulations=data["manipulations"],
+            # absent from SBC states stored before they were read
+            tables=[RouteTable(**t) for t in data.get("tables", [])],
+            controls=[Control(**c) for c in data.get("controls", [])],
         )
 
     @staticmethod
@@ -511,9 +565,108 @@ class Call:
     number: str
     source: str | None
     steps: list[str] = field(default_factory=list)
+    realm: str = ""  # the ingress realm it is routed from
 
     def decision(self, outcome: str, **fields: Any) -> RouteDecision:
         return RouteDecision(self.number, self.source, outcome, steps=self.steps, **fields)
+
+
+# --- emergency priority and what fleet cannot see ------------------------------------------
+
+
+def _priority_step(cfg: AcmeRouting, lp: Policy, realm: str) -> str:
+    """What the winning local-policy's policy-priority means for this call (README [D3],
+    [P1]): only values above none mark it."""
+    name = f"local-policy {lp.index}" + (f" ({lp.description})" if lp.description else "")
+    if lp.priority == "none":
+        return (
+            f"{name} has policy-priority none: the box does not mark this call as a priority call"
+        )
+    said = f"{name} has policy-priority {lp.priority}: the box handles it as a priority session "
+    said += "(exempt from session-agent, realm and SIP interface session constraints)"
+    anon = next((s.anonymous_priority for s in cfg.interfaces if s.realm == realm), None)
+    if anon is None:
+        return said
+    said += f"; realm {realm}'s sip-interface has anonymous-priority {anon}: a caller that fails "
+    # none is the lowest value and emergency the highest [D3]; the order between is not given
+    if lp.priority == "emergency" or anon == "none":
+        return said + f"admission control is still routed by it ({lp.priority} >= {anon})"
+    if anon == "emergency":
+        return said + f"admission control is not routed by it ({lp.priority} < {anon})"
+    return said + (
+        f"admission control is routed by it only if {lp.priority} ranks at or above {anon} "
+        "(Oracle gives no order between none and emergency)"
+    )
+
+
+def _table_reason(cfg: AcmeRouting, pa: Attribute, user: str) -> str:
+    """Why a next hop ``lrt:NAME`` cannot be followed: the table is a file on the box."""
+    name = pa.next_hop[4:]
+    table = next((t for t in cfg.tables if t.name == name), None)
+    if table is None:
+        said = (
+            f"its next hop is local route table {name}, which no local-routing-config in the "
+            "capture defines: fleet cannot see where the box sends it"
+        )
+    else:
+        said = (
+            f"its next hop is local route table {name} (local-routing-config file-name "
+            f"{table.file_name or '(none)'}): the routes are in that file on the box "
+            "(/code/lrt), not in the running configuration, so fleet cannot see where the "
+            f"box sends {user}"
+        )
+        if table.retarget_requests != "disabled":
+            said += " nor the number it leaves as (retarget-requests replaces the Request-URI)"
+    if pa.eloc_lookup == "enabled":
+        said += (
+            "; eloc-str-lkup is enabled, so the box looks the table up by the caller's "
+            "emergency location string"
+            + (f" ({pa.eloc_match})" if pa.eloc_match else "")
+            + " rather than by the number"
+        )
+    return said
+
+
+def _unproven(call: Call, c: Candidate, user: str) -> list[str]:
+    """What in the box's configuration decides this call where fleet cannot see it."""
+    cfg, pa, reasons = call.cfg, c.attribute, []
+    hop = pa.next_hop.lower()
+    if hop.startswith("lrt:"):
+        reasons.append(_table_reason(cfg, pa, user))
+    elif hop.startswith("enum:"):
+        reasons.append(
+            f"its next hop is an ENUM query ({pa.next_hop}): the answer of that server "
+            "decides where it goes, and fleet cannot see it"
+        )
+    for realm in dict.fromkeys(r for r in (call.realm, pa.realm) if r):
+        if any(s.realm == realm and s.refuses_priority() for s in cfg.interfaces):
+            reasons.append(
+                f"realm {realm}'s sip-interface has options disallow-priority-calls: the box "
+                "answers priority calls through it with 380, and fleet cannot tell whether "
+                "it counts this call as one"
+                + (
+                    f" (its local-policy has policy-priority {c.policy.priority})"
+                    if c.policy.priority != "none"
+                    else ""
+                )
+            )
+    for ctl in cfg.controls:
+        if ctl.state != "enabled" or not ctl.matches(user):
+            continue
+        if ctl.type == "PRIORITY":
+            call.steps.append(
+                f"net-management-control {ctl.name} (type PRIORITY) names {user}: where the "
+                "ingress realm applies network management controls, the box exempts it from "
+                "call gapping (911 exemption handling)"
+            )
+        elif ctl.type in ("GAP-RATE", "GAP-PERCENT"):
+            reasons.append(
+                f"net-management-control {ctl.name} ({ctl.type} {ctl.value}, treatment "
+                f"{ctl.treatment or 'none'}) names {user}: where the ingress realm applies "
+                "network management controls, the box gaps such calls and rejects or diverts "
+                "those over the limit; fleet cannot know the load"
+            )
+    return reasons
 
 
 def _take(call: Call, c: Candidate, agents: list[Agent], user: str) -> RouteDecision:
@@ -527,14 +680,27 @@ def _take(call: Call, c: Candidate, agents: list[Agent], user: str) -> RouteDeci
     if pa.action == "redirect":
         steps.append("action redirect: a 3xx goes back to the caller")
         return call.decision("rejected", route=name, sent=user)
+    steps.append(_priority_step(call.cfg, c.policy, call.realm))
+    # on the number as it arrived: the table lookup and the network management controls see
+    # the Request-URI the local-policy matched, before any outbound manipulation
+    reasons = _unproven(call, c, user)
+    steps += [f"unproven: {r}" for r in reasons]
     if out_manip := _out_manip(call.cfg, agents, pa):
         user = _apply_manipulation(call.cfg, out_manip, user, steps)
     priority = c.policy.priority if c.policy.priority != "none" else None
-    return call.decision("routed", route=name, sent=user, trunk=pa.trunk, priority=priority)
+    return call.decision(
+        "routed",
+        route=name,
+        sent=user,
+        trunk=pa.trunk,
+        priority=priority,
+        unproven="; ".join(reasons),
+    )
 
 
 def _route_from(call: Call, realm: str) -> RouteDecision:
     cfg, steps = call.cfg, call.steps
+    call.realm = realm
     user = call.number
     if in_manip := cfg.realm_manip(realm, "in"):
         user = _apply_manipulation(cfg, in_manip, user, steps)
@@ -553,12 +719,13 @@ def _route_from(call: Call, realm: str) -> RouteDecision:
 
 
 def _same(a: RouteDecision, b: RouteDecision) -> bool:
-    return (a.outcome, a.route, a.sent, a.trunk, a.priority) == (
+    return (a.outcome, a.route, a.sent, a.trunk, a.priority, a.unproven) == (
         b.outcome,
         b.route,
         b.sent,
         b.trunk,
         b.priority,
+        b.unproven,
     )
 
 

@@ -31,6 +31,27 @@ LOCATION_FAULTS = {
     "no-elin-gateway": "the ELIN_Gateway option is gone from spl-config: the box no longer "
     "turns the ELINs an emergency call carries into its calling number",
 }
+# Faults that leave the route as the box picks it but hide where it goes or whether the box
+# lets it through (README "Emergency priority, LRT"): fleet reports them unproven
+# (coverage.uncertain on the SBC, an unproven emergency.path on the phones), never a
+# misroute; kept out of FAULTS for the same reason as LOCATION_FAULTS.
+COVERAGE_FAULTS = {
+    "lrt-999": "the 999 local-policy's next hop becomes the local route table lrt:E911 (its "
+    "routes in e911-psap.xml.gz on the box): where 999 goes is not in the configuration",
+    "no-priority-calls": "the phones' sip-interface gets options disallow-priority-calls: the "
+    "box answers priority calls from the phones with 380",
+}
+LRT_TABLE = "E911"
+# session-router > local-routing-config, printed as the Oracle configuration guide's example
+# and a public capture print it (README [L1], [C5])
+LRT_CONFIG = (
+    "local-routing-config\n"
+    + "        name".ljust(48)
+    + LRT_TABLE
+    + "\n"
+    + "        file-name".ljust(48)
+    + "e911-psap.xml.gz"
+)
 # system > spl-config > spl-options (README "Caller location"): the ELIN gateway option the lab
 # box carries, printed as an added option is printed in Oracle's spl-config examples
 SPL_CONFIG = "spl-config\n" + "        spl-options".ljust(48) + "+ELIN_Gateway"
@@ -183,12 +204,34 @@ def render(spec: LabSbc) -> str:
             emergency.append(_PRIORITY.sub(r"\1none", b))
     if spec.fault != "no-elin-gateway":
         rest.append(SPL_CONFIG)
+    emergency, rest = _coverage_fault(spec.fault, emergency, rest)
     text = "\n".join(emergency + rest) + "\n" + tail
     return (
         text.replace("10.20.0.0/16", _phones_prefix(spec.phone_networks))
         .replace("10.20.0.2", spec.address)
         .replace("lon-sbc-1", spec.hostname)
     )
+
+
+def _coverage_fault(
+    fault: str | None, emergency: list[str], rest: list[str]
+) -> tuple[list[str], list[str]]:
+    """The COVERAGE_FAULTS, applied to the rendered element blocks."""
+    if fault == "lrt-999":
+        hop = re.compile(r"(?m)^(\s+next-hop\s+)" + re.escape(EMERGENCY_TRUNK) + "$")
+        emergency = [
+            hop.sub(r"\g<1>lrt:" + LRT_TABLE, b) if _to_address(b) == "999" else b
+            for b in emergency
+        ]
+        rest = [*rest, LRT_CONFIG]
+    elif fault == "no-priority-calls":
+        phones = re.compile(r"(?m)^(\s+realm-id\s+PHONES)$")
+        option = "\n" + "        options".ljust(48) + "disallow-priority-calls"
+        rest = [
+            phones.sub(lambda m: m[1] + option, b) if b.startswith("sip-interface") else b
+            for b in rest
+        ]
+    return emergency, rest
 
 
 # The lab box's platform and release; a test (or the rollout) sets spec.extra["firmware"].

@@ -1,6 +1,7 @@
 """Kept while the lab simulator still imports it: the reading lives in parse.py."""
 
 from device_profiles.audiocodes.parse import (
+    CLI_SCALARS,
     TEMPLATE,
     check_cli_layout,
     is_cli,
@@ -14,6 +15,7 @@ from device_profiles.audiocodes.parse import (
 from device_profiles.audiocodes.parse import read_cli as parse_cli
 
 __all__ = [
+    "CLI_SCALARS",
     "TEMPLATE",
     "check_cli_layout",
     "is_cli",

@@ -54,17 +54,32 @@ def _addresses(tabs: Tables) -> list[str]:
     return out
 
 
+# Emergency settings only reported (no routing or location decision depends on them), kept
+# only where the configuration sets them: a state without them is as it was before.
+_REPORTED = {
+    "SBCEmergencyRTPDiffServ": "rtp_diffserv",
+    "SBCEmergencySignalingDiffServ": "signaling_diffserv",
+    "EmergencyRegretTimeout": "regret_timeout",
+}
+
+
 def _emergency(params: dict[str, str], conditions_by_index: dict[str, str]) -> dict[str, Any]:
     cond_idx = parse.scalar(params, "SBCEmergencyCondition")
-    return {
+    out: dict[str, Any] = {
         "preemption": parse.scalar(params, "SBCPreemptionMode") == "1",
         "condition": conditions_by_index.get(str(cond_idx)) if cond_idx not in (None, "") else None,
         "condition_index": cond_idx,
         "numbers": [
             n for n in re.split(r"[,\s]+", parse.scalar(params, "EmergencyNumbers") or "") if n
         ],
+        # ini only: the CLI name of 'Emergency Special Release Cause' is documented without
+        # its path (README "Caller location"), so a CLI capture gives None
         "special_release_cause": parse.scalar(params, "EmergencySpecialReleaseCause"),
     }
+    for ini, key in _REPORTED.items():
+        if (v := parse.scalar(params, ini)) is not None:
+            out[key] = v
+    return out
 
 
 def _route_view(row: dict[str, Any], emergency_prio: bool) -> SbcRoute:
@@ -187,13 +202,39 @@ def _unsupported(c: Collected) -> ProtocolError:
     )
 
 
+def _unset(value: Any) -> bool:
+    return str(value if value is not None else "").strip() in ("", "-1")
+
+
+def _call_setup_rules(tabs: Tables, psap: list[str]) -> list[str]:
+    """Where a Call Setup Rules Set applies to calls towards a PSAP IP Group: its own
+    ``CallSetupRulesSetId`` or that of an IP-to-IP Routing row to it. Such a rule can query
+    LDAP for the caller's ELIN and add it to the INVITE as a PIDF body (techdocs SBC 7.4/7.6
+    "Emergency Call Routing using LDAP to Obtain ELIN", steps 1-3), which fleet does not
+    evaluate."""
+    wanted = {n.lower() for n in psap}
+    where = [
+        f"IPGroup {r.get('Name', '')} CallSetupRulesSetId = {r.get('CallSetupRulesSetId')}"
+        for r in tabs.get("IPGroup", [])
+        if str(r.get("Name", "")).lower() in wanted and not _unset(r.get("CallSetupRulesSetId"))
+    ]
+    for r in tabs.get("IP2IPRouting", []):
+        dest = str(r.get("DestIPGroupName", "")).lower()
+        if dest in wanted and not _unset(r.get("CallSetupRulesSetId")):
+            where.append(
+                f"{routing.route_label(r)} CallSetupRulesSetId = {r.get('CallSetupRulesSetId')}"
+            )
+    return where
+
+
 def _location(params: dict[str, str], tabs: Tables) -> SbcLocation | None:
     """E9-1-1 ELIN handling (README "Caller location"): an IP Group with 'SBC PSAP Mode'
     enabled (``IPGroup_SBCPSAPMode`` = 1) or ``E911Gateway`` = 1 makes the device an ELIN
     gateway: it takes the ELINs from the PIDF-LO the call carries (the location server's
-    NAM field) and sends one as the calling number. It adds no location of its own;
+    NAM field) and sends one as the calling number. It adds none of its own unless a Call
+    Setup Rule towards the PSAP looks one up (``_call_setup_rules``: then unproven);
     ``E911Gateway`` = 2 (location-based manipulations) only routes by the caller's location.
-    The CLI names of these settings are not confirmed: a CLI configuration gives None."""
+    No source gives the CLI names of these settings: a CLI configuration gives None."""
     if any(k.startswith(("voip/", "network/", "system/")) for k in params):
         return None
     psap = [
@@ -207,8 +248,14 @@ def _location(params: dict[str, str], tabs: Tables) -> SbcLocation | None:
     if gateway == "1":
         where.append("E911Gateway = 1")
     callback = [f"E911CallbackTimeout = {timeout} (minutes an ELIN callback is routed back)"]
+    rules = _call_setup_rules(tabs, psap)
+    if rules:
+        where.append(
+            "a Call Setup Rule on the way to the PSAP may look up the caller's ELIN in LDAP "
+            "and add it (" + "; ".join(rules) + "), which fleet does not evaluate"
+        )
     return SbcLocation(
-        mode="elin-gateway" if where else "none",
+        mode="unproven" if rules else "elin-gateway" if where else "none",
         source="; ".join(where) or f"SBCPSAPMode = 0 on every IP Group, E911Gateway = {gateway}",
         callback=callback if timeout else [],
     )

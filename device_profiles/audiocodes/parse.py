@@ -163,14 +163,19 @@ CLI_TABLES: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
 }
-# CLI settings blocks -> ini scalar parameters (configure voip > sbc settings >
-# sbc-preemption-mode [SBCPreemptionMode]; ... > sip-definition settings > emerg-nbs
-# [EmergencyNumbers]).
+# CLI settings blocks -> ini scalar parameters, each as the manual prints it beside its ini
+# name ("configure voip > sbc settings > sbc-preemption-mode [SBCPreemptionMode]"): techdocs
+# SBC 7.4/7.6 "SBC Supplementary Services" for the sbc settings four; Mediant 1000 Gateway &
+# E-SBC User's Manual ch. 68 "Configuration Parameters Reference" (easymanua.ls p.1294) for
+# emerg-nbs and emerg-calls-regrt-t-out. Only cited keywords are read (README "Caller
+# location": which were looked for and not found, e.g. the E9-1-1 ones).
 CLI_SCALARS: dict[str, str] = {
     "voip/sbc settings/sbc-preemption-mode": "SBCPreemptionMode",
     "voip/sbc settings/sbc-emerg-condition": "SBCEmergencyCondition",
+    "voip/sbc settings/sbc-emerg-rtp-diffserv": "SBCEmergencyRTPDiffServ",
+    "voip/sbc settings/sbc-emerg-sig-diffserv": "SBCEmergencySignalingDiffServ",
     "voip/sip-definition settings/emerg-nbs": "EmergencyNumbers",
-    "voip/sip-definition settings/emerg-special-release-cause": "EmergencySpecialReleaseCause",
+    "voip/sip-definition settings/emerg-calls-regrt-t-out": "EmergencyRegretTimeout",
 }
 # CLI keywords for the enumerations routing reads, as the ini file's numbers.
 CLI_ENUMS: dict[str, dict[str, str]] = {
@@ -232,7 +237,6 @@ CLI_ENUMS: dict[str, dict[str, str]] = {
     "ApplicationType": {"gw": "0", "sas": "1", "sbc": "2"},
     "ManipulatedURI": {"source": "0", "destination": "1"},
     "SBCPreemptionMode": {"disable": "0", "enable": "1"},
-    "EmergencySpecialReleaseCause": {"disable": "0", "enable": "1"},
 }
 
 

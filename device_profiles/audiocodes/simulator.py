@@ -133,6 +133,16 @@ def _strip_outside_line(numbers: list[str]) -> list[Block]:
     return rows
 
 
+def _set_extra(b: Block, spec: LabSbc) -> None:
+    """The emergency settings a test configures by their ini names in ``spec.extra``
+    (``SBCEmergencyRTPDiffServ``...), printed under their cited CLI names in their block (the
+    box prints only what differs from the default, so nothing when unset)."""
+    for cli_key, ini in config.CLI_SCALARS.items():
+        section, table, key = cli_key.split("/")
+        if section == b.section and table == b.table and ini in spec.extra:
+            b.set(key, spec.extra[ini])
+
+
 def render(spec: LabSbc) -> str:
     """`show running-config` of the lab SBC ``spec``."""
     fault = spec.fault if spec.fault in FAULTS else None
@@ -196,25 +206,32 @@ def render(spec: LabSbc) -> str:
             continue
         if b.table in ("sbc routing condition-table", "sbc settings") and not emergency:
             continue
-        if b.table == "interface network-if" and b.index == "0":
-            b.set("ip-address", spec.address)
-        elif b.table == "sbc routing condition-table":
-            b.set(
-                "condition",
-                _q(" OR ".join(f"header.to.url.user=='{n}'" for n in spec.emergency_numbers)),
-            )
-        elif b.table == "sip-definition settings":
-            # EmergencyNumbers holds at most four numbers of at most four digits.
-            short = [n for n in spec.emergency_numbers if len(n) <= 4][:4]
-            b.set("emerg-nbs", _q(",".join(short)))
-        elif (
-            b.table == "ip-group"
-            and fault == "manipulation-999"
-            and ("name", _q(PHONE_GROUP)) in b.items
-        ):
-            b.set("inbound-mesg-manipulation-set", "1")
+        _edit(b, spec, fault)
         blocks.append(b)
     return _emit(blocks)
+
+
+def _edit(b: Block, spec: LabSbc, fault: str | None) -> None:
+    """A block of the basis as ``spec`` (and its fault) has it."""
+    if b.table == "interface network-if" and b.index == "0":
+        b.set("ip-address", spec.address)
+    elif b.table == "sbc routing condition-table":
+        b.set(
+            "condition",
+            _q(" OR ".join(f"header.to.url.user=='{n}'" for n in spec.emergency_numbers)),
+        )
+    elif b.table == "sip-definition settings":
+        # EmergencyNumbers holds at most four numbers of at most four digits.
+        short = [n for n in spec.emergency_numbers if len(n) <= 4][:4]
+        b.set("emerg-nbs", _q(",".join(short)))
+    elif (
+        b.table == "ip-group"
+        and fault == "manipulation-999"
+        and ("name", _q(PHONE_GROUP)) in b.items
+    ):
+        b.set("inbound-mesg-manipulation-set", "1")
+    if b.table in ("sip-definition settings", "sbc settings"):
+        _set_extra(b, spec)
 
 
 # The lab box's board and version; a test (or the rollout) sets spec.extra["firmware"].

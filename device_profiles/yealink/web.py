@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from device_profiles.yealink import cfgfile
 from fleet.collect.http import HttpHost
+from fleet.collect.options import fleet_seconds
 from fleet.errors import AuthFailed, DeviceError, ProtocolError
 from fleet.model import Collected
 
@@ -57,8 +58,9 @@ BUSY = (
     "(that session ends when it times out on the phone, after some minutes); fleet retried "
     "{n} times over {s:g} s and did not push it aside"
 )
-# Logging out must not hold up a cancelled sweep: at most this long, shielded from the
-# cancellation so the phone's one web session is handed back.
+# Logging out must not hold up a cancelled sweep: at most this long of the phone's own time
+# (fleet's lateness not counted), shielded from the cancellation so the phone's one web
+# session is handed back.
 LOGOUT_TIMEOUT = 3.0
 _LOGOUTS: set[asyncio.Task[None]] = set()
 
@@ -264,7 +266,8 @@ async def _logout(host: HttpHost, token: str) -> None:
 
 async def _shielded(coro: Awaitable[Any]) -> None:
     """Run ``coro`` as its own task that a cancellation of ours does not stop; wait for it
-    at most LOGOUT_TIMEOUT. Its errors are dropped: logging out is best effort."""
+    at most LOGOUT_TIMEOUT of the phone's own time. Its errors are dropped: logging out is
+    best effort."""
 
     async def quiet() -> None:
         with contextlib.suppress(Exception):
@@ -273,8 +276,24 @@ async def _shielded(coro: Awaitable[Any]) -> None:
     task = asyncio.ensure_future(quiet())
     _LOGOUTS.add(task)  # keep a reference until it is done, even if we stop waiting
     task.add_done_callback(_LOGOUTS.discard)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.shield(task), LOGOUT_TIMEOUT)
+    await _wait_own_time(task, LOGOUT_TIMEOUT)
+
+
+async def _wait_own_time(task: asyncio.Future[None], limit: float) -> None:
+    """Wait for ``task`` until it is done or the phone has had ``limit`` seconds of its own.
+
+    A wall-clock wait charged the phone with fleet's own lateness: in a sweep of thousands
+    of phones the loop runs late by seconds, the wait gave up before the logout was even
+    sent, and the sweep's end then cancelled it, leaving the phone's one web session held
+    for the next sweep. So, as the crawler does for a device's deadline, the time fleet was
+    busy elsewhere (``fleet_seconds``: its late loop and its own queues) pushes the end
+    back. ``asyncio.wait`` cancels nothing, neither on time-out nor when we are cancelled."""
+    start, fleet0 = time.monotonic(), fleet_seconds()
+    while not task.done():
+        left = limit - (time.monotonic() - start) + (fleet_seconds() - fleet0)
+        if left <= 0:
+            return
+        await asyncio.wait((task,), timeout=left)
 
 
 async def _api_login_retrying(host: HttpHost, n_hex: str, e_hex: str, session: list[bool]) -> None:

@@ -34,8 +34,10 @@ def check_sbc(result: DeviceResult, policy: EmergencyPolicy) -> list[Finding]:
                 src += "open: each alternative is checked)"
             out.append(
                 Finding(
-                    "emergency.sbc_route",
-                    "critical",
+                    # a route fleet cannot follow (a table file it cannot see) is a gap in
+                    # what it knows, not a proven fault: coverage, never silence
+                    "coverage.uncertain" if alt.unproven else "emergency.sbc_route",
+                    "high" if alt.unproven else "critical",
                     number,
                     f"{number}{src}: {why}",
                     expected=f"{number} leaves unmodified on "
@@ -56,6 +58,8 @@ def _route_problem(
         return "unproven: the SBC's rules leave the call's source open"
     if d.outcome != "routed":
         return f"the SBC rejects it (by {d.route or 'its rules'})"
+    if d.unproven:
+        return f"unproven: {d.unproven}"
     if d.sent != number:
         return f"the SBC rewrites it to {d.sent} (by {d.route})"
     if policy.sbc_trunks and not _trunk_allowed(d.trunk, policy.sbc_trunks, aliases):
@@ -96,6 +100,8 @@ def _sentence(d: RouteDecision) -> str:
         by = f" by {d.route}" if d.route else ""
         return f"route: {d.number}{src} is {d.outcome}{by}"
     prio = f", marked {d.priority}" if d.priority else ""
+    if d.unproven:
+        return f"route: {d.number}{src} takes {d.route}{prio}; where it leaves is unproven"
     return f"route: {d.number}{src} takes {d.route} and leaves as {d.sent} on {d.trunk}{prio}"
 
 
@@ -344,6 +350,9 @@ def _hop(
         f"{sbc.id}: {d.route} sends {sent} as {d.sent} on {d.trunk}"
         + (f" ({d.priority})" if d.priority else "")
     )
+    if d.unproven:
+        chain.append(f"{sbc.id}: {d.unproven}")
+        return f"unproven: {sbc.id} {d.route}: {d.unproven}"
     if d.sent != number:
         return f"{sbc.id} rewrites it to {d.sent} ({d.route})"
     if policy.sbc_trunks and not _trunk_allowed(d.trunk, policy.sbc_trunks, _aliases(sbc)):

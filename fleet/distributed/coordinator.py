@@ -1,7 +1,11 @@
 """The coordinator's side: hosts split by site (or group) into batches on that shard's queue,
 results waited for until ``site_timeout``, one result kept per device; a device whose batch
 never came back is ``unreachable`` ("no collector for site lon"), so it is a coverage finding
-and the sweep completes. The fleet-level checks run here, on every result."""
+and the sweep completes. The fleet-level checks run here, on every result.
+
+With a store's ``stage``, each result is written to it as its batch answers and its raw
+configuration dropped, as the single-process sweep does: what the coordinator holds per
+device is the normalised state and the findings, whatever the fleet's size."""
 
 from __future__ import annotations
 
@@ -76,14 +80,17 @@ def sweep(
     batch_size: int = 200,
     tag: str | None = None,
     on_done: Callable[[Any], None] | None = None,
+    stage: Callable[[DeviceResult], None] | None = None,
 ) -> Snapshot:
-    """One snapshot of ``hosts`` read by the collectors of their shards."""
+    """One snapshot of ``hosts`` read by the collectors of their shards; ``stage`` (the
+    store's :meth:`~fleet.store.Store.stage`) hears each result as it comes back."""
     app = tasks.make_app(broker)
     parts = batches(hosts, shard_by, batch_size)
     wire = {h.id: payload.host_to_dict(h) for h in hosts}  # refuses plaintext secrets first
     reachable(app, broker)
     started, t0 = now(), time.monotonic()
     options = dataclasses.asdict(opts)
+    golden_text = golden_path.read_text(encoding="utf-8")
     sent = []
     try:
         for k, b in enumerate(parts):
@@ -91,11 +98,12 @@ def sweep(
                 "batch": k,
                 "hosts": [wire[h.id] for h in b.hosts],
                 "options": options,
-                "golden": golden_path.read_text(encoding="utf-8"),
+                "golden": golden_text,
                 "golden_name": golden_path.name,
             }
             sent.append((b, app.send_task(tasks.TASK, args=[body], queue=b.queue)))
-        got, failed = _wait(sent, site_timeout, on_done)
+        del wire
+        got, failed = _wait(sent, site_timeout, _kept(on_done, stage))
     except BrokerError:
         raise
     except Exception as e:  # kombu / redis connection errors, named by the broker's URL
@@ -137,6 +145,24 @@ def reachable(app: Any, broker: str, then: str = "nothing was swept") -> None:
         ) from None
 
 
+def _kept(
+    on_done: Callable[[Any], None] | None, stage: Callable[[DeviceResult], None] | None
+) -> Callable[[DeviceResult], None] | None:
+    """What is done with each device's result as it arrives: staged in the store, then its
+    raw configuration dropped (the device-level checks on raw keys ran on the collector)."""
+    if stage is None:
+        return on_done
+
+    def keep(r: DeviceResult) -> None:
+        stage(r)
+        if r.state is not None:
+            r.state.raw = {}
+        if on_done is not None:
+            on_done(r)
+
+    return keep
+
+
 def _wait(
     sent: list[tuple[Batch, Any]], site_timeout: float, on_done: Callable[[Any], None] | None
 ) -> tuple[dict[str, DeviceResult], dict[str, str]]:
@@ -156,13 +182,15 @@ def _wait(
             if res.failed():
                 failed[b.queue] = redact_text(f"{type(res.result).__name__}: {res.result}")[:300]
                 continue
-            for d in res.get(timeout=5)["results"]:
+            answer = res.get(timeout=5)
+            res.forget()  # the result's copy in the backend (and in ``res``) is not kept
+            for d in answer.pop("results"):
                 r = payload.result_from_dict(d)
                 if r.id not in got:
                     got[r.id] = r
                     if on_done:
                         on_done(r)
-            res.forget()
+            del answer
         pending = still
         if pending:
             time.sleep(POLL_S)

@@ -1,9 +1,14 @@
 """The Celery application and the one task a collector runs.
 
 Delivery is at least once: ``acks_late`` (a batch is acknowledged only when its results are
-stored), ``reject_on_worker_lost`` and the broker's visibility timeout give a batch whose
-worker died to another worker; its results are safe to receive twice (the coordinator keeps
-one per device). One batch at a time per worker (``prefetch 1``), read in one asyncio loop.
+stored) and ``reject_on_worker_lost`` give a batch whose worker died to another worker: on
+Redis after the visibility timeout, on RabbitMQ as soon as the dead worker's connection
+closes. Its results are safe to receive twice (the coordinator keeps one per device). One
+batch at a time per worker (``prefetch 1``), read in one asyncio loop.
+
+Results come back through Redis itself on a ``redis://`` broker; on RabbitMQ through Celery's
+``rpc://`` backend (each result a message on the coordinator's own reply queue), since Celery 5
+has no result backend on an ``amqp://`` URL.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from celery import Celery
 
@@ -22,6 +28,18 @@ from fleet.distributed import payload
 
 TASK = "fleet.collect_batch"
 VISIBILITY_TIMEOUT = 1800.0  # s: a batch unacknowledged this long goes to another worker
+AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
+
+
+def is_amqp(broker: str) -> bool:
+    """Whether ``broker`` is a RabbitMQ (AMQP 0-9-1) URL."""
+    return urlsplit(broker).scheme.lower() in AMQP_SCHEMES
+
+
+def backend_for(broker: str) -> str:
+    """Where results come back: the broker itself on Redis; ``rpc://`` (replies on the
+    coordinator's own queue, no second server) on RabbitMQ."""
+    return "rpc://" if is_amqp(broker) else broker
 
 
 def queue_for(shard: str) -> str:
@@ -30,7 +48,7 @@ def queue_for(shard: str) -> str:
 
 
 def make_app(broker: str, *, visibility_timeout: float = VISIBILITY_TIMEOUT) -> Celery:
-    app = Celery("fleet", broker=broker, backend=broker, set_as_current=False)
+    app = Celery("fleet", broker=broker, backend=backend_for(broker), set_as_current=False)
     app.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -58,6 +76,12 @@ def make_app(broker: str, *, visibility_timeout: float = VISIBILITY_TIMEOUT) -> 
         worker_hijack_root_logger=False,
         task_default_queue="fleet",
     )
+    if is_amqp(broker):
+        # the solo pool runs a batch in the consumer's own thread, so no AMQP heartbeat is sent
+        # while it reads: a batch longer than the heartbeat timeout would have its connection
+        # closed and be redelivered forever. A dead worker's socket closing (or RabbitMQ's
+        # consumer_timeout, 30 min by default) gives its batch to another worker instead.
+        app.conf.broker_heartbeat = 0
     app.task(name=TASK, bind=True)(_collect_batch)
     return app
 

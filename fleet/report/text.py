@@ -149,6 +149,8 @@ def route_lines(number: str, d: RouteDecision, *, as_json: bool, explain: bool) 
         out = [
             f"{number:<12} {d.route} → {d.trunk} as {d.sent}"
             + (f" [{d.priority}]" if d.priority else "")
+            # a route whose destination fleet could not walk must not read as proven
+            + (f" (unproven: {d.unproven})" if d.unproven else "")
         ]
     else:
         out = [f"{number:<12} {d.outcome}" + (f" ({d.route})" if d.route else "")]

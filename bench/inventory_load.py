@@ -1,0 +1,158 @@
+"""Memory and time of loading an inventory alone (`fleet.inventory.load`, what every sweep
+does first), at several fleet sizes, with the YAML loader of today and the one before it
+in the same run.
+
+    python bench/inventory_load.py --sizes 10000,50000,100000
+    python bench/inventory_load.py --sizes 10000 --loaders events   # one loader only
+
+The inventory has the lab's shape (``fleet/lab/files.py``'s ``inventory_dict``: a group per
+profile holding role, profile and a ``${file:}`` password; per host an address URL, a site,
+its group, a MAC and a model, ``tls: {verify: false}`` on the HTTPS ones) and is written as
+`fleet lab serve` writes it (``yaml.safe_dump``, block style). Each (size, loader) is loaded
+twice, each time in a fresh process (the profiles imported first: their imports are the
+process's, not the load's): once for wall time, CPU and peak RSS (VmHWM, the process's own,
+minus its RSS before loading: what loading added), once under tracemalloc for the peak and
+the retained Python allocation (tracemalloc slows the load: its time is not reported).
+Loaders: ``events`` (today's: libyaml's events built into data directly, hosts validated one
+at a time) and ``nodes`` (before: PyYAML's pure-Python composer, the whole node tree in
+memory, the whole document validated at once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PROFILES = ("polycom", "yealink", "cisco_mpp", "grandstream", "snom")
+SITES = ("lon", "man", "edi", "bri", "gla", "car", "bel", "lee")
+
+
+def inventory(size: int) -> dict[str, Any]:
+    """``size`` phones in the lab inventory's shape (and the one SBC per site it has)."""
+    groups: dict[str, Any] = {
+        f"{p}-phones": {
+            "role": "phone",
+            "profile": p,
+            "credentials": {"username": "admin", "password": "${file:lab-admin.secret}"},
+        }
+        for p in PROFILES
+    }
+    hosts: dict[str, Any] = {}
+    for i in range(size):
+        p, site = PROFILES[i % len(PROFILES)], SITES[i % len(SITES)]
+        scheme = "https" if i % 3 == 0 else "http"
+        host: dict[str, Any] = {
+            "address": f"{scheme}://127.{10 + i // 65536}.{i // 256 % 256}.{i % 256}:8080",
+            "site": site,
+            "groups": [f"{p}-phones"],
+            "mac": f"c8:1f:ea:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
+            "model": "VVX 450",
+        }
+        if scheme == "https":
+            host["tls"] = {"verify": False}
+        hosts[f"{site}-ph-{i:06d}"] = host
+    groups["audiocodes-sbcs"] = {
+        "role": "sbc",
+        "profile": "audiocodes",
+        "credentials": {"username": "Admin", "password": "${file:lab-admin.secret}"},
+    }
+    for n, site in enumerate(SITES):
+        hosts[f"{site}-sbc-1"] = {
+            "address": f"ssh://127.9.0.{n + 1}:2222",
+            "site": site,
+            "groups": ["audiocodes-sbcs"],
+        }
+    return {"groups": groups, "hosts": hosts}
+
+
+def write(folder: Path, size: int) -> Path:
+    import yaml
+
+    (folder / "lab-admin.secret").write_text("admin-pw\n")
+    path = folder / f"inventory-{size}.yaml"
+    path.write_text(yaml.safe_dump(inventory(size), sort_keys=False))
+    return path
+
+
+def child(path: Path, loader: str, traced: bool) -> None:
+    """One load in this (fresh) process; prints one JSON line."""
+    import resource
+    import time
+    import tracemalloc
+
+    from fleet import inventory as inv
+    from fleet import profiles, yamlsrc
+
+    yamlsrc.LOADER = loader
+    profiles.registry()  # the profiles' imports are the process's, not the load's
+    base = _rss_kb("VmRSS")
+    if traced:
+        tracemalloc.start()
+    c0, w0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    loaded = inv.load(path)
+    wall = time.perf_counter() - w0
+    c1 = resource.getrusage(resource.RUSAGE_SELF)
+    out: dict[str, Any] = {"hosts": len(loaded.hosts)}
+    if traced:
+        out["traced_peak"], out["traced_kept"] = tracemalloc.get_traced_memory()[::-1]
+    else:
+        cpu = c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime
+        out |= {"wall": wall, "cpu": cpu, "rss_added_kb": _rss_kb("VmHWM") - base}
+    print(json.dumps(out))
+
+
+def _rss_kb(field: str) -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith(field)))
+
+
+def run(path: Path, loader: str, traced: bool) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", str(path), loader]
+    cmd += ["--traced"] if traced else []
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+    if proc.returncode:
+        raise SystemExit(f"load of {path} with {loader} failed: {proc.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="10000,50000,100000", help="host counts, comma-separated")
+    ap.add_argument("--loaders", default="events,nodes", help="events (today), nodes (before)")
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(Path(args.child[0]), args.child[1], args.traced)
+        return
+    sizes = sorted(int(n) for n in args.sizes.split(","))
+    loaders = args.loaders.split(",")
+    with tempfile.TemporaryDirectory(prefix="fleet-inventory-load-") as tmp:
+        for size in sizes:
+            path = write(Path(tmp), size)
+            mb = path.stat().st_size / 1e6
+            for loader in loaders:
+                r = run(path, loader, traced=False) | run(path, loader, traced=True)
+                n = r["hosts"]
+                print(
+                    f"{size:7d} hosts ({mb:5.1f} MB of YAML), {loader:6s}: "
+                    f"{r['wall']:6.2f} s, {r['cpu'] / n * 1e6:6.1f} us CPU per host, "
+                    f"RSS added {r['rss_added_kb'] / 1024:6.1f} MB "
+                    f"({r['rss_added_kb'] / n * 1024:6.0f} B per host), tracemalloc peak "
+                    f"{r['traced_peak'] / 1e6:6.1f} MB ({r['traced_peak'] / n:5.0f} B per host), "
+                    f"kept {r['traced_kept'] / 1e6:5.1f} MB ({r['traced_kept'] / n:5.0f} B/host)",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
