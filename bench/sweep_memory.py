@@ -11,8 +11,9 @@ written to a file), so its peak RSS (VmHWM, read by the process itself as it exi
 (``wait4``) are that sweep's alone. ``--whole-fleet`` adds, in the same run, the sweep as it
 was before streaming (every device's result, raw configuration included, held to the end);
 ``--nightly`` a second sweep into each store (the previous snapshot is read for drift);
-``--old-loader`` the streamed sweep with the inventory loaded as before (PyYAML's node
-composer, the whole document validated at once: ``yamlsrc.LOADER = "nodes"``), path
+``--old-loader`` the streamed sweep as it was before inventories were built from events
+(PyYAML's node composer, the whole document validated at once: ``yamlsrc.LOADER =
+"nodes"``) and kept devices shared their strings (``pipeline.SHARE_STRINGS``), path
 "nodes". The whole-fleet path loads the inventory that way too: it is the sweep before
 streaming in every part.
 The lab serves in child processes (one `fleet lab serve` up to 15,000 phones; above that,
@@ -156,10 +157,11 @@ def measured(peak: Path, path: str, argv: list[str]) -> None:
         peak.write_text(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM")))
 
     atexit.register(hwm)
-    if path in ("nodes", "whole"):  # the inventory loaded as before (bench only)
-        from fleet import yamlsrc
+    if path in ("nodes", "whole"):  # the inventory loaded, the devices kept, as before
+        from fleet import pipeline, yamlsrc
 
         yamlsrc.LOADER = "nodes"
+        pipeline.SHARE_STRINGS = False
     if path == "whole":  # the sweep before streaming: every device held until the end
         whole_fleet_sweep(argv)
         return

@@ -271,3 +271,23 @@ def test_the_amqp_broker_lost_mid_sweep_fails_cleanly_and_stores_nothing(lab, tm
     assert node.url.split(":")[2].split("@")[0] not in err
     if db.exists():
         assert sqlite3.connect(db).execute("SELECT count(*) FROM snapshots").fetchone()[0] == 0
+
+
+def test_two_coordinators_at_once_on_amqp_keep_their_results_apart(
+    lab, rabbit, single, tmp_path
+) -> None:
+    """Each coordinator's results come back on its own reply queue (``rpc://``)."""
+    workers = Workers(rabbit.url, lab.folder)
+    try:
+        workers.start("site:lon", "site:man", "site:edi")
+        workers.start("site:lon", "site:man", "site:edi")
+        runs = [
+            _coordinator(lab, tmp_path / f"{k}.db", rabbit.url, "--batch-size", "3")
+            for k in range(2)
+        ]
+        outs = [r.communicate(timeout=150) for r in runs]
+    finally:
+        workers.stop()
+    for r, (out, err) in zip(runs, outs, strict=True):
+        assert r.returncode == 1, err
+        assert _devices(out) == single

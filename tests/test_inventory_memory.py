@@ -1,11 +1,13 @@
 """Big inventories load in memory flat per host (issue 14 §1) and still name file:line:
 field: the YAML is built from libyaml's events (no node tree), hosts are validated one at a
-time, and lines are read again from the text only when an error is reported."""
+time, and lines are read again from the text only when an error is reported. And what a
+streamed sweep keeps per device holds each repeated string once."""
 
 from __future__ import annotations
 
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -169,3 +171,41 @@ def test_a_csv_row_deep_in_a_big_file_is_named_by_its_line(tmp_path: Path) -> No
     assert str(e.value).startswith(f"{path}:11002: ph-11000.role: role must be one of")
     path.write_text("id,address,profile,username,role\n" + "\n".join(rows[:11_000]) + "\n")
     assert len(inventory.load(path).hosts) == 11_000
+
+
+def test_a_streamed_sweep_keeps_one_copy_of_each_repeated_string(tmp_path: Path) -> None:
+    """What a streamed sweep keeps per device (for the fleet-level checks and the report)
+    reads as the whole-fleet path's does, its repeated strings (a site's dial plan, its
+    SBC's address, the sources named) held once for all the phones."""
+    from fleet import app, commands
+    from fleet.store import Store
+    from tests.conftest import running_lab
+
+    def sweep(lab: Any, db: Path, streamed: bool) -> Any:
+        inputs = commands.load_inputs(lab.inventory, lab.golden, None)
+        with Store.open(db, write=True) as st:
+            snap = commands.run_sweep(inputs, 50, 10, None, store=st if streamed else None)
+            app.settle(st, snap, drift_kind="sweep", max_age_s=None, save=True)
+        return snap
+
+    def kept(snap: Any) -> dict[str, Any]:
+        out = {}
+        for r in snap.results:
+            state = r.state.to_dict() if r.state else None
+            if state:
+                state.pop("raw", None)
+            out[r.id] = (r.status, state, sorted(repr(f) for f in r.findings))
+        return out
+
+    with running_lab(tmp_path / "lab", 24) as lab:
+        whole = sweep(lab, tmp_path / "whole.db", streamed=False)
+        streamed = sweep(lab, tmp_path / "streamed.db", streamed=True)
+    assert kept(streamed) == kept(whole)
+    plans: dict[str, list[str]] = {}
+    for r in streamed.results:
+        for ln in r.state.lines if r.state else []:
+            if ln.dialplan is not None:
+                plans.setdefault(ln.dialplan.text, []).append(ln.dialplan.text)
+    repeated = [texts for texts in plans.values() if len(texts) > 1]
+    assert repeated, "the lab's phones share no dial plan: nothing to check"
+    assert all(all(t is texts[0] for t in texts) for texts in repeated)
