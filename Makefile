@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench install fuzz faults bench-memory
+.PHONY: demo test lint bench install fuzz faults bench-memory bench-distributed
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,8 @@ faults: fuzz
 # Peak memory and speed of streamed sweeps at 1k, 10k and 50k lab phones (bench/RESULTS.md).
 bench-memory: $(BIN)/.installed
 	$(BIN)/python bench/sweep_memory.py --sizes 1000,10000,50000 --whole-fleet
+
+# A 10,000-phone sweep in one process, then through 1 and 2 local collectors, on each broker.
+bench-distributed: $(BIN)/.installed
+	$(BIN)/python bench/sweep_distributed.py --phones 10000
+	$(BIN)/python bench/sweep_distributed.py --phones 10000 --broker amqp

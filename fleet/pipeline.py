@@ -225,7 +225,7 @@ async def sweep(
 
 
 # Off only for the memory bench's "before" (bench/sweep_memory.py --old-loader).
-SHARE_STRINGS = False
+SHARE_STRINGS = True
 _SHARED_MAX = 65_536  # distinct strings kept to share; the unique ones (MACs, users) fill it
 
 
