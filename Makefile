@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench install fuzz faults bench-memory bench-distributed
+.PHONY: demo test lint bench install fuzz faults bench-memory bench-inventory bench-distributed
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,11 @@ faults: fuzz
 
 # Peak memory and speed of streamed sweeps at 1k, 10k and 50k lab phones (bench/RESULTS.md).
 bench-memory: $(BIN)/.installed
-	$(BIN)/python bench/sweep_memory.py --sizes 1000,10000,50000 --whole-fleet
+	$(BIN)/python bench/sweep_memory.py --sizes 1000,10000,50000 --whole-fleet --old-loader
+
+# Inventory loading alone: peak memory and CPU per host at 10k, 50k and 100k hosts.
+bench-inventory: $(BIN)/.installed
+	$(BIN)/python bench/inventory_load.py --sizes 10000,50000,100000
 
 # A 10,000-phone sweep in one process, then through 1 and 2 local collectors, on each broker.
 bench-distributed: $(BIN)/.installed
