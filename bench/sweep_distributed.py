@@ -27,10 +27,8 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -99,22 +97,15 @@ def sweep(
     argv = [str(inv), "--golden", str(folder / "golden.yaml"), "--store", str(store)]
     argv += ["--format", "json", "--output", str(report), "--concurrency", str(args.concurrency)]
     argv += ["--timeout", "60", *extra]
-    cmd = [sys.executable, sweep_memory.__file__, "--measured", str(peak), "stream", *argv]
-    w0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, ru = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - w0
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
-        raise SystemExit(f"{name}: the sweep failed ({code}): {err[-2000:]}")
+    wall, cpu, rss_mb = sweep_memory.measured_sweep(
+        peak, "stream", argv, None, f"{name}: the sweep"
+    )
     doc = json.loads(report.read_text())
     return {
         "name": name,
         "wall": wall,
-        "cpu": ru.ru_utime + ru.ru_stime,
-        "rss_mb": int(peak.read_text()) / 1024,
+        "cpu": cpu,
+        "rss_mb": rss_mb,
         "devices": verdicts(doc),
         "summary": doc["summary"],
     }

@@ -109,6 +109,24 @@ def sub_inventory(folder: Path, size: int) -> Path:
     return path
 
 
+def measured_sweep(
+    peak: Path, path: str, argv: list[str], env: dict[str, str] | None, name: str
+) -> tuple[float, float, float]:
+    """`fleet sweep ARGV` in a child process (``path``: see ``measured``): wall seconds, CPU
+    seconds and peak RSS (MB) of that child alone; a sweep that fails stops the bench."""
+    cmd = [sys.executable, __file__, "--measured", str(peak), path, *argv]
+    w0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - w0
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise SystemExit(f"{name} failed ({code}): {err[-2000:]}")
+    return wall, ru.ru_utime + ru.ru_stime, int(peak.read_text()) / 1024
+
+
 def sweep(
     folder: Path, size: int, concurrency: int, env: dict[str, str], *, path: str, run: str
 ) -> dict[str, Any]:
@@ -122,24 +140,15 @@ def sweep(
     args += ["--format", "json", "--output", str(report), "--concurrency", str(concurrency)]
     args += ["--timeout", "60"]
     peak = folder / f"peak-{size}-{path}-{run}"
-    cmd = [sys.executable, __file__, "--measured", str(peak), path, *args]
-    w0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, ru = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - w0
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
-        raise SystemExit(f"sweep of {size} failed ({code}): {err[-2000:]}")
+    wall, cpu, rss_mb = measured_sweep(peak, path, args, env, f"sweep of {size}")
     summary = json.loads(report.read_text()).get("summary", {})
     return {
         "size": size,
         "path": path,
         "run": run,
         "wall": wall,
-        "cpu": ru.ru_utime + ru.ru_stime,
-        "rss_mb": int(peak.read_text()) / 1024,
+        "cpu": cpu,
+        "rss_mb": rss_mb,
         "store_mb": sum(p.stat().st_size for p in folder.glob(f"{store.name}*")) / 1e6,
         "devices": summary.get("devices") or size,
         "audited": summary.get("audited"),

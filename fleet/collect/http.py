@@ -331,6 +331,8 @@ class HttpHost:
 class HttpTransport:
     """Hosts read by their profile's ``fetch`` over one shared pool of clients per sweep."""
 
+    host_class: type[HttpHost] = HttpHost  # a test's subclass sees every request a profile makes
+
     def __init__(self, opts: CrawlOptions) -> None:
         transport_name()  # a misspelt FLEET_HTTP_TRANSPORT stops the sweep before it starts
         self.pool = HttpPool(opts.connect_timeout, opts.read_timeout)
@@ -338,7 +340,7 @@ class HttpTransport:
     async def read(self, host: Host, profile: Profile, wanted: Sequence[str]) -> Collected:
         if profile.fetch is None:
             raise DeviceError(f"profile {profile.name} cannot be read over HTTP")
-        http = HttpHost(
+        http = self.host_class(
             self.pool,
             host.base_url,
             host.username,

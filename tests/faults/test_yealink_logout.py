@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,7 @@ from fleet.check import golden as golden_mod
 from fleet.collect import transport
 from fleet.collect.http import HttpHost, HttpTransport
 from fleet.collect.options import CrawlOptions
-from fleet.inventory import Host
-from fleet.model import Collected, Snapshot
-from fleet.profiles import Profile
+from fleet.model import Snapshot
 from tests.conftest import LabThread, make_lab
 
 LOGOUT_WAIT = 1.0  # web.LOGOUT_TIMEOUT for the test
@@ -75,22 +73,15 @@ class _LateHost(HttpHost):
 
 
 def _late_transport(load: _Load) -> Callable[[CrawlOptions], HttpTransport]:
+    class Late(_LateHost):
+        pass
+
+    Late.load = load
+
     class LateTransport(HttpTransport):
         """fleet's HTTP transport over _LateHost (the same pool, timeouts and TLS)."""
 
-        async def read(self, host: Host, profile: Profile, wanted: Sequence[str]) -> Collected:
-            assert profile.fetch is not None
-            http = _LateHost(
-                self.pool,
-                host.base_url,
-                host.username,
-                host.password.value if host.password else None,
-                host.tls,
-                mac=host.mac,
-                model=host.model,
-            )
-            http.load = load
-            return await profile.fetch(http, wanted)
+        host_class = Late
 
     return LateTransport
 
