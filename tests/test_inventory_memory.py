@@ -128,12 +128,21 @@ HAND = {
 }
 
 
+def _text(path: Path) -> bool:
+    """Whether the file reaches the YAML reader at all (a binary one is refused before)."""
+    try:
+        yamlsrc.read_text(path)
+    except InputError:
+        return False
+    return True
+
+
 @pytest.mark.parametrize(
     "case",
     [
         # (deep nesting is refused by both: tests/test_hostile_yaml.py; the composer takes
         # seconds to unwind its recursion)
-        *sorted(p.name for p in CORPUS.glob("*.yaml") if "deep" not in p.name),
+        *sorted(p.name for p in CORPUS.glob("*.yaml") if "deep" not in p.name and _text(p)),
         *sorted(f"../../../inventory/{p.name}" for p in EXAMPLES.glob("*.yaml")),
         *(f"hand:{k}" for k in HAND),
     ],
@@ -144,10 +153,7 @@ def test_the_event_builder_reads_documents_as_the_node_composer_did(case: str) -
     if case.startswith("hand:"):
         text = HAND[case.removeprefix("hand:")]
     else:
-        try:
-            text = yamlsrc.read_text(CORPUS / case)
-        except InputError:
-            pytest.skip("refused before YAML is read (binary, not UTF-8)")
+        text = yamlsrc.read_text(CORPUS / case)
     nodes, events = _read("nodes", text), _read("events", text)
     if "alias bomb" in str(nodes[1]) or "nested too deeply" in str(nodes[1]):
         # refused both ways; the builder names the alias (or the level) where it stops
