@@ -5,10 +5,11 @@ in the same run.
     python bench/inventory_load.py --sizes 10000,50000,100000
     python bench/inventory_load.py --sizes 10000 --loaders events   # one loader only
 
-The inventory has the lab's shape (``fleet/lab/files.py``'s ``inventory_dict``: a group per
-profile holding role, profile and a ``${file:}`` password; per host an address URL, a site,
-its group, a MAC and a model, ``tls: {verify: false}`` on the HTTPS ones) and is written as
-`fleet lab serve` writes it (``yaml.safe_dump``, block style). Each (size, loader) is loaded
+The inventory is the lab's own (``fleet.lab.fleet.build`` and ``fleet/lab/files.py``'s
+``inventory_dict``: every lab phone profile in the lab's proportions, a group per profile
+holding role, profile and a ``${file:}`` password, per host an address URL, a site, its group,
+a MAC and a model, the lab's SBCs) and is written as `fleet lab serve` writes it
+(``yaml.safe_dump``, block style). Each (size, loader) is loaded
 twice, each time in a fresh process (the profiles imported first: their imports are the
 process's, not the load's): once for wall time, CPU and peak RSS (VmHWM, the process's own,
 minus its RSS before loading: what loading added), once under tracemalloc for the peak and
@@ -31,52 +32,22 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PROFILES = ("polycom", "yealink", "cisco_mpp", "grandstream", "snom")
-SITES = ("lon", "man", "edi", "bri", "gla", "car", "bel", "lee")
-
 
 def inventory(size: int) -> dict[str, Any]:
-    """``size`` phones in the lab inventory's shape (and the one SBC per site it has)."""
-    groups: dict[str, Any] = {
-        f"{p}-phones": {
-            "role": "phone",
-            "profile": p,
-            "credentials": {"username": "admin", "password": "${file:lab-admin.secret}"},
-        }
-        for p in PROFILES
-    }
-    hosts: dict[str, Any] = {}
-    for i in range(size):
-        p, site = PROFILES[i % len(PROFILES)], SITES[i % len(SITES)]
-        scheme = "https" if i % 3 == 0 else "http"
-        host: dict[str, Any] = {
-            "address": f"{scheme}://127.{10 + i // 65536}.{i // 256 % 256}.{i % 256}:8080",
-            "site": site,
-            "groups": [f"{p}-phones"],
-            "mac": f"c8:1f:ea:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
-            "model": "VVX 450",
-        }
-        if scheme == "https":
-            host["tls"] = {"verify": False}
-        hosts[f"{site}-ph-{i:06d}"] = host
-    groups["audiocodes-sbcs"] = {
-        "role": "sbc",
-        "profile": "audiocodes",
-        "credentials": {"username": "Admin", "password": "${file:lab-admin.secret}"},
-    }
-    for n, site in enumerate(SITES):
-        hosts[f"{site}-sbc-1"] = {
-            "address": f"ssh://127.9.0.{n + 1}:2222",
-            "site": site,
-            "groups": ["audiocodes-sbcs"],
-        }
-    return {"groups": groups, "hosts": hosts}
+    """The lab's own inventory of ``size`` phones: every lab phone profile in the lab's
+    proportions, an SBC of each SBC profile, built as `fleet lab serve` builds it."""
+    from fleet.lab import fleet as labfleet
+    from fleet.lab.files import inventory_dict
+
+    return inventory_dict(labfleet.build(size, faults=False, net=150))
 
 
 def write(folder: Path, size: int) -> Path:
     import yaml
 
-    (folder / "lab-admin.secret").write_text("admin-pw\n")
+    for name in ("lab-admin.secret", "lab-enable.secret"):  # what the inventory refers to
+        (folder / name).write_text("admin-pw\n")
+    (folder / "lab_known_hosts").write_text("")
     path = folder / f"inventory-{size}.yaml"
     path.write_text(yaml.safe_dump(inventory(size), sort_keys=False))
     return path
