@@ -19,7 +19,7 @@ from fleet.collect.http import TlsOptions
 from fleet.errors import ConfigFileError
 from fleet.inventory import Host, Inventory
 from fleet.model import Collected, DeviceResult, DeviceState, Snapshot
-from fleet.pipeline import device_result, now
+from fleet.pipeline import device_result, finished, now
 from fleet.redact import redact_params
 
 MAX_FILE = 8 * 1024 * 1024
@@ -143,16 +143,7 @@ def audit(
         outside_sbcs(inventory.hosts if inventory else [], {r.id for r in results}),
         {h.id: h.notify for h in inventory.hosts} if inventory else None,
     )
-    return Snapshot(
-        kind="audit",
-        started_at=started,
-        finished_at=now(),
-        golden=golden.name,
-        results=results,
-        tag=tag,
-        duration_s=round(time.monotonic() - t0, 3),
-        numbers=list(golden.emergency.numbers),
-    )
+    return finished("audit", started, t0, golden, results, tag)
 
 
 def outside_sbcs(hosts: list[Host], in_run: set[str]) -> dict[str, str]:

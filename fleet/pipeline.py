@@ -32,6 +32,23 @@ def wanted_keys(golden: Golden | None) -> dict[str, list[str]]:
     return {name: keys for name in profiles.registry()}
 
 
+def finished(
+    kind: str, started: str, t0: float, golden: Golden, results: list[DeviceResult], tag: str | None
+) -> Snapshot:
+    """The snapshot of a sweep or audit begun at ``started`` (``t0`` on the monotonic clock),
+    its ``results`` checked against ``golden``: how every kind of run ends the same way."""
+    return Snapshot(
+        kind=kind,
+        started_at=started,
+        finished_at=now(),
+        golden=golden.name,
+        results=results,
+        tag=tag,
+        duration_s=round(time.monotonic() - t0, 3),
+        numbers=list(golden.emergency.numbers),
+    )
+
+
 def to_result(
     host: Host,
     collected: Collected | None,
@@ -196,7 +213,7 @@ async def sweep(
     started, t0 = now(), time.monotonic()
     if stage is None:
         fetched = await crawl(hosts, wanted_keys(golden), opts, on_done=on_done)
-        results = [_result(f, golden) for f in fetched]
+        results = [fetched_result(f, golden) for f in fetched]
     else:
         keep = _staged(golden, stage)
         results = await crawl_into(hosts, wanted_keys(golden), opts, keep, on_done)
@@ -212,16 +229,7 @@ async def sweep(
     check.check_fleet(
         results, golden, {h.id: h.hostname for h in every}, outside, {h.id: h.notify for h in every}
     )
-    return Snapshot(
-        kind="sweep",
-        started_at=started,
-        finished_at=now(),
-        golden=golden.name,
-        results=results,
-        tag=tag,
-        duration_s=round(time.monotonic() - t0, 3),
-        numbers=list(golden.emergency.numbers),
-    )
+    return finished("sweep", started, t0, golden, results, tag)
 
 
 # Off only for the memory bench's "before" (bench/sweep_memory.py --old-loader).
@@ -235,7 +243,7 @@ def _staged(
     strings: dict[str, str] = {}
 
     def keep(f: Fetched) -> DeviceResult:
-        r = _result(f, golden)
+        r = fetched_result(f, golden)
         stage(r)
         if r.state is not None:
             r.state.raw = {}  # stored by ``stage``; golden rules on raw keys have run
@@ -282,7 +290,8 @@ def _mutable_dataclass(obj: Any) -> bool:
     return params is not None and not params.frozen
 
 
-def _result(f: Fetched, golden: Golden) -> DeviceResult:
+def fetched_result(f: Fetched, golden: Golden) -> DeviceResult:
+    """One crawled host's result: parsed and checked, or the error it ended in."""
     return device_result(
         f.host,
         golden,
@@ -333,12 +342,12 @@ async def _pull_path_sbcs(
             wanted -= {a for a in wanted if _owns(r, "", {a})}
     first = [h for h in spare if h.hostname.lower() in wanted]
     rest = [h for h in spare if h not in first]
-    got = [_result(f, golden) for f in await crawl(first, wanted_keys(golden), opts)]
+    got = [fetched_result(f, golden) for f in await crawl(first, wanted_keys(golden), opts)]
     owned = {
         a for r, h in zip(got, first, strict=True) for a in wanted if _owns(r, h.hostname, {a})
     }
     if wanted - owned and rest:
-        more = [_result(f, golden) for f in await crawl(rest, wanted_keys(golden), opts)]
+        more = [fetched_result(f, golden) for f in await crawl(rest, wanted_keys(golden), opts)]
         keep = [
             (r, h) for r, h in zip(more, rest, strict=True) if _owns(r, h.hostname, wanted - owned)
         ]

@@ -107,16 +107,23 @@ def loads(text: str, file: str, error: type[InputError] = InputError) -> Located
     return Located(file, data, None, text, error)
 
 
+def _malformed(e: yaml.YAMLError, file: str, error: type[InputError]) -> InputError:
+    """The parser's complaint as fleet's error, at the line the parser names."""
+    mark = getattr(e, "problem_mark", None)
+    line = mark.line + 1 if mark else None
+    problem = getattr(e, "problem", None) or str(e)
+    if "nesting depth" in problem:  # libyaml's own limit, deeper than MAX_DEPTH in flow
+        return error("nested too deeply to read", file=file, line=line)
+    return error(f"malformed YAML: {problem}", file=file, line=line)
+
+
 def _loads_nodes(text: str, file: str, error: type[InputError] = InputError) -> Located:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except RecursionError:
         raise error("nested too deeply to read", file=file) from None
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = getattr(e, "problem", None) or str(e)
-        raise error(f"malformed YAML: {problem}", file=file, line=line) from e
+        raise _malformed(e, file, error) from e
     lines: dict[Path_, int] = {}
     if node is None:
         return Located(file, None, lines)
@@ -250,12 +257,7 @@ def _events(
     except RecursionError:
         raise error("nested too deeply to read", file=file) from None
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = getattr(e, "problem", None) or str(e)
-        if "nesting depth" in problem:  # libyaml's own limit, deeper than MAX_DEPTH in flow
-            raise error("nested too deeply to read", file=file, line=line) from None
-        raise error(f"malformed YAML: {problem}", file=file, line=line) from e
+        raise _malformed(e, file, error) from e
     finally:
         parser.dispose()
     return builder.result, builder.lines if record else None

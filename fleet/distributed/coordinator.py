@@ -24,7 +24,7 @@ from fleet.distributed import payload, tasks
 from fleet.errors import BrokerError, InputError
 from fleet.inventory import Host
 from fleet.model import DeviceResult, Snapshot
-from fleet.pipeline import now
+from fleet.pipeline import finished, now
 from fleet.redact import redact_text
 
 POLL_S = 0.2
@@ -122,16 +122,7 @@ def sweep(
     check.check_fleet(
         results, gold, {h.id: h.hostname for h in hosts}, notify={h.id: h.notify for h in hosts}
     )
-    return Snapshot(
-        kind="sweep",
-        started_at=started,
-        finished_at=now(),
-        golden=gold.name,
-        results=results,
-        tag=tag,
-        duration_s=round(time.monotonic() - t0, 3),
-        numbers=list(gold.emergency.numbers),
-    )
+    return finished("sweep", started, t0, gold, results, tag)
 
 
 def reachable(app: Any, broker: str, then: str = "nothing was swept") -> None:

@@ -104,14 +104,4 @@ def _collect_batch(task: Any, batch: dict[str, Any]) -> dict[str, Any]:
 
 async def _collect(hosts: list[Any], gold: golden_mod.Golden, opts: CrawlOptions) -> list[Any]:
     fetched = await crawl(hosts, pipeline.wanted_keys(gold), opts)
-    return [
-        pipeline.device_result(
-            f.host,
-            gold,
-            collected=f.collected,
-            error=f.error,
-            elapsed=f.elapsed_s,
-            attempts=f.attempts,
-        )
-        for f in fetched
-    ]
+    return [pipeline.fetched_result(f, gold) for f in fetched]
